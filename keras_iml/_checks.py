@@ -1,0 +1,126 @@
+"""Input validation shared by explain, validate and the CLI.
+
+Every user error raises ``ValueError`` (or ``TypeError``) naming the argument and what
+was received, in the Keras style. Nothing here uses ``assert``.
+"""
+
+import numpy as np
+
+from keras_iml import dna
+
+__all__ = ["as_onehot", "check_onehot", "check_against_model", "model_input_shape"]
+
+_ONEHOT_TOL = 1e-4
+
+
+def check_onehot(x, name="x"):
+    """Checks a float array ``(N, L, 4)`` holds valid DNA columns.
+
+    A valid column is one-hot, all zeros (padding, or ``N`` under the "zeros"
+    policy) or uniform 0.25 (``N`` under the default policy). NaN/inf, negative
+    values, soft probabilities and channels-first layouts are refused.
+    """
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(
+            f"`{name}` must be a one-hot array of shape (N, L, 4). "
+            f"Received: {name}.shape={x.shape}"
+        )
+    if x.shape[-1] != 4:
+        hint = ""
+        if x.shape[1] == 4:
+            hint = " It looks channels-first (N, 4, L); transpose it to (N, L, 4)."
+        raise ValueError(
+            f"`{name}` must be channels-last with 4 bases on the last axis.{hint} "
+            f"Received: {name}.shape={x.shape}"
+        )
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"`{name}` is empty. Received: {name}.shape={x.shape}")
+    if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
+        raise TypeError(f"`{name}` must be numeric. Received: {name}.dtype={x.dtype}")
+    xf = x.astype(np.float32, copy=False)
+    if not np.isfinite(xf).all():
+        n = int(np.argwhere(~np.isfinite(xf))[0][0])
+        raise ValueError(
+            f"`{name}` contains NaN or inf (first in sequence {n}). "
+            f"Received: {name}.shape={x.shape}"
+        )
+    s = xf.sum(-1)
+    mx = xf.max(-1)
+    onehot = (np.abs(s - 1) < _ONEHOT_TOL) & (np.abs(mx - 1) < _ONEHOT_TOL)
+    zeros = np.abs(xf).max(-1) < _ONEHOT_TOL
+    uniform = np.abs(xf - 0.25).max(-1) < _ONEHOT_TOL
+    ok = onehot | zeros | uniform
+    if xf.min() < -_ONEHOT_TOL or not ok.all():
+        n, i = np.argwhere(~ok)[0] if not ok.all() else np.argwhere(xf < 0)[0][:2]
+        raise ValueError(
+            f"`{name}` must be one-hot encoded DNA (each position one-hot, all-zero or "
+            f"uniform 0.25 for N). Received: {name}[{n}, {i}]={xf[n, i].tolist()}"
+        )
+    return xf
+
+
+def model_input_shape(model):
+    """Returns the model's declared per-sequence input shape ``(L, C)`` or None."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(shape, list):
+        if len(shape) != 1:
+            return None
+        shape = shape[0]
+    if shape is None or len(shape) != 3:
+        return None
+    return tuple(shape[1:])
+
+
+def check_against_model(x, model, name="x"):
+    """Checks the layout and length of ``x`` against a model's declared input."""
+    shape = model_input_shape(model)
+    if shape is None:
+        return
+    length, channels = shape
+    if channels is not None and channels != 4 and length == 4:
+        raise ValueError(
+            f"The model expects channels-first input (N, 4, L); keras_iml explains "
+            f"channels-last models (N, L, 4). Received model input shape {shape}."
+        )
+    if length is not None and x.shape[1] != length:
+        raise ValueError(
+            f"The model takes sequences of length {length}. "
+            f"Received: {name}.shape={tuple(x.shape)}"
+        )
+
+
+def as_onehot(x, alphabet="ACGT", n_policy="uniform", name="x"):
+    """Turns any supported sequence input into a validated float32 ``(N, L, 4)`` array.
+
+    Args:
+        x: one-hot numpy array or tensor ``(N, L, 4)``, a DNA string or a list of
+            strings. (``tf.data.Dataset`` inputs are streamed by the engine instead.)
+        alphabet: column order of the encoding.
+        n_policy: see :func:`keras_iml.dna.one_hot`.
+        name: the argument name used in error messages.
+    """
+    if isinstance(x, str) or (
+        isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], str)
+    ):
+        return dna.one_hot(x, alphabet=alphabet, n_policy=n_policy)
+    if isinstance(x, (list, tuple)) and not len(x):
+        raise ValueError(f"`{name}` is empty. Received: {name}=[]")
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    try:
+        arr = np.asarray(x)
+    except Exception as err:  # noqa: BLE001 - re-raised with the argument named
+        raise TypeError(
+            f"`{name}` must be a one-hot array (N, L, 4), a list of DNA strings or a "
+            f"tf.data.Dataset. Received: {name} of type {type(x).__name__}"
+        ) from err
+    if arr.dtype == object:
+        raise TypeError(
+            f"`{name}` must be a one-hot array (N, L, 4), a list of DNA strings or a "
+            f"tf.data.Dataset. Received: {name} of type {type(x).__name__}"
+        )
+    return check_onehot(arr, name=name)

@@ -1,0 +1,215 @@
+"""The `Attributions` result object returned by every attribution method."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Attributions", "atomic_write"]
+
+
+def atomic_write(path, write_fn, suffix=None):
+    """Writes a file atomically: ``write_fn(tmp_path)`` then rename over ``path``.
+
+    An interrupted run leaves either the old file or the new one, never half.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    suffix = suffix if suffix is not None else os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        write_fn(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+class Attributions:
+    """Attribution scores for a batch of one-hot DNA sequences.
+
+    Attributes:
+        values: float32 array ``(N, L, 4)``; the contribution of each observed base
+            (zero at bases that are absent, except for methods such as ISM whose
+            values are defined at every base).
+        hypothetical: float32 array ``(N, L, 4)`` or None: the contribution each base
+            would have at each position (TF-MoDISco's input), where the method
+            defines it.
+        inputs: the one-hot inputs ``(N, L, 4)`` that were explained, or None.
+        method: registered name of the method.
+        params: the method's configuration, including the seed that was used.
+        target: description of the explained output.
+        convergence_delta: float32 ``(N,)`` or None: ``sum(values) - (f(x) - f(ref))``
+            for methods with a completeness property.
+    """
+
+    def __init__(
+        self,
+        values,
+        *,
+        method,
+        params=None,
+        target=None,
+        hypothetical=None,
+        inputs=None,
+        convergence_delta=None,
+    ):
+        self.values = np.asarray(values, dtype=np.float32)
+        if self.values.ndim != 3:
+            raise ValueError(
+                f"`values` must have shape (N, L, 4). Received: values.shape={self.values.shape}"
+            )
+        self.hypothetical = _opt(hypothetical, self.values.shape, "hypothetical")
+        self.inputs = _opt(inputs, self.values.shape, "inputs")
+        self.convergence_delta = _opt(
+            convergence_delta, self.values.shape[:1], "convergence_delta"
+        )
+        self.method = method
+        self.params = dict(params or {})
+        self.target = target
+
+    def __len__(self):
+        return self.values.shape[0]
+
+    def __repr__(self):
+        extra = []
+        if self.hypothetical is not None:
+            extra.append("hypothetical")
+        if self.convergence_delta is not None:
+            extra.append("convergence_delta")
+        more = f", with {' & '.join(extra)}" if extra else ""
+        return f"<Attributions method={self.method!r} shape={self.values.shape}{more}>"
+
+    def __getitem__(self, index):
+        """Selects sequences: ``attr[:10]``, ``attr[[0, 5]]`` or a boolean mask."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return Attributions(
+            self.values[index],
+            method=self.method,
+            params=self.params,
+            target=self.target,
+            hypothetical=pick(self.hypothetical),
+            inputs=pick(self.inputs),
+            convergence_delta=pick(self.convergence_delta),
+        )
+
+    @property
+    def position_importance(self):
+        """``(N, L)`` |attribution| summed over bases."""
+        return np.abs(self.values).sum(-1)
+
+    @classmethod
+    def concatenate(cls, parts):
+        """Joins Attributions of the same method computed on consecutive batches."""
+        parts = list(parts)
+        if not parts:
+            raise ValueError("`parts` must contain at least one Attributions object.")
+        first = parts[0]
+
+        def cat(attr):
+            arrays = [getattr(p, attr) for p in parts]
+            return None if arrays[0] is None else np.concatenate(arrays, axis=0)
+
+        return cls(
+            cat("values"),
+            method=first.method,
+            params=first.params,
+            target=first.target,
+            hypothetical=cat("hypothetical"),
+            inputs=cat("inputs"),
+            convergence_delta=cat("convergence_delta"),
+        )
+
+    def to_dataframe(self, alphabet="ACGT"):
+        """Long-form DataFrame: one row per (sequence, position, base).
+
+        Columns: ``seq, pos, base, value`` plus ``hypothetical`` and ``input`` where
+        present.
+        """
+        n, length, c = self.values.shape
+        seq, pos, base = np.meshgrid(
+            np.arange(n), np.arange(length), np.arange(c), indexing="ij"
+        )
+        frame = {
+            "seq": seq.ravel(),
+            "pos": pos.ravel(),
+            "base": np.asarray(list(alphabet))[base.ravel()],
+            "value": self.values.ravel(),
+        }
+        if self.hypothetical is not None:
+            frame["hypothetical"] = self.hypothetical.ravel()
+        if self.inputs is not None:
+            frame["input"] = self.inputs.ravel()
+        return pd.DataFrame(frame)
+
+    def to_npz(self, path):
+        """Saves to a compressed ``.npz`` file (written atomically)."""
+        arrays = {"values": self.values}
+        for name in ("hypothetical", "inputs", "convergence_delta"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
+        meta = {"method": self.method, "params": self.params, "target": self.target}
+        arrays["meta"] = np.frombuffer(
+            json.dumps(meta, default=_json_default).encode(), dtype=np.uint8
+        )
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+
+        return atomic_write(path, write, suffix=".npz")
+
+    @classmethod
+    def from_npz(cls, path):
+        """Loads an object saved with :meth:`to_npz`."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(data["meta"].tobytes().decode())
+            get = lambda k: data[k] if k in data.files else None  # noqa: E731
+            return cls(
+                data["values"],
+                method=meta["method"],
+                params=meta.get("params"),
+                target=meta.get("target"),
+                hypothetical=get("hypothetical"),
+                inputs=get("inputs"),
+                convergence_delta=get("convergence_delta"),
+            )
+
+    def plot(self, i=0, ax=None, hypothetical=False, start=None, end=None):
+        """Draws sequence ``i`` as a sequence logo (logomaker) and returns the axes."""
+        from keras_iml.plotting import attribution_logo
+
+        values = self.hypothetical if hypothetical else self.values
+        if values is None:
+            raise ValueError(
+                f"Method {self.method!r} defines no hypothetical contributions. "
+                "Received: hypothetical=True"
+            )
+        return attribution_logo(values[i][slice(start, end)], ax=ax)
+
+
+def _opt(array, shape, name):
+    if array is None:
+        return None
+    array = np.asarray(array, dtype=np.float32)
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"`{name}` must have shape {tuple(shape)}. Received: {name}.shape={array.shape}"
+        )
+    return array
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return f"<array shape={obj.shape}>"
+    return repr(obj)

@@ -1,0 +1,72 @@
+"""Reading sequence data files: FASTA, ``.npz`` and BED (with a genome FASTA)."""
+
+import os
+
+import numpy as np
+
+from keras_iml import _checks, dna
+
+__all__ = ["read_fasta", "load_sequences"]
+
+
+def read_fasta(path):
+    """Returns ``(names, sequences)`` from a FASTA file."""
+    names, seqs, cur = [], [], []
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith(">"):
+                if names:
+                    seqs.append("".join(cur))
+                names.append(line[1:].split()[0] if len(line) > 1 else f"seq{len(names)}")
+                cur = []
+            else:
+                cur.append(line)
+    if names:
+        seqs.append("".join(cur))
+    if not seqs:
+        raise ValueError(f"No sequences found in the FASTA file. Received: path={path!r}")
+    return names, seqs
+
+
+def load_sequences(path, genome=None, alphabet="ACGT", n_policy="uniform"):
+    """Loads evaluation data from a file.
+
+    Args:
+        path: a FASTA file; an ``.npz`` with ``x`` (one-hot ``(N, L, 4)``) and
+            optionally ``y`` and ``mask`` (``(N, L)``); or a BED file (needs ``genome``).
+        genome: genome FASTA for BED intervals (read with pyfaidx).
+
+    Returns:
+        dict with ``x`` and, where present, ``y``, ``mask`` and ``names``.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such data file. Received: path={path!r}")
+    ext = path.lower().rsplit(".", 1)[-1]
+    if ext == "npz":
+        with np.load(path, allow_pickle=False) as data:
+            if "x" not in data.files:
+                raise ValueError(f"The .npz file must hold an array 'x'. Received keys: {data.files}")
+            out = {k: data[k] for k in ("x", "y", "mask") if k in data.files}
+        out["x"] = _checks.check_onehot(out["x"])
+        return out
+    if ext == "bed":
+        if genome is None:
+            raise ValueError(f"A BED file needs `genome` (a FASTA). Received: genome=None")
+        import pyfaidx
+
+        fasta = pyfaidx.Fasta(os.fspath(genome))
+        names, seqs = [], []
+        with open(path) as fh:
+            for line in fh:
+                if not line.strip() or line.startswith(("#", "track", "browser")):
+                    continue
+                chrom, start, end = line.split("\t")[:3]
+                seqs.append(str(fasta[chrom][int(start) : int(end)]))
+                names.append(f"{chrom}:{start}-{end}")
+        return {"x": dna.one_hot(seqs, alphabet, n_policy), "names": names}
+    names, seqs = read_fasta(path)
+    return {"x": dna.one_hot(seqs, alphabet, n_policy), "names": names}
