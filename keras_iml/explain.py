@@ -105,7 +105,7 @@ def _run_batch(method, function, xb, start, base_seed, rc_average):
 
 def iter_explain(model, x, method="saliency", *, target=None, batch_size=128, verbose="auto",
                  seed=None, logit=False, gradient_correction=False, rc_average=False,
-                 alphabet="ACGT", n_policy="uniform", **method_options):
+                 alphabet="ACGT", n_policy="uniform", functions=None, **method_options):
     """Streams attributions batch by batch (flat memory for any number of sequences).
 
     Takes the same arguments as :func:`explain` (a single method only) and yields one
@@ -117,11 +117,28 @@ def iter_explain(model, x, method="saliency", *, target=None, batch_size=128, ve
     yield from _explain_stream(model, x, instances[0], target=target, batch_size=batch_size,
                                verbose=verbose, seed=seed, logit=logit,
                                gradient_correction=gradient_correction, rc_average=rc_average,
-                               alphabet=alphabet, n_policy=n_policy)
+                               alphabet=alphabet, n_policy=n_policy, functions=functions)
+
+
+def _function_for(model, functions, example, target, logit, gradient_correction):
+    """A ModelFunction, reused from ``functions`` (a dict owned by the caller) if given."""
+    try:
+        key = (target if not isinstance(target, (list, slice)) else repr(target), bool(logit),
+               bool(gradient_correction))
+        hash(key)
+    except TypeError:
+        key = None
+    if functions is not None and key is not None and key in functions:
+        return functions[key]
+    function = ModelFunction(model, target=target, logit=logit,
+                             gradient_correction=gradient_correction, example=example)
+    if functions is not None and key is not None:
+        functions[key] = function
+    return function
 
 
 def _explain_stream(model, x, method, *, target, batch_size, verbose, seed, logit,
-                    gradient_correction, rc_average, alphabet, n_policy):
+                    gradient_correction, rc_average, alphabet, n_policy, functions=None):
     _check_batch_size(batch_size)
     base_seed = _base_seed(seed)
     if isinstance(x, tf.data.Dataset):
@@ -138,8 +155,7 @@ def _explain_stream(model, x, method, *, target, batch_size, verbose, seed, logi
     for xb in batches:
         if function is None:
             _checks.check_against_model(xb, model)
-            function = ModelFunction(model, target=target, logit=logit,
-                                     gradient_correction=gradient_correction, example=xb)
+            function = _function_for(model, functions, xb, target, logit, gradient_correction)
             method.check_params(function)
             n_batches = None if n_total is None else -(-n_total // batch_size)
             v = _verbose(verbose, n_batches if n_batches is not None else 2)
@@ -160,7 +176,7 @@ def _explain_stream(model, x, method, *, target, batch_size, verbose, seed, logi
 
 def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose="auto",
             seed=None, logit=False, gradient_correction=False, rc_average=False,
-            alphabet="ACGT", n_policy="uniform", **method_options):
+            alphabet="ACGT", n_policy="uniform", functions=None, **method_options):
     """Attributions of a Keras model's predictions for DNA sequences.
 
     Args:
@@ -181,6 +197,8 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
             (flipped back onto the forward strand).
         alphabet: column order of the encoding (``"ACGT"``).
         n_policy: how ``N`` in strings is encoded (``"uniform"``, ``"zeros"``, ``"error"``).
+        functions: optional dict in which compiled model functions are kept between
+            calls (``IMLModel`` passes its own, so repeated explains trace once).
         **method_options: options of the method(s), e.g. ``steps=32``.
 
     Returns:
@@ -200,7 +218,7 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
                                      verbose=verbose, seed=seed, logit=logit,
                                      gradient_correction=gradient_correction,
                                      rc_average=rc_average, alphabet=alphabet,
-                                     n_policy=n_policy))
+                                     n_policy=n_policy, functions=functions))
         key = inst.name
         k = 2
         while key in results:

@@ -95,6 +95,7 @@ class ModelFunction:
         self._forward = _logit_model(model) if self.logit else model
         if example is not None:
             self._check_target(example)
+        self._memo = {}
         # One trace per ModelFunction: any batch size and length, 4 channels.
         spec = [tf.TensorSpec([None, None, 4], tf.float32)]
         self._compiled_value = tf.function(lambda x: self._value(x), input_signature=spec)
@@ -223,6 +224,17 @@ class ModelFunction:
     def gradient(self, x):
         """``df/dx`` as a numpy array ``(N, L, 4)`` (corrected if requested)."""
         return self.value_and_gradient(x)[1]
+
+    def compiled(self, key, build):
+        """Returns ``build()``, built once per ``key`` for this function.
+
+        Methods keep their own compiled graphs (e.g. DeepLIFT's) here, so a model
+        explained repeatedly through the same wrapper is traced once. The memo lives
+        and dies with this object; nothing is global.
+        """
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     def batched(self, fn, x, chunk):
         """Applies ``fn`` to ``x`` in chunks of ``chunk`` rows and concatenates."""

@@ -30,8 +30,16 @@ class IMLMixin:
         return self
 
     def explain(self, x, method="saliency", **kwargs):
-        """Attributions for ``x``; see :func:`keras_iml.explain` for the arguments."""
+        """Attributions for ``x``; see :func:`keras_iml.explain` for the arguments.
+
+        Like ``predict``, which keeps its compiled ``predict_function`` on the model,
+        the compiled explain functions are kept on this object (``iml_functions``)
+        so that repeated calls are traced once; ``iml_functions.clear()`` drops them.
+        """
         kwargs.setdefault("alphabet", self.alphabet)
+        if getattr(self, "iml_functions", None) is None:
+            self.iml_functions = {}
+        kwargs.setdefault("functions", self.iml_functions)
         return _explain(self._iml_explained_model(), x, method, **kwargs)
 
     def validate(self, x, y=None, **kwargs):

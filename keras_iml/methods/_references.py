@@ -1,0 +1,174 @@
+"""Baselines and references shared by the path and reference-based methods.
+
+Integrated gradients, expected gradients, DeepLIFT and DeepLIFT-SHAP compare the input
+with one or more *references*. This module builds them for a batch, one sequence at a
+time with that sequence's own random generator (so results do not depend on the batch
+size and are reproducible under a seed).
+
+Reference kinds:
+
+* ``"zeros"``: the all-zero array (off the one-hot simplex; the classic IG baseline).
+* ``"uniform"``: ``0.25`` at every base (the expectation of a random base).
+* ``"random"``: i.i.d. random bases (uniform over A, C, G, T; sequence-valid).
+* ``"shuffle"``: the sequence's positions permuted (keeps its base composition).
+* ``"dinuc_shuffle"``: a dinucleotide-preserving shuffle of the sequence.
+* an array: ``(L, 4)`` (one reference for every sequence), ``(B, L, 4)`` (one per
+  sequence of the batch) or, when several references are asked for, ``(k, L, 4)``
+  (a reference set shared by all sequences; all ``k`` are used in order when
+  ``k == n``, otherwise ``n`` are drawn with replacement per sequence) or
+  ``(B, k, L, 4)`` (a set per sequence). Per-sequence arrays must match the batch
+  given to the method, so use them with ``batch_size >= N``.
+"""
+
+import numpy as np
+
+from keras_iml import dna
+
+__all__ = ["KINDS", "RANDOM_KINDS", "check_reference", "is_random", "make_references"]
+
+KINDS = ("zeros", "uniform", "random", "shuffle", "dinuc_shuffle")
+RANDOM_KINDS = ("random", "shuffle", "dinuc_shuffle")
+
+
+def is_random(kind):
+    """Whether references of this kind are drawn at random."""
+    return isinstance(kind, str) and kind in RANDOM_KINDS
+
+
+def check_reference(kind, option="baseline", length=None):
+    """Validates a reference kind or array without building it.
+
+    Args:
+        kind: a name in :data:`KINDS` or an array (see the module docstring).
+        option: the option name used in error messages (``"baseline"``,
+            ``"references"``...).
+        length: the sequence length when it is known (checks the array's ``L``).
+
+    Raises:
+        ValueError: unknown name, or an array that is not ``(..., L, 4)``, not finite.
+    """
+    if isinstance(kind, str):
+        if kind not in KINDS:
+            raise ValueError(
+                f"`{option}` must be one of {KINDS} or an array. Received: {option}={kind!r}"
+            )
+        return
+    try:
+        arr = np.asarray(kind, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"`{option}` must be one of {KINDS} or a numeric array. "
+            f"Received: {option} of type {type(kind).__name__}"
+        ) from err
+    if arr.ndim not in (2, 3, 4) or arr.shape[-1] != 4:
+        raise ValueError(
+            f"`{option}` as an array must have shape (L, 4), (B, L, 4), (k, L, 4) or "
+            f"(B, k, L, 4). Received: {option}.shape={arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"`{option}` contains NaN or inf values.")
+    if length is not None and arr.shape[-2] != length:
+        raise ValueError(
+            f"`{option}` has length {arr.shape[-2]} but the sequences have length {length}. "
+            f"Received: {option}.shape={arr.shape}"
+        )
+
+
+def _from_array(arr, x, n, option, rngs):
+    b, length = x.shape[0], x.shape[1]
+    check_reference(arr, option, length)
+    arr = np.asarray(arr, dtype=np.float32)
+    if n is None:
+        if arr.ndim == 2:
+            return np.broadcast_to(arr, x.shape).copy()
+        if arr.ndim == 3 and arr.shape[0] in (1, b):
+            return np.broadcast_to(arr, x.shape).copy()
+        raise ValueError(
+            f"`{option}` must have shape (L, 4) or (B, L, 4) with B = {b} sequences in the "
+            f"batch (explain with batch_size >= N for per-sequence arrays). "
+            f"Received: {option}.shape={arr.shape}"
+        )
+    if arr.ndim == 2:
+        return np.broadcast_to(arr, (b, n) + arr.shape).copy()
+    if arr.ndim == 3:
+        pool = np.broadcast_to(arr, (b,) + arr.shape)
+    elif arr.shape[0] in (1, b):
+        pool = np.broadcast_to(arr, (b,) + arr.shape[1:])
+    else:
+        raise ValueError(
+            f"`{option}` as a 4-D array must have shape (B, k, L, 4) with B = {b} sequences "
+            f"in the batch. Received: {option}.shape={arr.shape}"
+        )
+    k = pool.shape[1]
+    if k == n:
+        return np.array(pool, dtype=np.float32)
+    out = np.empty((b, n) + x.shape[1:], dtype=np.float32)
+    for i in range(b):
+        out[i] = pool[i][rngs[i].integers(0, k, size=n)]
+    return out
+
+
+def make_references(kind, x, rngs, n=None, option="baseline"):
+    """References for a batch of one-hot sequences.
+
+    Args:
+        kind: ``"zeros"``, ``"uniform"``, ``"random"``, ``"shuffle"``,
+            ``"dinuc_shuffle"`` or an array (see the module docstring).
+        x: float32 one-hot batch ``(B, L, 4)``.
+        rngs: one ``numpy.random.Generator`` per sequence; sequence ``i`` only
+            draws from ``rngs[i]``.
+        n: number of references per sequence, or None for one.
+        option: option name used in error messages.
+
+    Returns:
+        float32 array ``(B, L, 4)`` when ``n`` is None, else ``(B, n, L, 4)``.
+
+    Raises:
+        ValueError: an unknown kind, or an array of the wrong shape (the message
+            names ``option``).
+
+    Example:
+        >>> rngs = [np.random.default_rng(i) for i in range(len(x))]
+        >>> refs = make_references("dinuc_shuffle", x, rngs, n=20)  # (B, 20, L, 4)
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 3 or x.shape[-1] != 4:
+        raise ValueError(f"`x` must have shape (B, L, 4). Received: x.shape={x.shape}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"`n` must be a positive int or None. Received: n={n!r}")
+    if len(rngs) != len(x):
+        raise ValueError(
+            f"`rngs` must hold one generator per sequence. Received: {len(rngs)} generators "
+            f"for {len(x)} sequences"
+        )
+    check_reference(kind, option, x.shape[1])
+    if not isinstance(kind, str):
+        return _from_array(kind, x, n, option, rngs)
+    reps = 1 if n is None else int(n)
+    shape = (x.shape[0], reps) + x.shape[1:]
+    if kind == "zeros":
+        out = np.zeros(shape, dtype=np.float32)
+    elif kind == "uniform":
+        out = np.full(shape, 0.25, dtype=np.float32)
+    else:
+        out = np.empty(shape, dtype=np.float32)
+        draw = _DRAWS[kind]
+        for i in range(x.shape[0]):
+            out[i] = draw(x[i], rngs[i], reps)
+    return out[:, 0] if n is None else out
+
+
+def _draw_random(seq, rng, reps):
+    codes = rng.integers(0, 4, size=(reps, seq.shape[0]))
+    return np.eye(4, dtype=np.float32)[codes]
+
+
+def _draw_shuffle(seq, rng, reps):
+    return np.stack([dna.shuffle(seq, rng) for _ in range(reps)])
+
+
+def _draw_dinuc(seq, rng, reps):
+    return dna.dinuc_shuffle(seq, rng, n_shuffles=reps)
+
+
+_DRAWS = {"random": _draw_random, "shuffle": _draw_shuffle, "dinuc_shuffle": _draw_dinuc}
