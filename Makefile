@@ -29,8 +29,10 @@ demo: install
 docs: install
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
+# The PyTorch peers (captum, tangermeme) need torch; 2.13.0 is the CPU build this
+# project's machines carry (a plain `torch` would pull a multi-GB CUDA build).
 bench: install
-	$(PY) -m pip install --quiet -e ".[benchmark]"
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[benchmark]"
 	$(PY) benchmarks/run.py
 
 clean:

@@ -1,0 +1,145 @@
+"""Runs the attribution benchmark and writes docs/benchmarks.md (and results JSON).
+
+Usage: ``python benchmarks/run.py [--quick] [--out docs/benchmarks.md]``.
+
+Every case runs in a fresh subprocess (benchmarks/cases.py) so its peak RSS is its
+own. keras_iml methods and their peers run on the same Basset-like CNN and the same
+sequences in the same run, so the ratios compare like with like. Peers that are not
+installed (PyTorch tools come from the ``benchmark`` extra) are reported as such.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def atomic_write(path, write_fn):
+    """temp file + rename (this script must not import TensorFlow: it would inflate
+    the children's max-RSS figures, which Linux carries across fork)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    write_fn(tmp)
+    os.replace(tmp, path)
+
+# (label, case, n, options). ISM-like cases use fewer sequences: they are slow.
+PLAN = [
+    ("keras predict", "keras predict", 256, {}),
+    ("plain tape saliency", "plain tape saliency", 256, {}),
+    ("keras_iml saliency", "keras_iml:saliency", 256, {}),
+    ("keras_iml input_x_gradient", "keras_iml:input_x_gradient", 256, {}),
+    ("captum Saliency (PyTorch)", "captum Saliency (PyTorch)", 256, {}),
+    ("plain tape IG (32 steps)", "plain tape IG (32 steps)", 64, {}),
+    ("keras_iml integrated_gradients (32 steps)", "keras_iml:integrated_gradients", 64, {"steps": 32}),
+    ("captum IG 32 (PyTorch)", "captum IG 32 (PyTorch)", 64, {}),
+    ("tf-explain IG helper (32 steps, no x input)", "tf-explain IG helper (32 steps, no x input)", 64, {}),
+    ("keras_iml expected_gradients", "keras_iml:expected_gradients", 64, {}),
+    ("keras_iml smoothgrad", "keras_iml:smoothgrad", 64, {}),
+    ("shap GradientExplainer (32 samples)", "shap GradientExplainer (32 samples)", 64, {}),
+    ("keras_iml deeplift", "keras_iml:deeplift", 256, {}),
+    ("keras_iml deeplift_shap (20 refs)", "keras_iml:deeplift_shap", 64, {"n_references": 20}),
+    ("tangermeme deep_lift_shap (20)", "tangermeme deep_lift_shap (20)", 32, {}),
+    ("shap DeepExplainer (20 refs, MaxPool+Flatten twin)", "shap DeepExplainer (20 refs, MaxPool+Flatten twin)", 32, {}),
+    ("keras_iml ism", "keras_iml:ism", 32, {}),
+    ("naive batched ISM (predict)", "naive batched ISM (predict)", 4, {}),
+    ("tangermeme saturation_mutagenesis", "tangermeme saturation_mutagenesis", 4, {}),
+    ("keras_iml occlusion", "keras_iml:occlusion", 64, {}),
+    ("keras_iml grad_cam", "keras_iml:grad_cam", 256, {}),
+]
+
+RATIOS = [
+    ("saliency vs plain tape (target ≥ 0.9×)", "keras_iml saliency", "plain tape saliency", 0.9),
+    ("saliency vs captum (target ≥ 2×)", "keras_iml saliency", "captum Saliency (PyTorch)", 2.0),
+    ("IG-32 vs plain tape IG (target ≥ 1×)", "keras_iml integrated_gradients (32 steps)", "plain tape IG (32 steps)", 1.0),
+    ("DeepLIFT-SHAP vs tangermeme (target ≥ 3×)", "keras_iml deeplift_shap (20 refs)", "tangermeme deep_lift_shap (20)", 3.0),
+    ("ISM vs naive predict loop (target ≥ 5×)", "keras_iml ism", "naive batched ISM (predict)", 5.0),
+    ("ISM vs tangermeme (target ≥ 5×)", "keras_iml ism", "tangermeme saturation_mutagenesis", 5.0),
+]
+
+
+def run_case(case, n, options, timeout):
+    cmd = [sys.executable, os.path.join(HERE, "cases.py"), case, str(n), json.dumps(options)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": tail[0][:160]}
+    return json.loads(lines[-1])
+
+
+def fmt(result):
+    if "error" in result:
+        return f"| n/a | n/a | {result['error']} |"
+    return f"| {result['seq_per_s']:.2f} | {result['peak_rss_mb']:.0f} | n = {result['n']} |"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a quarter of the sequences")
+    parser.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.md"))
+    parser.add_argument("--only", default=None, help="substring filter on case labels")
+    parser.add_argument("--stream", type=int, default=100_000, help="sequences for the streaming case")
+    args = parser.parse_args()
+    results = {}
+    plan = [p for p in PLAN if not args.only or args.only in p[0]]
+    for i, (label, case, n, options) in enumerate(plan, 1):
+        n = max(2, n // 4) if args.quick else n
+        print(f"[{i}/{len(plan)}] {label} (n={n}) ...", flush=True)
+        results[label] = run_case(case, n, options, timeout=1800)
+        print("    ", results[label], flush=True)
+    if args.stream and not args.only:
+        print(f"[stream] keras_iml saliency streamed over {args.stream} sequences ...", flush=True)
+        results["stream"] = run_case("stream", args.stream, {}, timeout=3600)
+        print("    ", results["stream"], flush=True)
+    atomic_write(os.path.join(HERE, "results.json"),
+                 lambda tmp: open(tmp, "w").write(json.dumps(results, indent=1)))
+    write_markdown(args.out, results)
+    print(f"Wrote {args.out}")
+
+
+def write_markdown(path, results):
+    tf_version = next((r.get("tf") for r in results.values() if r.get("tf")), "?")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `make bench` (`python benchmarks/run.py`), which rewrites this page.",
+        f"Measured {datetime.date.today()} on {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()},",
+        f"Python {platform.python_version()}, TensorFlow {tf_version}.",
+        "",
+        "Model: Basset-like CNN (Conv1D 64×19 ReLU, MaxPool 4, Conv1D 64×7 ReLU, GlobalMaxPool,",
+        "Dense 1), 1,000-bp one-hot inputs, seeded weights; PyTorch peers run an identical twin with",
+        "the same weights. Each case runs in its own process after one warm-up call on 2",
+        "sequences; peak memory is that process's max RSS (TensorFlow's own ≈ 0.5–0.7 GB included).\nThroughput excludes that warm-up (tracing), for keras_iml and its peers alike.",
+        "",
+        "## Throughput and memory",
+        "",
+        "| case | sequences / s | peak RSS (MB) | notes |",
+        "| --- | --- | --- | --- |",
+    ]
+    for label, _, _, _ in PLAN:
+        if label in results:
+            lines.append(f"| {label} {fmt(results[label])}")
+    if "stream" in results:
+        lines.append(f"| keras_iml saliency streamed (iter_explain over a tf.data generator) {fmt(results['stream'])}")
+    lines += ["", "## Ratios measured in the same run", "", "| comparison | ratio | target met |", "| --- | --- | --- |"]
+    for title, ours, peer, target in RATIOS:
+        a, b = results.get(ours, {}), results.get(peer, {})
+        if "seq_per_s" in a and "seq_per_s" in b:
+            r = a["seq_per_s"] / b["seq_per_s"]
+            lines.append(f"| {title} | {r:.2f}× | {'yes' if r >= target else 'NO'} |")
+        else:
+            lines.append(f"| {title} | n/a | peer or method did not run |")
+    lines.append("")
+    atomic_write(path, lambda tmp: open(tmp, "w").write("\n".join(lines)))
+
+
+if __name__ == "__main__":
+    main()
