@@ -7,7 +7,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install test demo docs bench clean
+.PHONY: install browser test demo docs bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,27 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 	$(PY) -c "import tensorflow as tf, keras; print('keras_iml: TensorFlow', tf.__version__, '/ Keras', keras.__version__)"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# Headless Chromium + chromedriver for tests/test_browser.py (Debian packages), installed
+# with apt-get when missing; elsewhere (e.g. macOS) a message, and the test is skipped.
+# In CI (CI set) a failed installation fails the target.
+browser:
+	@if command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then \
+	  exit 0; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo -n"; \
+	  echo "keras_iml: installing chromium and chromium-driver with apt-get (for the browser test)"; \
+	  if $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; then \
+	    echo "keras_iml: chromium installed"; \
+	  else \
+	    echo "keras_iml: could not install chromium with apt-get; tests/test_browser.py will be skipped"; \
+	    [ -z "$$CI" ] || exit 1; \
+	  fi; \
+	else \
+	  echo "keras_iml: apt-get is not available: install Chromium and chromedriver yourself to run tests/test_browser.py (it is skipped without them)"; \
+	  [ -z "$$CI" ] || exit 1; \
+	fi
 
 test: install
 	$(PY) -m pytest -q -ra tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc

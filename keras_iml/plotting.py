@@ -12,6 +12,7 @@ __all__ = [
     "attribution_logo",
     "best_window",
     "curve_plot",
+    "forest_plot",
     "importance_track",
     "metric_distribution",
 ]
@@ -175,7 +176,7 @@ def metric_distribution(values, ax=None, summary=None, title=None, colors=None, 
                 ax.axvline(float(t), color="#d62728", ls="--", lw=1, label="threshold")
                 threshold_drawn = True
         if threshold_drawn:
-            ax.legend(loc="best", fontsize=7, frameon=False)
+            ax.legend(loc="lower left", bbox_to_anchor=(1.0, 0.0), fontsize=7, frameon=False)
     ax.set_yticks(range(len(methods)))
     ax.set_yticklabels(methods, fontsize=8)
     ax.set_ylim(len(methods) - 0.4, -0.6)
@@ -271,7 +272,48 @@ def curve_plot(frame, x, y, ax=None, title=None, xlabel=None, ylabel=None, color
     ax.set_xlabel(xlabel or x, fontsize=8)
     ax.set_ylabel(ylabel or y, fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6.5, frameon=False, loc="best", ncol=1 if len(methods) < 5 else 2)
+    ax.legend(fontsize=6.5, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def forest_plot(summary, ax=None, title=None, colors=None):
+    """Aggregate value and confidence interval of one metric for each method.
+
+    Args:
+        summary: DataFrame with columns ``method, value, ci_low, ci_high`` and
+            optionally ``threshold`` and ``passed`` (failed rows get a red label).
+        ax: matplotlib axes (a new figure when None).
+        title: axes title.
+        colors: optional dict method -> colour.
+
+    Returns:
+        The matplotlib axes.
+    """
+    import pandas as pd
+
+    summary = pd.DataFrame(summary).reset_index(drop=True)
+    methods = [str(m) for m in summary["method"]]
+    colors = colors or method_colors(methods)
+    ax = _axes(ax, (4, 0.6 + 0.35 * len(methods)))
+    for row, s in summary.iterrows():
+        color = colors.get(methods[row], "#555555")
+        if pd.notna(s.get("ci_low")) and pd.notna(s.get("ci_high")):
+            ax.plot([s["ci_low"], s["ci_high"]], [row, row], color=color, lw=2)
+        if pd.notna(s.get("value")):
+            ax.plot([s["value"]], [row], marker="o", color=color, ms=5)
+    thresholds = summary["threshold"].dropna() if "threshold" in summary else []
+    if len(thresholds):
+        ax.axvline(float(thresholds.iloc[0]), color="#d62728", ls="--", lw=1)
+    ax.set_yticks(range(len(methods)))
+    ax.set_yticklabels(methods, fontsize=8)
+    if "passed" in summary:
+        for label, passed in zip(ax.get_yticklabels(), summary["passed"]):
+            if passed is False or (isinstance(passed, (bool, np.bool_)) and not passed):
+                label.set_color("#b31b1b")
+    ax.set_ylim(len(methods) - 0.5, -0.5)
+    ax.tick_params(axis="x", labelsize=7)
     if title:
         ax.set_title(title, fontsize=10)
     return ax

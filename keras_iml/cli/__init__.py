@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("explain",)
+SUBCOMMANDS = ("explain", "report", "validate", "demo")
 
 
 def build_parser():

@@ -42,20 +42,24 @@ def iid_codes(n, length, gc, rng):
 def _markov_transitions(gc, cpg_ratio):
     """Transition matrix with stationary GC ``gc`` and CpG observed/expected ``cpg_ratio``.
 
-    Starts from the i.i.d. chain, scales the C->G transition by ``cpg_ratio`` and
-    re-normalises; the stationary composition is then corrected by iterating on the
-    initial base probabilities (a few fixed-point steps suffice).
+    Rows for A, G and T are a common base distribution ``q``; the row for C gives G
+    the probability ``cpg_ratio * P(G)`` (so that ``P(CG) = cpg_ratio * P(C) P(G)``)
+    and shares the rest in proportion to ``q``. ``q`` is found by a fixed-point
+    iteration that makes the stationary composition equal to the target one.
     """
     pi = np.array([1 - gc, gc, gc, 1 - gc]) / 2
     q = pi.copy()
-    for _ in range(50):
+    for _ in range(200):
         t = np.tile(q, (4, 1))
-        t[1, 2] *= cpg_ratio
-        t /= t.sum(1, keepdims=True)
-        # stationary distribution of t
+        row = q.copy()
+        row[2] = 0.0
+        t[1] = row / row.sum() * (1 - cpg_ratio * pi[2])
+        t[1, 2] = cpg_ratio * pi[2]
         w, v = np.linalg.eig(t.T)
         s = np.real(v[:, np.argmin(np.abs(w - 1))])
         s = s / s.sum()
+        if np.abs(s - pi).max() < 1e-10:
+            break
         q = np.clip(q * pi / np.maximum(s, 1e-12), 1e-12, None)
         q /= q.sum()
     return t

@@ -48,7 +48,7 @@ class ExpectedGradients(AttributionMethod):
     stochastic = True
     multiplies_input = True
 
-    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=512):
+    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=64):
         self.n_references = n_references
         self.references = references
         self.chunk_size = chunk_size

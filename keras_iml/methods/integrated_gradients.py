@@ -9,6 +9,7 @@ chunks of ``chunk_size`` rows, so memory stays flat whatever ``steps`` is.
 """
 
 import numpy as np
+import tensorflow as tf
 
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
@@ -45,12 +46,39 @@ def quadrature(steps, rule):
     return alphas.astype(np.float32), weights.astype(np.float32)
 
 
-def path_gradients(function, x, refs, alphas, weights, chunk_size=512):
+def _build_path_function(function):
+    """Compiled ``(x, refs, alphas, weights) -> sum_s w * grad f(path)`` for a ModelFunction.
+
+    The interpolation, the gradient and the weighted sum over steps all run inside
+    one graph (no numpy round trip per step), as a plain GradientTape loop would.
+    """
+    spec = tf.TensorSpec([None, None, 4], tf.float32)
+    coef = tf.TensorSpec([None, None], tf.float32)
+
+    @tf.function(input_signature=[spec, spec, coef, coef])
+    def path_fn(x, refs, alphas, weights):
+        length = tf.shape(x)[1]
+        path = refs[:, None] + alphas[:, :, None, None] * (x - refs)[:, None]
+        flat = tf.reshape(path, (-1, length, 4))
+        with tf.GradientTape() as tape:
+            tape.watch(flat)
+            value = function.select(function.raw_call(flat))
+        grad = tape.gradient(value, flat)
+        if function.gradient_correction:  # as ModelFunction.gradient does
+            grad = grad - tf.reduce_mean(grad, axis=-1, keepdims=True)
+        grad = tf.reshape(grad, tf.shape(path))
+        return tf.reduce_sum(grad * weights[:, :, None, None], axis=1)
+
+    return path_fn
+
+
+def path_gradients(function, x, refs, alphas, weights, chunk_size=64):
     """Weighted sums of gradients along straight paths, streamed in chunks.
 
     For every pair ``p`` returns ``sum_s weights[p, s] * grad f(r_p + alphas[p, s]
-    (x_p - r_p))``. The ``P * S`` interpolated inputs are built chunk by chunk
-    (``chunk_size`` rows per compiled gradient call), never all at once.
+    (x_p - r_p))``. At most ``chunk_size`` interpolated inputs exist at a time
+    (whole paths of ``chunk_size // S`` pairs per compiled call; long paths are
+    split into blocks of steps), so memory does not grow with ``steps``.
 
     Args:
         function: the :class:`keras_iml.targets.ModelFunction`.
@@ -58,29 +86,28 @@ def path_gradients(function, x, refs, alphas, weights, chunk_size=512):
         refs: ``(P, L, 4)`` references paired with ``x``.
         alphas: ``(P, S)`` or ``(S,)`` interpolation coefficients.
         weights: same shape as ``alphas``.
-        chunk_size: rows per gradient call.
+        chunk_size: interpolated inputs per gradient call.
 
     Returns:
         float32 array ``(P, L, 4)``.
     """
+    path_fn = function.compiled("keras_iml.path_gradients", lambda: _build_path_function(function))
     x = np.asarray(x, np.float32)
     refs = np.asarray(refs, np.float32)
     n_pairs = x.shape[0]
     alphas = np.broadcast_to(np.asarray(alphas, np.float32), (n_pairs, np.shape(alphas)[-1]))
     weights = np.broadcast_to(np.asarray(weights, np.float32), alphas.shape)
     n_steps = alphas.shape[1]
-    diff = x - refs
-    out = np.zeros_like(x)
-    total = n_pairs * n_steps
-    for r0 in range(0, total, chunk_size):
-        rows = np.arange(r0, min(r0 + chunk_size, total))
-        pair, step = np.divmod(rows, n_steps)
-        a = alphas[pair, step][:, None, None]
-        grads = function.gradient(refs[pair] + a * diff[pair])
-        grads *= weights[pair, step][:, None, None]
-        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-        out[pair[starts]] += np.add.reduceat(grads, starts, axis=0)
-    return out
+    pairs_per_call = max(1, chunk_size // n_steps)
+    steps_per_call = min(n_steps, chunk_size)
+    out = np.zeros(x.shape, dtype=np.float64)  # float64: many small weighted terms
+    for p0 in range(0, n_pairs, pairs_per_call):
+        p = slice(p0, p0 + pairs_per_call)
+        for s0 in range(0, n_steps, steps_per_call):
+            s = slice(s0, s0 + steps_per_call)
+            out[p] += path_fn(x[p], refs[p], np.ascontiguousarray(alphas[p, s]),
+                              np.ascontiguousarray(weights[p, s])).numpy()
+    return out.astype(np.float32)
 
 
 @register("integrated_gradients")
@@ -98,8 +125,9 @@ class IntegratedGradients(AttributionMethod):
 
     Args:
         baseline: ``"zeros"``, ``"uniform"``, ``"random"``, ``"shuffle"``,
-            ``"dinuc_shuffle"`` or an array ``(L, 4)`` / ``(B, L, 4)`` (see
-            :mod:`keras_iml.methods._references`).
+            ``"dinuc_shuffle"`` or an array: ``(L, 4)``, ``(B, L, 4)`` (one per
+            sequence of the batch) or, with ``n_baselines > 1``, a shared set
+            ``(k, L, 4)`` (see :mod:`keras_iml.methods._references`).
         steps: number of Riemann intervals (>= 1).
         rule: ``"midpoint"`` (``steps`` gradients) or ``"trapezoid"`` (``steps + 1``).
         n_baselines: baselines per sequence (useful with random baselines).
@@ -113,7 +141,7 @@ class IntegratedGradients(AttributionMethod):
     multiplies_input = True
 
     def __init__(self, baseline="zeros", steps=50, rule="midpoint", n_baselines=1,
-                 chunk_size=512):
+                 chunk_size=64):
         self.baseline = baseline
         self.steps = steps
         self.rule = rule
@@ -134,7 +162,10 @@ class IntegratedGradients(AttributionMethod):
 
     def attribute(self, function, x, rngs):
         b, k = x.shape[0], self.n_baselines
-        refs = refs_lib.make_references(self.baseline, x, rngs, n=k)  # (B, k, L, 4)
+        if k == 1:  # a 3-D array baseline is one baseline per sequence
+            refs = refs_lib.make_references(self.baseline, x, rngs)[:, None]
+        else:  # a 3-D array is a baseline set shared by all sequences
+            refs = refs_lib.make_references(self.baseline, x, rngs, n=k)  # (B, k, L, 4)
         refs = refs.reshape((b * k,) + x.shape[1:])
         xs = np.repeat(x, k, axis=0)
         alphas, weights = quadrature(self.steps, self.rule)

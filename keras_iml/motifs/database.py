@@ -170,7 +170,7 @@ class MotifDatabase:
 
 
 def resolve_motifs(spec, database, name):
-    """Turns a user's motif specification into a :class:`MotifDatabase`.
+    """Turns a user's motif specification into motifs and named groups.
 
     Args:
         spec: None; a :class:`MotifDatabase`; a MEME file path; a JASPAR ID
@@ -181,22 +181,32 @@ def resolve_motifs(spec, database, name):
         name: the argument name for error messages (``"expected"``, ``"decoys"``).
 
     Returns:
-        A :class:`MotifDatabase` (empty when ``spec`` is None).
+        ``(motifs, groups)``: a :class:`MotifDatabase` of every resolved matrix and
+        a dict ``label -> [ids]``, one entry per motif the user named (a TF name
+        or base ID may stand for several matrices; a motif is found when any of
+        its matrices is).
     """
+    out, groups = MotifDatabase([], [], [], source=name), {}
     if spec is None:
-        return MotifDatabase([], [], [], source=name)
+        return out, groups
     if isinstance(spec, MotifDatabase):
-        return spec
-    if isinstance(spec, dict):
-        return MotifDatabase(
-            [as_pfm(m, f"{name}[{k!r}]") for k, m in spec.items()], list(spec), source=name
-        )
-    if isinstance(spec, (str, os.PathLike)) or _is_matrix(spec):
-        spec = [spec]
-    out = MotifDatabase([], [], [], source=name)
-    for k, item in enumerate(spec):
-        out = out.extend(_resolve_one(item, database, f"{name}[{k}]"))
-    return out
+        items = [spec]
+    elif isinstance(spec, dict):
+        items = [MotifDatabase([as_pfm(m, f"{name}[{k!r}]")], [k], source=name)
+                 for k, m in spec.items()]
+    elif isinstance(spec, (str, os.PathLike)) or _is_matrix(spec):
+        items = [spec]
+    else:
+        items = list(spec)
+    for k, item in enumerate(items):
+        found = _resolve_one(item, database, f"{name}[{k}]")
+        if isinstance(item, str) and not os.path.isfile(item):
+            groups.setdefault(item, []).extend(found.ids)
+        else:
+            for i in found.ids:
+                groups.setdefault(i, []).append(i)
+        out = out.extend(found)
+    return out, groups
 
 
 def _is_matrix(obj):

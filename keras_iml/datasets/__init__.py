@@ -1,0 +1,14 @@
+"""Synthetic ground-truth benchmarks with real JASPAR motifs.
+
+Example:
+    >>> from keras_iml import datasets
+    >>> data = datasets.make_tf_binding(n=1000, length=200, seed=0)
+    >>> data.x.shape, data.y.mean()
+    ((1000, 200, 4), 0.5)
+    >>> data.instances.head()
+"""
+
+from keras_iml.datasets.jaspar import Motif, as_motif, load_motif, load_motifs
+from keras_iml.datasets.tf_binding import TFBindingData, make_tf_binding
+
+__all__ = ["Motif", "TFBindingData", "as_motif", "load_motif", "load_motifs", "make_tf_binding"]

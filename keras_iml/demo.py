@@ -1,0 +1,265 @@
+"""The main job: ``keras-iml demo``, end to end on the embedded TF-binding benchmark.
+
+Generates the ground-truth benchmark (:func:`keras_iml.datasets.make_tf_binding`),
+trains an ensemble of seeded Basset-like models, reports the held-out AUROC/AUPRC,
+explains held-out sequences with every registered attribution method, validates
+the explanations against the planted motifs with :func:`keras_iml.validation.validate`
+and writes ``report.html``, ``report.json`` and ``summary.csv``. Every number in
+the report comes from the run.
+
+Example:
+    >>> from keras_iml.demo import run_demo
+    >>> report = run_demo("demo_out", quick=True, seed=0)
+"""
+
+import dataclasses
+import functools
+import importlib
+import os
+import time
+
+import numpy as np
+
+from keras_iml import methods as _methods
+from keras_iml.attributions import atomic_write
+from keras_iml.datasets import make_tf_binding
+from keras_iml.explain import explain
+from keras_iml.models import basset_like, evaluate, train_ensemble
+
+__all__ = ["DemoConfig", "run_demo", "summary_table", "MIN_AUROC"]
+
+#: Held-out AUROC below which the report warns that the explanations mean little.
+MIN_AUROC = 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """Sizes of a demo run (see :meth:`default` and :meth:`quick`).
+
+    Attributes:
+        n_train: training sequences (10% of them are the early-stopping set).
+        n_test: held-out sequences for AUROC/AUPRC.
+        n_explain: held-out sequences explained and validated.
+        length: sequence length in bp.
+        grammar: benchmark grammar (see :func:`~keras_iml.datasets.make_tf_binding`).
+        k: ensemble size (the first model is explained; the others measure stability).
+        epochs: maximum training epochs per model.
+        patience: early-stopping patience.
+        protocol: validation protocol name (``"default"`` or ``"quick"``).
+        extra_metrics: metrics (name -> options) added to the protocol's, e.g. the
+            ensemble stability that the quick protocol leaves out.
+        architecture: keyword arguments of :func:`~keras_iml.models.basset_like`.
+    """
+
+    n_train: int = 6000
+    n_test: int = 1000
+    n_explain: int = 200
+    length: int = 200
+    grammar: str = "mixed"
+    k: int = 3
+    epochs: int = 20
+    patience: int = 2
+    protocol: str = "default"
+    extra_metrics: dict = dataclasses.field(default_factory=dict)
+    architecture: dict = dataclasses.field(default_factory=lambda: {
+        "filters": (64, 64), "kernel_sizes": (19, 7), "pool_sizes": (2, 2)})
+
+    @classmethod
+    def default(cls):
+        """The full demo: the mixed grammar, 3 models, the default protocol."""
+        return cls()
+
+    @classmethod
+    def quick(cls):
+        """A run of about a minute: the single-motif grammar, 2 small models, quick protocol."""
+        return cls(n_train=2000, n_test=400, n_explain=48, length=120, grammar="single", k=2,
+                   epochs=8, patience=1, protocol="quick",
+                   extra_metrics={"ensemble_stability": {"n_sequences": 16}},
+                   architecture={"filters": (32, 32), "kernel_sizes": (19, 7),
+                                 "pool_sizes": (2, 2), "hidden": 32})
+
+
+def _say(verbose, *parts):
+    if verbose:
+        print(*parts, flush=True)
+
+
+def _validation():
+    """The validation package; the demo has no other way to score explanations."""
+    try:
+        validation = importlib.import_module("keras_iml.validation")
+    except ImportError as err:
+        raise ImportError(
+            "keras_iml.validation is required by the demo and could not be imported: "
+            f"{err}") from err
+    return validation
+
+
+def _protocol(validation, cfg, seed):
+    """The named protocol with the config's extra metrics, in the default metric order."""
+    protocol = validation.Protocol.from_any(cfg.protocol)
+    metrics = {**protocol.metrics, **{k: dict(v) for k, v in cfg.extra_metrics.items()}}
+    order = {m: i for i, m in enumerate(validation.protocol.DEFAULT_METRICS)}
+    metrics = dict(sorted(metrics.items(), key=lambda kv: order.get(kv[0], len(order))))
+    name = protocol.name + ("+" + "+".join(cfg.extra_metrics) if cfg.extra_metrics else "")
+    return protocol.replace(metrics=metrics, seed=int(seed), name=name)
+
+
+def _method_options(protocol, name):
+    """The protocol's options for a method (its defaults when the protocol has none)."""
+    for label, opts in protocol.methods.items():
+        opts = dict(opts)
+        if opts.pop("name", label) == name:
+            return opts
+    return {}
+
+
+def run_demo(out="demo_out", *, quick=False, seed=0, verbose=1, config=None):
+    """Runs the demo and writes ``report.html``, ``report.json`` and ``summary.csv``.
+
+    Args:
+        out: output directory (created if needed).
+        quick: use :meth:`DemoConfig.quick` (about a minute) instead of the default.
+        seed: seed of the benchmark, the models, the explanations and the validation.
+        verbose: 0 (silent) or 1 (progress and a summary table).
+        config: a :class:`DemoConfig` overriding ``quick``.
+
+    Returns:
+        The :class:`keras_iml.validation.ValidationReport`; its ``model_info`` holds
+        the held-out AUROC/AUPRC of every ensemble member, timings, and a
+        ``"warning"`` when the explained model's AUROC is below :data:`MIN_AUROC`.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int. Received: seed={seed!r}")
+    cfg = config or (DemoConfig.quick() if quick else DemoConfig.default())
+    validation = _validation()
+    protocol = _protocol(validation, cfg, seed)
+    t_start = time.perf_counter()
+    timings = {}
+
+    _say(verbose, f"[1/5] Generating the TF-binding benchmark ({cfg.n_train + cfg.n_test} x "
+                  f"{cfg.length} bp, grammar={cfg.grammar!r}, seed={seed})")
+    t0 = time.perf_counter()
+    data = make_tf_binding(cfg.n_train + cfg.n_test, cfg.length, grammar=cfg.grammar, seed=seed)
+    train_idx = np.arange(cfg.n_train)
+    test = data.subset(np.arange(cfg.n_train, cfg.n_train + cfg.n_test))
+    timings["generate"] = time.perf_counter() - t0
+    _say(verbose, f"      true motifs: {', '.join(_label(data, m) for m in data.true_motif_ids)}; "
+                  f"decoys: {', '.join(_label(data, m) for m in data.decoy_motif_ids)}")
+
+    _say(verbose, f"[2/5] Training {cfg.k} seeded Basset-like models (early stopping)")
+    t0 = time.perf_counter()
+    builder = functools.partial(basset_like, cfg.length, **cfg.architecture)
+    models, histories = train_ensemble(builder, data.x[train_idx], data.y[train_idx], k=cfg.k,
+                                       seed=seed, epochs=cfg.epochs, patience=cfg.patience,
+                                       verbose=verbose)
+    timings["train"] = time.perf_counter() - t0
+    scores = [evaluate(m, test.x, test.y) for m in models]
+    model, ensemble = models[0], models[1:]
+    model_info = _model_info(cfg, data, scores, histories, model)
+    _say(verbose, f"      held-out AUROC {scores[0]['auroc']:.3f}, AUPRC {scores[0]['auprc']:.3f} "
+                  f"(n={scores[0]['n']}); ensemble AUROCs "
+                  f"{', '.join(format(s['auroc'], '.3f') for s in scores)}")
+    if "warning" in model_info:
+        _say(verbose, f"\n  WARNING: {model_info['warning']}\n")
+
+    names = list(_methods.names())
+    explained = test.subset(np.arange(min(cfg.n_explain, len(test))))
+    _say(verbose, f"[3/5] Explaining {len(explained)} held-out sequences with {len(names)} "
+                  f"methods: {', '.join(names)}")
+    attributions, explain_seconds = {}, {}
+    for name in names:
+        t0 = time.perf_counter()
+        _say(verbose, f"      {name}")
+        attributions[name] = explain(model, explained.x, name, seed=int(seed), verbose=verbose,
+                                     **_method_options(protocol, name))
+        explain_seconds[name] = round(time.perf_counter() - t0, 3)
+    timings["explain"] = sum(explain_seconds.values())
+    model_info["explain_seconds"] = explain_seconds
+
+    _say(verbose, f"[4/5] Validating against the planted motifs (protocol {protocol.name!r})")
+    t0 = time.perf_counter()
+    report = validation.validate(
+        model, explained.x, explained.y, methods=names, ground_truth=explained.ground_truth,
+        motifs=list(data.true_motif_ids), ensemble=ensemble, protocol=protocol, seed=int(seed),
+        verbose=verbose, attributions=attributions)
+    timings["validate"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    model_info["seconds"] = {k: round(v, 2) for k, v in timings.items()}
+    report.model_info.update(model_info)
+
+    _say(verbose, f"[5/5] Writing the report to {out}/")
+    paths = write_outputs(report, out)
+    if verbose:
+        print()
+        print(summary_table(report))
+        print()
+        if "warning" in model_info:
+            print(f"WARNING: {model_info['warning']}")
+        print(f"Held-out AUROC {scores[0]['auroc']:.3f} / AUPRC {scores[0]['auprc']:.3f}; "
+              f"finished in {timings['total']:.0f} s.")
+        print(f"Report: {os.path.abspath(paths['html'])}")
+    return report
+
+
+def _label(data, motif_id):
+    return f"{data.motifs[motif_id].name} ({motif_id})"
+
+
+def _model_info(cfg, data, scores, histories, model):
+    info = {
+        "architecture": "basset_like",
+        "architecture_options": {k: list(v) if isinstance(v, tuple) else v
+                                 for k, v in cfg.architecture.items()},
+        "n_parameters": int(model.count_params()),
+        "held_out_auroc": scores[0]["auroc"],
+        "held_out_auprc": scores[0]["auprc"],
+        "n_test": scores[0]["n"],
+        "n_test_positive": scores[0]["n_positive"],
+        "ensemble_size": len(scores),
+        "ensemble_auroc": [s["auroc"] for s in scores],
+        "ensemble_auprc": [s["auprc"] for s in scores],
+        "ensemble_seeds": [int(h["seed"].iloc[0]) for h in histories],
+        "epochs_trained": [int(len(h)) for h in histories],
+        "n_train": cfg.n_train,
+        "min_auroc": MIN_AUROC,
+        "benchmark": {
+            **data.params,
+            "true_motifs": {m: data.motifs[m].name for m in data.true_motif_ids},
+            "decoy_motifs": {m: data.motifs[m].name for m in data.decoy_motif_ids},
+        },
+    }
+    if scores[0]["auroc"] < MIN_AUROC:
+        info["warning"] = (
+            f"The explained model's held-out AUROC is {scores[0]['auroc']:.3f}, below "
+            f"{MIN_AUROC}: it has not learned the task well, so its explanations say little "
+            "about the planted motifs. Train longer or on more sequences before reading them.")
+    return info
+
+
+def write_outputs(report, out):
+    """Writes ``report.html``, ``report.json`` and ``summary.csv`` into ``out``.
+
+    Returns:
+        dict ``html``, ``json``, ``summary`` -> path.
+    """
+    os.makedirs(out, exist_ok=True)
+    paths = {"html": os.path.join(out, "report.html"), "json": os.path.join(out, "report.json"),
+             "summary": os.path.join(out, "summary.csv")}
+    report.to_json(paths["json"])
+    report.to_html(paths["html"])
+    atomic_write(paths["summary"], lambda tmp: report.summary.to_csv(tmp, index=False))
+    return paths
+
+
+def summary_table(report, metrics=("localisation_auroc", "localisation_auprc",
+                                   "ensemble_stability", "deletion")):
+    """A short text table: per method, a few headline metrics and the tier verdicts."""
+    s = report.summary
+    rows = s[s["metric"].isin(metrics) & ~s["method"].astype(str).str.contains("|", regex=False)]
+    table = rows.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
+    table = table[[m for m in metrics if m in table.columns]]
+    verdict = report.verdict if report.verdict is not None else None
+    if verdict is not None and len(verdict):
+        table = table.join(verdict, how="outer")
+    return table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")

@@ -1,0 +1,48 @@
+"""Validation metrics and their registry.
+
+Every module of this package is imported here, so a new metric is one file with a
+``@register("name")`` class declaring its ``tier``, ``higher_is_better``,
+``requires`` and default ``threshold``. Metrics provided by optional modules are
+registered lazily (see ``base._LAZY``): ``keras_iml.motifs.metric`` registers the
+tier-3 ``"motif_recovery"`` metric when it is installed.
+
+Example:
+    >>> from keras_iml import metrics
+    >>> metrics.names()
+    >>> metrics.get("deletion", fractions=[0, 0.05, 0.1, 0.2]).tier
+    2
+"""
+
+import importlib
+import pkgutil
+
+from keras_iml.metrics.base import (
+    REQUIREMENTS,
+    Metric,
+    MetricResult,
+    NotApplicable,
+    PairwiseMetric,
+    get,
+    get_class,
+    names,
+    register,
+)
+from keras_iml.metrics.context import Context, signed_contribution
+
+for _info in pkgutil.iter_modules(__path__):
+    if not _info.name.startswith("_") and _info.name not in ("base", "context"):
+        importlib.import_module(f"{__name__}.{_info.name}")
+
+__all__ = [
+    "REQUIREMENTS",
+    "Context",
+    "Metric",
+    "MetricResult",
+    "NotApplicable",
+    "PairwiseMetric",
+    "get",
+    "get_class",
+    "names",
+    "register",
+    "signed_contribution",
+]

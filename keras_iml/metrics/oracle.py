@@ -1,0 +1,88 @@
+"""Tier 2: an oracle model whose mechanism is known by construction.
+
+A PWM-scanning Keras model (:func:`keras_iml.models_pwm.pwm_model`) outputs the
+best log-odds match of one JASPAR motif. Its answer to "which bases matter" is
+known exactly — the bases of the best match — so a faithful method must put its
+peak there (the idea of ground-truth models in Adebayo et al. 2020 and of synthetic
+"known-mechanism" checks in Pan & Reynolds 2025). It tests the method alone, on the
+user's sequences, independently of the user's model.
+"""
+
+import numpy as np
+
+from keras_iml import dna
+from keras_iml.metrics.base import Metric, NotApplicable, register
+from keras_iml.models_pwm import best_match, load_motifs, log_odds, pwm_model, sample_site
+
+__all__ = ["PWMOracle", "plant_site"]
+
+
+def plant_site(x, pfm, rng):
+    """Plants one site sampled from ``pfm`` in each sequence, at a random place and strand.
+
+    Returns:
+        ``(x_planted, start, strand)``; ``x`` is not modified.
+    """
+    x = np.array(x, dtype=np.float32, copy=True)
+    width = len(pfm)
+    starts = rng.integers(0, x.shape[1] - width + 1, size=len(x))
+    strands = rng.integers(0, 2, size=len(x))
+    for i, (start, strand) in enumerate(zip(starts, strands)):
+        site = sample_site(pfm, rng)
+        x[i, start : start + width] = dna.reverse_complement(site) if strand else site
+    return x, starts, strands
+
+
+@register("pwm_oracle")
+class PWMOracle(Metric):
+    """Share of sequences whose attribution peak falls on the PWM oracle's best match.
+
+    A site sampled from ``motif`` is planted in (a seeded subsample of) the data
+    and a PWM model of that motif is built for the sequence length. Per sequence the
+    score is 1 when the position of highest importance lies inside the window the
+    model scores (its best match), else 0.
+
+    Args:
+        motif: JASPAR matrix ID or ``(W, 4)`` frequency matrix.
+        n_sequences: size of the seeded subsample (None: every sequence).
+    """
+
+    tier = 2
+    higher_is_better = True
+    requires = frozenset({"attributions", "method"})
+    threshold = 0.9
+
+    def __init__(self, motif="MA0139.2", n_sequences=64):
+        self.motif = motif
+        self.n_sequences = n_sequences
+
+    def _setup(self, ctx):
+        key = ("pwm_oracle", repr(self.motif), self.n_sequences)
+        if key not in ctx.memo:
+            label, pfm = load_motifs([self.motif], name="motif")[0]
+            if ctx.length < len(pfm):
+                raise NotApplicable(f"sequences ({ctx.length} bp) are shorter than {label} ({len(pfm)} bp)")
+            index = ctx.subsample(self.n_sequences, ("pwm_oracle",))
+            planted, _, _ = plant_site(ctx.x[index], pfm, ctx.rng("pwm_oracle", label))
+            start, _, _ = best_match(planted, log_odds(pfm))
+            model = pwm_model(pfm, ctx.length, name="pwm_oracle")
+            ctx.memo[key] = (index, planted, start, len(pfm), model)
+        return ctx.memo[key]
+
+    def compute(self, ctx, method):
+        inst = ctx.methods.get(method)
+        if inst is None:
+            raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
+        index, planted, start, width, model = self._setup(ctx)
+        try:
+            attr = ctx.explain(inst, planted, model=model, seed=ctx.attribution_seed(method),
+                               target=None, logit=False)
+        except (ValueError, TypeError, NotImplementedError) as err:
+            raise NotApplicable(f"the method cannot run on the PWM oracle model: {err}") from err
+        imp = attr.position_importance
+        peak = np.lexsort((ctx.tiebreak[index], -imp), axis=1)[:, 0]
+        hit = (peak >= start) & (peak < start + width)
+        return ctx.scatter(index, hit.astype(float))
+
+    def adverse_reason(self, row, value, threshold):
+        return "the attribution peak missed the PWM match the oracle model scores"

@@ -1,0 +1,133 @@
+"""Tier 1: sensitivity to the method's own hyper-parameters and seed repeatability.
+
+An explanation that changes when an arbitrary choice changes (the IG baseline, the
+DeepLIFT-SHAP reference set, the random draws of a stochastic method) says as much
+about the choice as about the model (Sturmfels et al. 2020 on IG baselines;
+Koo & Ploenzke 2021 on reference choice in genomics).
+"""
+
+import numpy as np
+
+from keras_iml import methods as _methods
+from keras_iml.metrics._stats import similarity_rows
+from keras_iml.metrics.base import Metric, NotApplicable, register
+
+__all__ = ["HyperparameterSensitivity", "SeedRepeatability", "DEFAULT_ALTERNATIVES"]
+
+#: Alternative configurations compared with each method's configured one.
+DEFAULT_ALTERNATIVES = {
+    "integrated_gradients": [{"baseline": "dinuc_shuffle"}],
+    "deeplift": [{"baseline": "dinuc_shuffle"}],
+    "deeplift_shap": [{"references": "shuffle"}],
+    "expected_gradients": [{"references": "shuffle"}],
+    "smoothgrad": [{"noise": 0.2}],
+    "occlusion": [{"window": 10}],
+}
+
+
+def _method(ctx, label):
+    method = ctx.methods.get(label)
+    if method is None:
+        raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
+    return method
+
+
+@register("hyperparameter_sensitivity")
+class HyperparameterSensitivity(Metric):
+    """Correlation between the configured method and alternative settings.
+
+    For each alternative configuration of the method (``alternatives[name]``, a
+    list of option dicts merged over the configured options), the attributions of
+    the same sequences are recomputed with the same seed; the per-sequence score is
+    the lowest correlation of position importance over the alternatives.
+
+    Args:
+        alternatives: dict registered method name -> list of option dicts
+            (defaults: :data:`DEFAULT_ALTERNATIVES`).
+        n_sequences: size of the seeded subsample (None: every sequence).
+        similarity: ``"pearson"`` (default: dominated by the important positions)
+            or ``"spearman"`` (every position's rank counts, background included).
+    """
+
+    tier = 1
+    higher_is_better = True
+    requires = frozenset({"attributions", "method", "model"})
+    threshold = 0.5
+
+    def __init__(self, alternatives=None, n_sequences=128, similarity="pearson"):
+        self.alternatives = alternatives
+        self.n_sequences = n_sequences
+        self.similarity = similarity
+
+    def _configs(self, method):
+        table = DEFAULT_ALTERNATIVES if self.alternatives is None else self.alternatives
+        current = method.get_config()
+        configs, reasons = [], []
+        for alt in table.get(method.name, []):
+            unknown = sorted(set(alt) - set(method.option_names()))
+            if unknown:
+                reasons.append(f"options {unknown} not accepted")
+                continue
+            config = {**current, **alt}
+            if all(_same(config[k], current[k]) for k in alt):
+                reasons.append(f"{alt} equals the configured options")
+                continue
+            configs.append(config)
+        if not configs:
+            why = "; ".join(reasons) or "no alternative configuration in the protocol"
+            raise NotApplicable(f"{why} for method {method.name!r}")
+        return configs
+
+    def compute(self, ctx, method):
+        inst = _method(ctx, method)
+        configs = self._configs(inst)
+        index = ctx.subsample(self.n_sequences, ("hyperparameter_sensitivity", method))
+        base = ctx.on_subsample(method, index).position_importance
+        worst = None
+        for config in configs:
+            alt = ctx.explain(_methods.get(inst.name, **config), ctx.x[index],
+                              seed=ctx.attribution_seed(method))
+            rho = similarity_rows(base, alt.position_importance, self.similarity)
+            worst = rho if worst is None else np.minimum(worst, rho)
+        return ctx.scatter(index, worst)
+
+
+@register("seed_repeatability")
+class SeedRepeatability(Metric):
+    """Correlation between two runs of a stochastic method with different seeds.
+
+    Position importance of the run with the protocol's seed against a run with
+    seed + 1, per sequence. Only for methods that draw random numbers (references,
+    noise, shuffles); a deterministic method is reported as not run. Pearson by
+    default: with Spearman, the rank order of the many near-zero background
+    positions — Monte-Carlo noise — dominates the score.
+
+    Args:
+        n_sequences: size of the seeded subsample (None: every sequence).
+        similarity: ``"pearson"`` or ``"spearman"``.
+    """
+
+    tier = 1
+    higher_is_better = True
+    requires = frozenset({"attributions", "method", "model"})
+    threshold = 0.7
+
+    def __init__(self, n_sequences=128, similarity="pearson"):
+        self.n_sequences = n_sequences
+        self.similarity = similarity
+
+    def compute(self, ctx, method):
+        inst = _method(ctx, method)
+        if not getattr(inst, "stochastic", False):
+            raise NotApplicable(f"method {inst.name!r} is deterministic with these options")
+        index = ctx.subsample(self.n_sequences, ("seed_repeatability", method))
+        base = ctx.on_subsample(method, index).position_importance
+        other = ctx.explain(inst, ctx.x[index], seed=ctx.attribution_seed(method) + 1)
+        return ctx.scatter(index, similarity_rows(base, other.position_importance, self.similarity))
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False

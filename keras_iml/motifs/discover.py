@@ -1,0 +1,305 @@
+"""TF-MoDISco pattern discovery on attributions, matched to known motifs with TOMTOM."""
+
+import inspect
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+
+from keras_iml._checks import check_onehot
+from keras_iml.attributions import Attributions
+from keras_iml.motifs.database import MotifDatabase, base_id, is_jaspar_id, resolve_motifs
+from keras_iml.motifs.tomtom import tomtom_roles
+
+__all__ = ["discover", "PATTERN_COLUMNS", "load_database"]
+
+PATTERN_COLUMNS = [
+    "pattern", "method", "sign", "n_seqlets", "length", "pfm", "cwm", "best_match",
+    "best_match_name", "p_value", "q_value", "significant", "matches", "expected_match",
+    "expected_q", "expected_hits", "decoy_match", "decoy_q", "decoy_hits", "status",
+]
+
+# Defaults of the modisco-lite command line (`modisco motifs`), the usual settings.
+_MODISCO_DEFAULTS = {
+    "sliding_window_size": 20,
+    "flank_size": 5,
+    "trim_to_window_size": 30,
+    "initial_flank_to_add": 10,
+    "final_flank_to_add": 0,
+    "target_seqlet_fdr": 0.05,
+}
+
+_HYPOTHETICAL_HELP = (
+    "TF-MoDISco clusters hypothetical contributions (Attributions.hypothetical: the "
+    "contribution every base would make at every position), which method {method!r} "
+    "does not define. Gradient-based methods define them: 'saliency' (the gradient "
+    "itself) and the methods whose attributions are (x - reference) * multipliers "
+    "(input x gradient, integrated gradients, DeepLIFT/DeepSHAP), as well as in-silico "
+    "mutagenesis. Registered methods: {names}. Or pass a (N, L, 4) hypothetical array "
+    "together with `x`."
+)
+
+
+def load_database(database):
+    """Resolves ``discover``'s ``database`` argument to a :class:`MotifDatabase` or None.
+
+    Args:
+        database: ``"JASPAR"`` (pyjaspar's latest CORE vertebrates), a release name
+            such as ``"JASPAR2024"``, a MEME file path, a :class:`MotifDatabase`, or
+            None (no matching).
+    """
+    from keras_iml.motifs.jaspar import jaspar_releases, load_jaspar
+
+    if database is None or isinstance(database, MotifDatabase):
+        return database
+    if isinstance(database, str) and database.upper() == "JASPAR":
+        return load_jaspar()
+    if isinstance(database, str) and database in jaspar_releases():
+        return load_jaspar(release=database)
+    if isinstance(database, (str, os.PathLike)) and os.path.isfile(database):
+        return MotifDatabase.from_meme(database)
+    raise ValueError(
+        "`database` must be 'JASPAR', a bundled JASPAR release "
+        f"{jaspar_releases()}, a MEME file path, a MotifDatabase or None. "
+        f"Received: database={database!r}"
+    )
+
+
+def _inputs(attributions, x):
+    if isinstance(attributions, Attributions):
+        if attributions.hypothetical is None:
+            from keras_iml import methods
+
+            raise ValueError(_HYPOTHETICAL_HELP.format(
+                method=attributions.method, names=methods.names()))
+        hyp, method = attributions.hypothetical, attributions.method
+        x = attributions.inputs if x is None else x
+    elif isinstance(attributions, np.ndarray):
+        hyp, method = attributions, None
+    else:
+        raise TypeError(
+            "`attributions` must be a keras_iml.Attributions or a (N, L, 4) array of "
+            f"hypothetical contributions. Received: type {type(attributions).__name__}"
+        )
+    hyp = np.asarray(hyp, dtype=np.float32)
+    if hyp.ndim != 3 or hyp.shape[-1] != 4:
+        raise ValueError(
+            f"Hypothetical contributions must have shape (N, L, 4). Received: shape={hyp.shape}"
+        )
+    if x is None:
+        raise ValueError(
+            "`x` (the one-hot sequences) is required: the Attributions hold no `inputs`. "
+            "Received: x=None"
+        )
+    x = check_onehot(x)
+    if x.shape != hyp.shape:
+        raise ValueError(
+            f"`x` must match the attributions' shape {hyp.shape}. Received: x.shape={x.shape}"
+        )
+    if not np.isfinite(hyp).all():
+        raise ValueError("The hypothetical contributions contain NaN or inf.")
+    return hyp, x, method
+
+
+def _crop(hyp, x, window, max_sequences, seed):
+    n, length = x.shape[:2]
+    if window is not None:
+        window = int(window)
+        if not 0 < window <= length:
+            raise ValueError(
+                f"`window` must be in [1, {length}] (the sequence length). Received: window={window}"
+            )
+        start = (length - window) // 2
+        hyp, x = hyp[:, start:start + window], x[:, start:start + window]
+    if max_sequences is not None and max_sequences < n:
+        if max_sequences < 1:
+            raise ValueError(f"`max_sequences` must be positive. Received: {max_sequences}")
+        keep = np.sort(np.random.default_rng(seed).choice(n, int(max_sequences), replace=False))
+        hyp, x = hyp[keep], x[keep]
+    return np.ascontiguousarray(hyp), np.ascontiguousarray(x)
+
+
+def _modisco_kwargs(max_seqlets, n_leiden_runs, options):
+    from modiscolite.tfmodisco import TFMoDISco
+
+    allowed = set(inspect.signature(TFMoDISco).parameters) - {
+        "one_hot", "hypothetical_contribs", "verbose"}
+    options = dict(options or {})
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(
+            f"Unknown TF-MoDISco option(s) in `modisco_options`: {unknown}. "
+            f"Allowed: {sorted(allowed)}"
+        )
+    if int(max_seqlets) < 1 or int(n_leiden_runs) < 1:
+        raise ValueError(
+            "`max_seqlets` and `n_leiden_runs` must be positive integers. Received: "
+            f"max_seqlets={max_seqlets}, n_leiden_runs={n_leiden_runs}"
+        )
+    kwargs = dict(_MODISCO_DEFAULTS, max_seqlets_per_metacluster=int(max_seqlets),
+                  n_leiden_runs=int(n_leiden_runs))
+    kwargs.update(options)
+    return kwargs
+
+
+def _trim(cwm, threshold):
+    score = np.abs(cwm).sum(1)
+    keep = np.flatnonzero(score >= threshold * score.max())
+    return slice(int(keep.min()), int(keep.max()) + 1)
+
+
+def _patterns(x, hyp, kwargs, trim_threshold, method):
+    from modiscolite.tfmodisco import TFMoDISco
+
+    pos, neg = TFMoDISco(one_hot=x, hypothetical_contribs=hyp, verbose=False, **kwargs)
+    rows = []
+    for sign, patterns in (("pos", pos), ("neg", neg)):
+        for k, pattern in enumerate(patterns or []):
+            cut = _trim(pattern.contrib_scores, trim_threshold)
+            pfm = np.asarray(pattern.sequence[cut], dtype=np.float64)
+            rows.append({
+                "pattern": f"{sign}_patterns.pattern_{k}",
+                "method": method,
+                "sign": sign,
+                "n_seqlets": len(pattern.seqlets),
+                "length": int(pfm.shape[0]),
+                "pfm": (pfm / pfm.sum(1, keepdims=True)).tolist(),
+                "cwm": np.asarray(pattern.contrib_scores[cut], dtype=np.float64).tolist(),
+            })
+    return rows
+
+
+def _role_masks(targets, motifs):
+    ids = set(motifs.ids)
+    bases = {base_id(i) for i in motifs.ids if is_jaspar_id(i)}
+    return np.array([i in ids or (is_jaspar_id(i) and base_id(i) in bases) for i in targets.ids],
+                    dtype=bool)
+
+
+def _match(rows, database, expected, decoys, q_threshold, top_n):
+    targets = database.extend(expected).extend(decoys)
+    roles = {"expected": _role_masks(targets, expected), "decoy": _role_masks(targets, decoys)}
+    clash = sorted({targets.ids[i] for i in np.flatnonzero(roles["expected"] & roles["decoy"])})
+    if clash:
+        raise ValueError(f"Motifs cannot be both expected and decoys. Received both: {clash}")
+    matches, best = tomtom_roles([r["pfm"] for r in rows], targets, roles,
+                                 q_threshold=q_threshold)
+    for k, row in enumerate(rows):
+        sub = matches[matches["query"] == k]
+        top = sub.iloc[0]
+        sig = sub[sub["q_value"] < q_threshold]
+        row.update({
+            "best_match": top["target_id"],
+            "best_match_name": top["target_name"],
+            "p_value": float(top["p_value"]),
+            "q_value": float(top["q_value"]),
+            "significant": bool(top["q_value"] < q_threshold),
+            "matches": [f"{i} {n}" for i, n in zip(sig["target_id"][:top_n],
+                                                  sig["target_name"][:top_n])],
+        })
+        for role in ("expected", "decoy"):
+            row[f"{role}_match"], row[f"{role}_q"], row[f"{role}_hits"] = best[role][k]
+        row["status"] = _status(row)
+    return len(targets)
+
+
+def _status(row):
+    found = {r: row[f"{r}_q"] for r in ("expected", "decoy") if row[f"{r}_match"] is not None}
+    if found:
+        return min(found, key=found.get)
+    return "known" if row["significant"] else "unmatched"
+
+
+def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=None,
+             q_threshold=0.05, max_seqlets=2000, n_leiden_runs=2, window=None,
+             trim_threshold=0.3, top_n=5, max_sequences=None, modisco_options=None,
+             seed=None, verbose="auto"):
+    """Discovers motif patterns with TF-MoDISco and matches them to known motifs.
+
+    TF-MoDISco (the ``modisco`` package, tfmodisco-lite) extracts high-attribution
+    seqlets from the hypothetical contributions and clusters them into patterns,
+    separately for positive and negative contributions. Each pattern, trimmed to
+    the positions holding at least ``trim_threshold`` of its peak |contribution|,
+    is compared with every database motif by TOMTOM (memelite, both strands);
+    q-values are Benjamini-Hochberg over the pattern's database search.
+
+    Args:
+        attributions: a :class:`keras_iml.Attributions` with ``hypothetical``
+            contributions, or a ``(N, L, 4)`` array of them (then pass ``x``).
+        x: one-hot sequences ``(N, L, 4)``; default ``attributions.inputs``.
+        database: ``"JASPAR"`` (pyjaspar's latest CORE vertebrates, read per call,
+            ~2-3 s), a bundled release name (``"JASPAR2024"``), a MEME path, a
+            :class:`MotifDatabase` (build it once with ``load_jaspar()`` to reuse
+            it), or None to skip matching.
+        expected: motifs that should be found: JASPAR IDs (a base ID such as
+            ``"MA0139"`` accepts every version), TF names, ``(L, 4)`` matrices,
+            ``{id: matrix}``, a MEME path or a :class:`MotifDatabase`. Those not in
+            ``database`` are added to the TOMTOM targets.
+        decoys: motifs that should *not* drive the model (same forms).
+        q_threshold: a match counts when its q-value is below this.
+        max_seqlets: most seqlets clustered per sign (modisco's
+            ``max_seqlets_per_metacluster``).
+        n_leiden_runs: Leiden clusterings per step (more is slower, more stable).
+        window: if given, only the central ``window`` positions are used.
+        trim_threshold: pattern trimming before matching (fraction of the peak).
+        top_n: significant matches listed per pattern in ``matches``.
+        max_sequences: if given, a seeded random subset of this many sequences.
+        modisco_options: other ``modiscolite.tfmodisco.TFMoDISco`` arguments
+            (defaults are the modisco-lite command line's).
+        seed: seed of the sequence subset (TF-MoDISco itself uses fixed seeds,
+            so the result is deterministic).
+        verbose: ``"auto"``, 0 or 1 (a progress bar over the steps).
+
+    Returns:
+        DataFrame, one row per pattern (positive patterns first, each sign by
+        decreasing number of seqlets), columns ``pattern`` (e.g.
+        ``"pos_patterns.pattern_0"``), ``method``, ``sign`` (``"pos"``/``"neg"``),
+        ``n_seqlets``, ``length``, ``pfm`` and ``cwm`` (``L x 4`` nested lists,
+        ACGT), ``best_match`` (database ID), ``best_match_name`` (TF name),
+        ``p_value``, ``q_value``, ``significant``, ``matches`` (up to ``top_n``
+        significant ``"ID name"``), ``expected_match``/``expected_q`` and
+        ``decoy_match``/``decoy_q`` (the best significant expected/decoy motif or
+        None/NaN), ``expected_hits``/``decoy_hits`` (every significant one), and
+        ``status``: ``"expected"``, ``"decoy"``, ``"known"`` (a
+        significant match to another motif) or ``"unmatched"``. ``frame.attrs``
+        records the settings, the database, the number of sequences and the
+        ``expected``/``decoys`` groups (``label -> [matrix IDs]``).
+
+    Example:
+        >>> attr = keras_iml.explain(model, x, "saliency")
+        >>> patterns = keras_iml.motifs.discover(attr, expected=["MA0139"])
+        >>> patterns[["pattern", "n_seqlets", "best_match_name", "q_value", "status"]]
+    """
+    hyp, x, method = _inputs(attributions, x)
+    if not 0 < q_threshold < 1:
+        raise ValueError(f"`q_threshold` must be in (0, 1). Received: q_threshold={q_threshold}")
+    if not 0 <= trim_threshold < 1:
+        raise ValueError(f"`trim_threshold` must be in [0, 1). Received: {trim_threshold}")
+    kwargs = _modisco_kwargs(max_seqlets, n_leiden_runs, modisco_options)
+    hyp, x = _crop(hyp, x, window, max_sequences, seed)
+    v = 1 if verbose == "auto" and len(x) >= 1000 else (0 if verbose == "auto" else verbose)
+    if v not in (0, 1, 2, True, False):
+        raise ValueError(f"`verbose` must be 'auto', 0 or 1. Received: verbose={verbose!r}")
+    bar = keras.utils.Progbar(3, verbose=int(v), unit_name="step")
+    database = load_database(database)
+    expected, expected_groups = resolve_motifs(expected, database, "expected")
+    decoys, decoy_groups = resolve_motifs(decoys, database, "decoys")
+    bar.update(1)
+    rows = _patterns(x, hyp, kwargs, trim_threshold, method)
+    bar.update(2)
+    n_targets = 0
+    if rows and database is not None:
+        n_targets = _match(rows, database, expected, decoys, q_threshold, top_n)
+    bar.update(3)
+    frame = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
+    if database is None:
+        frame["status"] = "not matched"
+    frame.attrs.update({
+        "method": method, "n_sequences": int(len(x)), "length": int(x.shape[1]),
+        "database": None if database is None else database.source, "n_targets": n_targets,
+        "expected": expected_groups, "decoys": decoy_groups,
+        "q_threshold": float(q_threshold), "modisco": kwargs,
+        "trim_threshold": float(trim_threshold), "seed": seed,
+    })
+    return frame

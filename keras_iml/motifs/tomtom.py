@@ -1,0 +1,122 @@
+"""TOMTOM motif comparison (memelite) with Benjamini-Hochberg q-values.
+
+memelite compiles its TOMTOM kernel with numba on the first call of a process
+that has no numba cache (about a minute on 2 cores); later processes load the
+compiled code from ``NUMBA_CACHE_DIR`` (the Makefile sets it) in well under a
+second. Every call here passes the same array layouts and dtypes (F-ordered
+float64 queries, float64 targets, the default score bins), so a single
+compiled specialisation serves all of keras_iml.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from keras_iml.motifs.database import MotifDatabase, as_pfm
+
+__all__ = ["tomtom", "bh_qvalues"]
+
+MATCH_COLUMNS = ["query", "rank", "target_index", "target_id", "target_name", "p_value",
+                 "q_value", "offset", "overlap", "strand"]
+
+
+def bh_qvalues(p):
+    """Benjamini-Hochberg q-values of a 1-D array of p-values (NaN kept as NaN).
+
+    Example:
+        >>> bh_qvalues([0.01, 0.04, 0.03])
+        array([0.03, 0.04, 0.04])
+    """
+    p = np.asarray(p, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if ok.size == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ranked = p[order] * ok.size / np.arange(1, ok.size + 1)
+    out[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    return out
+
+
+def tomtom(queries, database, *, top_n=5, query_ids=None):
+    """Compares query motifs with every motif of a database (both strands).
+
+    p-values come from memelite's TOMTOM (complete-score version, Gupta et al.
+    2007). q-values are Benjamini-Hochberg over each query's p-values against
+    the whole database: every query is its own database search.
+
+    Args:
+        queries: list of ``(L, 4)`` probability matrices.
+        database: a :class:`MotifDatabase` (the targets).
+        top_n: matches kept per query, best p-value first.
+        query_ids: names of the queries (default ``0..n-1``).
+
+    Returns:
+        DataFrame with columns ``query, rank, target_index, target_id,
+        target_name, p_value, q_value, offset, overlap, strand`` (strand ``"+"`` or ``"-"``: the target
+        strand that aligned best), ``top_n`` rows per query.
+
+    Example:
+        >>> tomtom([pfm], load_jaspar(), top_n=3)
+    """
+    from memelite.tomtom import tomtom as _tomtom
+
+    if not isinstance(database, MotifDatabase):
+        raise TypeError(
+            "`database` must be a keras_iml.motifs.MotifDatabase. "
+            f"Received: database of type {type(database).__name__}"
+        )
+    if len(database) == 0:
+        raise ValueError("`database` is empty: there is nothing to compare with.")
+    queries = [as_pfm(q, f"queries[{k}]") for k, q in enumerate(queries)]
+    query_ids = list(range(len(queries))) if query_ids is None else list(query_ids)
+    if not queries:
+        return pd.DataFrame(columns=MATCH_COLUMNS)
+    top_n = int(top_n)
+    if top_n < 1:
+        raise ValueError(f"`top_n` must be a positive integer. Received: top_n={top_n}")
+    qs = [np.asfortranarray(q.T) for q in queries]
+    ts = [np.ascontiguousarray(t.T) for t in database.pfms]
+    with warnings.catch_warnings():
+        # numba's "no parallel transformation" notices are not for users.
+        warnings.filterwarnings("ignore", module="numba")
+        p, _, offsets, overlaps, strands = _tomtom(qs, ts, n_nearest=None)
+    rows = []
+    for k, qid in enumerate(query_ids):
+        q = bh_qvalues(p[k])
+        order = np.argsort(p[k], kind="stable")[:top_n]
+        for rank, t in enumerate(order):
+            rows.append((qid, rank, int(t), database.ids[t], database.names[t], float(p[k, t]),
+                         float(q[t]), int(offsets[k, t]), int(overlaps[k, t]),
+                         "-" if strands[k, t] else "+"))
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS)
+
+
+def tomtom_roles(queries, database, roles, *, q_threshold):
+    """The best significant match of each query among the targets of each role.
+
+    Args:
+        queries: list of ``(L, 4)`` matrices.
+        database: a :class:`MotifDatabase`.
+        roles: dict role -> boolean array over the database's motifs.
+        q_threshold: significance level on q.
+
+    Returns:
+        (matches, best): ``matches`` the full :func:`tomtom` frame of all targets
+        per query; ``best`` a dict role -> list (one per query) of
+        ``(best_target_id, its_q_value, [every significant target_id])``, or
+        ``(None, nan, [])`` when no target of the role matches.
+    """
+    matches = tomtom(queries, database, top_n=len(database))
+    best = {role: [] for role in roles}
+    for k in range(len(queries)):
+        sub = matches[(matches["query"] == k) & (matches["q_value"] < q_threshold)]
+        for role, mask in roles.items():
+            cand = sub[np.asarray(mask, dtype=bool)[sub["target_index"].to_numpy()]]
+            if len(cand):
+                best[role].append((cand["target_id"].iloc[0], float(cand["q_value"].iloc[0]),
+                                   list(cand["target_id"])))
+            else:
+                best[role].append((None, np.nan, []))
+    return matches, best

@@ -1,0 +1,149 @@
+"""Reads a ValidationReport (or any object with its attributes) into plain parts.
+
+The renderer only reads: nothing here calls a model or changes the report.
+"""
+
+import dataclasses
+import math
+
+import pandas as pd
+
+SUMMARY_COLUMNS = ("tier", "metric", "method", "value", "ci_low", "ci_high", "threshold", "passed")
+PER_SEQUENCE_COLUMNS = ("metric", "method", "seq", "value")
+ADVERSE_COLUMNS = ("seq", "method", "metric", "value", "threshold", "reason")
+NOT_RUN_COLUMNS = ("metric", "method", "reason")
+TIERS = ("tier1", "tier2", "tier3")
+TIER_NAMES = {1: "Tier 1 · consistency", 2: "Tier 2 · faithfulness",
+              3: "Tier 3 · biological validity"}
+
+
+@dataclasses.dataclass
+class ReportParts:
+    """The parts of a ValidationReport the renderer uses, checked and normalised."""
+
+    summary: pd.DataFrame
+    per_sequence: pd.DataFrame
+    adverse_events: pd.DataFrame
+    verdict: pd.DataFrame
+    not_run: pd.DataFrame
+    curves: dict
+    matrices: dict
+    examples: dict
+    motifs: object
+    protocol: dict
+    provenance: dict
+    model_info: dict
+
+    @property
+    def methods(self):
+        """Single (non-pairwise) method names, in order of appearance."""
+        names = list(self.verdict.index) + list(self.summary["method"])
+        return [m for m in dict.fromkeys(str(n) for n in names) if "|" not in m]
+
+    @property
+    def n_sequences(self):
+        n = self.provenance.get("n_sequences")
+        if n is None and len(self.per_sequence):
+            n = self.per_sequence["seq"].nunique()
+        return n
+
+
+def _frame(report, name, columns, required=False):
+    value = getattr(report, name, None)
+    if value is None:
+        if required:
+            raise TypeError(
+                "`report` must be a keras_iml.validation.ValidationReport (or have its "
+                f"attributes). Received: {type(report).__name__} without `{name}`"
+            )
+        return pd.DataFrame(columns=list(columns))
+    if not isinstance(value, pd.DataFrame):
+        raise TypeError(
+            f"`report.{name}` must be a pandas DataFrame. Received: {type(value).__name__}"
+        )
+    missing = [c for c in columns if c not in value.columns]
+    if missing:
+        raise ValueError(
+            f"`report.{name}` lacks columns {missing}. "
+            f"Received: columns={list(value.columns)}"
+        )
+    return value
+
+
+def _mapping(report, name):
+    value = getattr(report, name, None)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"`report.{name}` must be a dict. Received: {type(value).__name__}")
+    return value
+
+
+def read_report(report):
+    """Checks a report's attributes and returns :class:`ReportParts`.
+
+    Raises:
+        TypeError: the object is not a report (no ``summary`` DataFrame) or an
+            attribute has the wrong type.
+        ValueError: a table lacks a contract column.
+    """
+    summary = _frame(report, "summary", SUMMARY_COLUMNS, required=True)
+    verdict = getattr(report, "verdict", None)
+    if verdict is None or not isinstance(verdict, pd.DataFrame) or verdict.empty:
+        verdict = verdict_from_summary(summary)
+    examples = _mapping(report, "examples")
+    motifs = getattr(report, "motifs", None)
+    if motifs is not None and not isinstance(motifs, pd.DataFrame):
+        raise TypeError(
+            f"`report.motifs` must be a DataFrame or None. Received: {type(motifs).__name__}"
+        )
+    return ReportParts(
+        summary=summary,
+        per_sequence=_frame(report, "per_sequence", PER_SEQUENCE_COLUMNS),
+        adverse_events=_frame(report, "adverse_events", ADVERSE_COLUMNS),
+        verdict=verdict,
+        not_run=_frame(report, "not_run", NOT_RUN_COLUMNS),
+        curves=_mapping(report, "curves"),
+        matrices=_mapping(report, "matrices"),
+        examples=examples,
+        motifs=motifs,
+        protocol=_mapping(report, "protocol"),
+        provenance=_mapping(report, "provenance"),
+        model_info=_mapping(report, "model_info"),
+    )
+
+
+def verdict_from_summary(summary):
+    """Method x tier verdict when a report carries none: a tier passes when every
+    thresholded metric of that method passed, fails when one failed, else "not run".
+    """
+    single = summary[~summary["method"].astype(str).str.contains("|", regex=False)]
+    methods = list(dict.fromkeys(single["method"].astype(str)))
+    table = pd.DataFrame("not run", index=pd.Index(methods, name="method"), columns=list(TIERS))
+    for (method, tier), rows in single.groupby(["method", "tier"]):
+        passed = rows["passed"].dropna()
+        if len(passed) and f"tier{int(tier)}" in table.columns:
+            table.loc[str(method), f"tier{int(tier)}"] = "pass" if passed.astype(bool).all() else "fail"
+    return table
+
+
+def is_missing(value):
+    """True for None and NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def model_warnings(model_info, min_auroc=0.9):
+    """Warnings about the model itself: its own ``warning`` text, and any held-out
+    AUROC below ``min_auroc`` (explanations of a model that has not learned the task
+    mean little)."""
+    warnings = []
+    if model_info.get("warning"):
+        warnings.append(str(model_info["warning"]))
+    for key, value in model_info.items():
+        if "auroc" in str(key).lower() and isinstance(value, (int, float)) and not is_missing(value):
+            if value < min_auroc and not any("auroc" in w.lower() for w in warnings):
+                warnings.append(
+                    f"The model's {key} is {value:.3f} < {min_auroc}: it has not learned the "
+                    "task well, so its explanations say little about the biology."
+                )
+    return warnings

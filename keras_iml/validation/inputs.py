@@ -1,0 +1,229 @@
+"""Checks and normalisation of the arguments of :func:`keras_iml.validate`.
+
+Every user error is a ValueError (or TypeError) naming the argument and what was
+received.
+"""
+
+import numpy as np
+import pandas as pd
+
+import keras
+from keras_iml import _checks
+from keras_iml import methods as _methods
+from keras_iml.attributions import Attributions
+from keras_iml.methods.base import AttributionMethod
+from keras_iml.targets import ModelFunction
+
+__all__ = [
+    "resolve_methods",
+    "check_attributions",
+    "check_ground_truth",
+    "check_ensemble",
+    "check_y",
+]
+
+_INSTANCE_COLUMNS = ("seq", "start", "end", "role")
+
+
+def _label(item):
+    if isinstance(item, str):
+        return item
+    if isinstance(item, AttributionMethod):
+        return item.name or type(item).__name__
+    if isinstance(item, dict):
+        return item.get("name") or item.get("class_name")
+    raise TypeError(
+        "`methods` entries must be names, config dicts or AttributionMethod instances. "
+        f"Received: an entry of type {type(item).__name__}"
+    )
+
+
+def _unique(label, taken):
+    key, k = label, 2
+    while key in taken:
+        key, k = f"{label}#{k}", k + 1
+    return key
+
+
+def resolve_methods(methods, protocol, attributions, has_model=True):
+    """Labels -> method instances (None: precomputed and not re-runnable).
+
+    ``methods=None`` takes the protocol's methods (none without a model: only the
+    precomputed attributions are scored); names listed in the protocol keep its
+    options. Precomputed attributions are added under their keys.
+    """
+    if methods is None:
+        labels = protocol.methods if has_model else []
+        specs = {label: protocol.method_instance(label) for label in labels}
+    else:
+        if isinstance(methods, (str, AttributionMethod)) or (
+            isinstance(methods, dict) and ("name" in methods or "class_name" in methods)
+        ):
+            methods = [methods]
+        if isinstance(methods, dict):  # label -> options (or a name / an instance)
+            items = []
+            for label, spec in methods.items():
+                if spec is None or isinstance(spec, dict):
+                    opts = dict(spec or {})
+                    spec = {"name": opts.pop("name", label), **opts}
+                items.append((spec, str(label)))
+        elif isinstance(methods, (list, tuple)):
+            items = [(m, None) for m in methods]
+        else:
+            raise TypeError(
+                "`methods` must be None, a name, a list of names/configs/instances or a dict "
+                f"label -> options. Received: methods of type {type(methods).__name__}"
+            )
+        if not items:
+            raise ValueError("`methods` must name at least one method. Received: methods=[]")
+        specs = {}
+        for item, label in items:
+            label = _unique(label or _label(item), specs)
+            if isinstance(item, str) and item in protocol.methods:
+                specs[label] = protocol.method_instance(item)
+            else:
+                specs[label] = _methods.get(item)
+    for label, attr in (attributions or {}).items():
+        if label not in specs:
+            specs[label] = _reconstruct(attr)
+    if not specs:
+        raise ValueError("`methods` must name at least one method. Received: the protocol lists none")
+    return specs
+
+
+def _reconstruct(attr):
+    """The method that computed ``attr``, from the registry and its params, or None."""
+    if attr.method not in _methods.names():
+        return None
+    cls = _methods.get(attr.method).__class__
+    opts = {k: v for k, v in attr.params.items() if k in cls.option_names()}
+    if any(isinstance(v, str) and v.startswith("<array") for v in opts.values()):
+        return None
+    try:
+        return _methods.get(attr.method, **opts)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_attributions(attributions, x):
+    """Checks precomputed attributions against ``x``; returns a dict (maybe empty)."""
+    if attributions is None:
+        return {}
+    if isinstance(attributions, Attributions):
+        attributions = {attributions.method: attributions}
+    if not isinstance(attributions, dict):
+        raise TypeError(
+            "`attributions` must be a dict label -> Attributions. "
+            f"Received: attributions of type {type(attributions).__name__}"
+        )
+    for label, attr in attributions.items():
+        if not isinstance(attr, Attributions):
+            raise TypeError(
+                f"`attributions[{label!r}]` must be an Attributions. Received: {type(attr).__name__}"
+            )
+        if attr.values.shape != x.shape:
+            raise ValueError(
+                f"`attributions[{label!r}]` must match x. Received: "
+                f"attributions[{label!r}].values.shape={attr.values.shape} for x.shape={x.shape}"
+            )
+        if attr.inputs is not None and not np.allclose(attr.inputs, x, atol=1e-4):
+            raise ValueError(
+                f"`attributions[{label!r}]` was computed for other sequences than x "
+                "(its .inputs differ from x)."
+            )
+    return dict(attributions)
+
+
+def _mask_from_table(table, x):
+    missing = [c for c in _INSTANCE_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"A `ground_truth` table needs the columns {list(_INSTANCE_COLUMNS)}. "
+            f"Received columns: {list(table.columns)}"
+        )
+    n, length = x.shape[:2]
+    mask = np.zeros((n, length), dtype=np.int8)
+    for role, value in (("decoy", 2), ("true", 1)):  # true wins where they overlap
+        rows = table[table["role"] == role]
+        for seq, start, end in zip(rows["seq"], rows["start"], rows["end"]):
+            if not (0 <= int(seq) < n and 0 <= int(start) < int(end) <= length):
+                raise ValueError(
+                    f"`ground_truth` has an instance outside x (seq={seq}, start={start}, "
+                    f"end={end}) for x.shape={x.shape}"
+                )
+            mask[int(seq), int(start) : int(end)] = value
+    return mask
+
+
+def check_ground_truth(ground_truth, x):
+    """Returns an int8 ``(N, L)`` mask (1 true motif, 2 decoy, 0 other) or None."""
+    if ground_truth is None:
+        return None
+    if isinstance(ground_truth, pd.DataFrame):
+        return _mask_from_table(ground_truth, x)
+    if isinstance(ground_truth, dict):
+        if "true" not in ground_truth:
+            raise ValueError(
+                "A `ground_truth` dict needs a 'true' mask (and optionally 'decoy'). "
+                f"Received keys: {sorted(ground_truth)}"
+            )
+        true = check_ground_truth(np.asarray(ground_truth["true"]).astype(bool), x)
+        decoy = ground_truth.get("decoy")
+        decoy = np.zeros_like(true) if decoy is None else check_ground_truth(np.asarray(decoy).astype(bool), x)
+        return np.where(true == 1, 1, np.where(decoy == 1, 2, 0)).astype(np.int8)
+    mask = np.asarray(ground_truth)
+    if mask.shape != x.shape[:2]:
+        raise ValueError(
+            f"`ground_truth` must be a (N, L) mask matching x.shape={x.shape}. "
+            f"Received: ground_truth.shape={mask.shape}"
+        )
+    if mask.dtype == bool:
+        return mask.astype(np.int8)
+    if not np.issubdtype(mask.dtype, np.number) or not np.isin(mask, (0, 1, 2)).all():
+        raise ValueError(
+            "`ground_truth` values must be 0 (background), 1 (true motif) or 2 (decoy). "
+            f"Received values: {np.unique(mask)[:10].tolist()}"
+        )
+    return mask.astype(np.int8)
+
+
+def check_ensemble(ensemble, x, model, explain_kwargs):
+    """Checks ensemble members take x and have the explained target; returns a list or None."""
+    if ensemble is None:
+        return None
+    if isinstance(ensemble, keras.Model) or not isinstance(ensemble, (list, tuple)):
+        raise TypeError(
+            "`ensemble` must be a list of keras models. "
+            f"Received: ensemble of type {type(ensemble).__name__}"
+        )
+    if not ensemble:
+        return None
+    expected = _checks.model_input_shape(model) if model is not None else None
+    for i, member in enumerate(ensemble):
+        if not isinstance(member, keras.Model):
+            raise TypeError(f"`ensemble[{i}]` must be a keras.Model. Received: {type(member).__name__}")
+        shape = _checks.model_input_shape(member)
+        if shape is not None and (
+            (shape[0] is not None and shape[0] != x.shape[1]) or shape[1] not in (None, 4)
+            or (expected is not None and tuple(shape) != tuple(expected))
+        ):
+            raise ValueError(
+                f"`ensemble[{i}]` takes inputs of shape {shape}, unlike the validated model "
+                f"({expected}) and x.shape={x.shape}. Received: ensemble[{i}].input_shape={shape}"
+            )
+        try:
+            ModelFunction(member, target=explain_kwargs.get("target"), logit=explain_kwargs.get("logit", False),
+                          example=x[:1])
+        except Exception as err:  # noqa: BLE001 - re-raised naming the argument
+            raise ValueError(f"`ensemble[{i}]` cannot explain the same target on x: {err}") from err
+    return list(ensemble)
+
+
+def check_y(y, n):
+    """Returns ``y`` as a numpy array with N rows, or None."""
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(f"`y` must have one row per sequence (N={n}). Received: y.shape={y.shape}")
+    return y

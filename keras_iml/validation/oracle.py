@@ -1,0 +1,14 @@
+"""Oracle models whose mechanism is known by construction (PWM scanners).
+
+Re-exported here for the validation API; implemented in :mod:`keras_iml.models_pwm`
+(shared with the zoo) and :mod:`keras_iml.metrics.oracle`.
+
+Example:
+    >>> from keras_iml.validation.oracle import pwm_model, plant_site
+    >>> model = pwm_model("MA0139.2", length=200)
+"""
+
+from keras_iml.metrics.oracle import plant_site
+from keras_iml.models_pwm import best_match, load_motifs, log_odds, pwm_model, scan
+
+__all__ = ["pwm_model", "plant_site", "best_match", "load_motifs", "log_odds", "scan"]

@@ -1,0 +1,316 @@
+"""`Protocol`: what a validation run measures, fixed before any result is seen.
+
+Like a clinical-trial protocol, it names the methods (and their options), the
+metrics (and theirs), the pass thresholds, the top-k percentages, the seed and the
+bootstrap settings. The report embeds it verbatim next to the data and model hashes.
+
+Example:
+    >>> p = Protocol.from_dict({"base": "quick", "thresholds": {"localisation_auroc": 0.9}})
+    >>> p.to_yaml("protocol.yaml")
+    >>> keras_iml.validate(model, x, protocol="protocol.yaml")
+"""
+
+import copy
+import importlib.util
+import os
+
+import numpy as np
+import yaml
+
+from keras_iml import methods as _methods
+from keras_iml import metrics as _metrics
+from keras_iml.attributions import atomic_write
+
+__all__ = ["Protocol", "DEFAULT_METHODS", "DEFAULT_METRICS"]
+
+#: Methods of the default protocol (those registered are used), with their options.
+DEFAULT_METHODS = {
+    "saliency": {},
+    "input_x_gradient": {},
+    "integrated_gradients": {"steps": 32},
+    "deeplift_shap": {"n_references": 10},
+    "ism": {},
+}
+QUICK_METHODS = {"saliency": {}, "input_x_gradient": {}, "integrated_gradients": {"steps": 16}}
+
+#: Metrics of the default protocol, in report order (tier 1, 2, 3).
+DEFAULT_METRICS = [
+    "spearman", "jaccard", "sign_agreement", "hyperparameter_sensitivity",
+    "seed_repeatability", "ensemble_stability", "rc_equivariance", "shift_equivariance",
+    "deletion", "insertion", "randomisation", "completeness", "ism_agreement", "pwm_oracle",
+    "localisation_auroc", "localisation_auprc", "localisation_recall",
+    "localisation_precision", "motif_enrichment",
+]
+_QUICK_OPTIONS = {
+    "hyperparameter_sensitivity": {"n_sequences": 16},
+    "seed_repeatability": {"n_sequences": 16},
+    "rc_equivariance": {"n_sequences": 16},
+    "shift_equivariance": {"n_sequences": 16, "shifts": [1]},
+    "deletion": {"fractions": [0.0, 0.05, 0.1, 0.2, 0.5]},
+    "insertion": {"fractions": [0.0, 0.05, 0.1, 0.2, 0.5]},
+    "randomisation": {"n_sequences": 16},
+    "pwm_oracle": {"n_sequences": 16},
+}
+_KEYS = ("name", "methods", "metrics", "thresholds", "adverse_thresholds", "k", "seed",
+         "n_bootstrap", "ci_level", "min_model_auroc", "examples")
+
+
+def _motif_recovery_available():
+    try:
+        return importlib.util.find_spec("keras_iml.motifs.metric") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _as_options(spec, kind):
+    """A list of names or a dict name -> options becomes an ordered dict of option dicts."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        spec = [spec]
+    if isinstance(spec, dict):
+        out = {}
+        for label, opts in spec.items():
+            if opts is not None and not isinstance(opts, dict):
+                raise ValueError(
+                    f"Options of {kind} {label!r} must be a dict. Received: {opts!r}"
+                )
+            out[str(label)] = dict(opts or {})
+        return out
+    if isinstance(spec, (list, tuple)):
+        out = {}
+        for item in spec:
+            if isinstance(item, dict):
+                key = item.get("name") or item.get("class_name")
+                if key is None:
+                    raise ValueError(f"A {kind} config needs a 'name'. Received: {item!r}")
+                out[str(key)] = {k: v for k, v in item.items() if k != "name"}
+            elif isinstance(item, str):
+                out[item] = {}
+            else:
+                raise TypeError(f"{kind} entries must be names or dicts. Received: {item!r}")
+        return out
+    raise TypeError(f"`{kind}s` must be a list of names or a dict. Received: {type(spec).__name__}")
+
+
+class Protocol:
+    """The fixed plan of a validation run.
+
+    Args:
+        methods: dict label -> options (an option ``name`` picks the registered
+            method when the label is not its name), or a list of names.
+        metrics: dict metric name -> options, or a list of names (report order).
+        thresholds: dict metric name (or row name such as
+            ``"localisation_recall@5"``) -> pass threshold (None: reported only).
+            Missing keys take the metric's default threshold.
+        adverse_thresholds: per-sequence thresholds for the adverse-event list, when
+            they differ from ``thresholds``.
+        k: top-k percentages for the metrics with a ``ks`` option.
+        seed: seed of every random draw of the run.
+        n_bootstrap: bootstrap resamples of each confidence interval.
+        ci_level: confidence level of the intervals.
+        min_model_auroc: with binary ``y``, a model below this AUROC gets a warning.
+        examples: ``{"n_random": int}``: random sequences shown for every method.
+        name: a label for the protocol.
+    """
+
+    def __init__(self, methods=None, metrics=None, thresholds=None, adverse_thresholds=None,
+                 k=(1, 5, 10), seed=0, n_bootstrap=1000, ci_level=0.95, min_model_auroc=0.9,
+                 examples=None, name="custom"):
+        self.name = str(name)
+        self.methods = _as_options(methods if methods is not None else {}, "method")
+        self.metrics = _as_options(metrics if metrics is not None else DEFAULT_METRICS, "metric")
+        self.k = [float(v) if not float(v).is_integer() else int(v) for v in np.atleast_1d(k)]
+        self.seed = seed
+        self.n_bootstrap = n_bootstrap
+        self.ci_level = ci_level
+        self.min_model_auroc = min_model_auroc
+        self.examples = {"n_random": 3, **dict(examples or {})}
+        instances = self.metric_instances()
+        defaults = {}
+        for m in instances:
+            if m.threshold is not None:
+                defaults[m.name] = float(m.threshold)
+        self.thresholds = {**defaults, **dict(thresholds or {})}
+        self.adverse_thresholds = dict(adverse_thresholds or {})
+        self._check(instances)
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def default(cls):
+        """Every default method that is registered, and every metric."""
+        metrics = list(DEFAULT_METRICS) + (["motif_recovery"] if _motif_recovery_available() else [])
+        return cls(
+            methods={k: dict(v) for k, v in DEFAULT_METHODS.items() if k in _methods.names()},
+            metrics=metrics, name="default",
+        )
+
+    @classmethod
+    def quick(cls):
+        """A small protocol for tests and CI: 3 fast methods, small subsamples."""
+        names = [m for m in DEFAULT_METRICS if _metrics.get_class(m).quick]
+        return cls(
+            methods={k: dict(v) for k, v in QUICK_METHODS.items() if k in _methods.names()},
+            metrics={m: dict(_QUICK_OPTIONS.get(m, {})) for m in names},
+            n_bootstrap=200, name="quick",
+        )
+
+    @classmethod
+    def from_dict(cls, config):
+        """Builds a protocol from a dict, merged over ``config["base"]`` (default/quick).
+
+        ``methods``, ``metrics`` and scalar keys replace the base's; ``thresholds``
+        and ``adverse_thresholds`` update it. A metric listed by name keeps the
+        base's options for it.
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"`protocol` must be a dict. Received: {type(config).__name__}")
+        config = copy.deepcopy(config)
+        base_name = config.pop("base", "default")
+        if base_name not in ("default", "quick", None):
+            raise ValueError(f"`protocol['base']` must be 'default' or 'quick'. Received: {base_name!r}")
+        unknown = sorted(set(config) - set(_KEYS))
+        if unknown:
+            raise ValueError(f"Unknown protocol key(s) {unknown}. Valid keys: {['base', *_KEYS]}")
+        base = {} if base_name is None else (cls.quick() if base_name == "quick" else cls.default()).to_dict()
+        merged = dict(base)
+        if "metrics" in config:  # the base's thresholds are its metrics' defaults: re-derive them
+            merged.pop("thresholds", None)
+            merged.pop("adverse_thresholds", None)
+        for key, value in config.items():
+            if key in ("thresholds", "adverse_thresholds"):
+                merged[key] = {**merged.get(key, {}), **dict(value or {})}
+            elif key == "metrics":
+                opts = _as_options(value, "metric")
+                merged[key] = {m: {**base.get("metrics", {}).get(m, {}), **o} for m, o in opts.items()}
+            elif key == "methods":
+                opts = _as_options(value, "method")
+                merged[key] = {m: (o or dict(base.get("methods", {}).get(m, {}))) for m, o in opts.items()}
+            else:
+                merged[key] = value
+        merged.setdefault("name", "custom")
+        if "name" not in config and base_name is not None:
+            merged["name"] = f"{base_name}+custom" if config else base_name
+        return cls(**merged)
+
+    @classmethod
+    def from_yaml(cls, path):
+        """Reads a protocol from a YAML (or JSON) file; see :meth:`from_dict`."""
+        with open(os.fspath(path)) as fh:
+            return cls.from_dict(yaml.safe_load(fh) or {})
+
+    @classmethod
+    def from_any(cls, protocol):
+        """None (default), ``"default"``, ``"quick"``, a Protocol, a dict or a YAML path."""
+        if protocol is None or protocol == "default":
+            return cls.default()
+        if protocol == "quick":
+            return cls.quick()
+        if isinstance(protocol, Protocol):
+            return protocol
+        if isinstance(protocol, dict):
+            return cls.from_dict(protocol)
+        if isinstance(protocol, (str, os.PathLike)):
+            if not os.path.exists(protocol):
+                raise FileNotFoundError(f"No such protocol file. Received: protocol={protocol!r}")
+            return cls.from_yaml(protocol)
+        raise TypeError(
+            "`protocol` must be None, 'default', 'quick', a Protocol, a dict or a YAML path. "
+            f"Received: protocol of type {type(protocol).__name__}"
+        )
+
+    # -- checks and access -------------------------------------------------------------
+    def _check(self, instances):
+        if not self.metrics:
+            raise ValueError("`protocol['metrics']` must name at least one metric. Received: []")
+        for label, opts in self.methods.items():
+            self.method_instance(label)  # raises ValueError for unknown methods/options
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"`protocol['seed']` must be a non-negative int. Received: {self.seed!r}")
+        if isinstance(self.n_bootstrap, bool) or not isinstance(self.n_bootstrap, (int, np.integer)) \
+                or self.n_bootstrap < 0:
+            raise ValueError(f"`protocol['n_bootstrap']` must be an int >= 0. Received: {self.n_bootstrap!r}")
+        if not 0 < float(self.ci_level) < 1:
+            raise ValueError(f"`protocol['ci_level']` must be in (0, 1). Received: {self.ci_level!r}")
+        known = set(self.metrics)
+        for m in instances:
+            known.update(m.row_names())
+        for table in ("thresholds", "adverse_thresholds"):
+            for key, value in getattr(self, table).items():
+                if key not in known:
+                    raise ValueError(
+                        f"Unknown metric {key!r} in `protocol['{table}']`. "
+                        f"Metrics of this protocol: {sorted(known)}"
+                    )
+                if value is not None and not np.isfinite(float(value)):
+                    raise ValueError(f"`protocol['{table}'][{key!r}]` must be a number or None. Received: {value!r}")
+
+    def method_instance(self, label):
+        """The configured ``AttributionMethod`` for a label of ``methods``."""
+        opts = dict(self.methods[label])
+        name = opts.pop("name", label)
+        return _methods.get(name, **opts)
+
+    def metric_instances(self):
+        """The configured metrics, in protocol order (``ks`` filled from ``k``)."""
+        out = []
+        for name, opts in self.metrics.items():
+            cls = _metrics.get_class(name)
+            opts = dict(opts)
+            if "ks" in cls.option_names() and "ks" not in opts:
+                opts["ks"] = list(self.k)
+            out.append(_metrics.get(name, **opts))
+        return out
+
+    def threshold(self, metric, row, adverse=False):
+        """Pass threshold of a summary row (row name first, then metric name)."""
+        tables = [self.adverse_thresholds, self.thresholds] if adverse else [self.thresholds]
+        for table in tables:
+            for key in (row, metric):
+                if key in table:
+                    return table[key]
+        return None
+
+    def replace(self, **changes):
+        """A copy with some fields changed (e.g. ``seed``)."""
+        return Protocol(**{**self.to_dict(), **changes})
+
+    def to_dict(self):
+        """The protocol as plain data (embedded in the report)."""
+        return copy.deepcopy({
+            "name": self.name,
+            "methods": self.methods,
+            "metrics": self.metrics,
+            "thresholds": self.thresholds,
+            "adverse_thresholds": self.adverse_thresholds,
+            "k": self.k,
+            "seed": int(self.seed),
+            "n_bootstrap": int(self.n_bootstrap),
+            "ci_level": float(self.ci_level),
+            "min_model_auroc": self.min_model_auroc,
+            "examples": self.examples,
+        })
+
+    def to_yaml(self, path):
+        """Writes the protocol as YAML (atomically)."""
+        def write(tmp):
+            with open(tmp, "w") as fh:
+                yaml.safe_dump(_plain(self.to_dict()), fh, sort_keys=False)
+
+        return atomic_write(path, write)
+
+    def __repr__(self):
+        return (f"Protocol(name={self.name!r}, methods={list(self.methods)}, "
+                f"metrics={list(self.metrics)}, seed={self.seed})")
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj

@@ -1,0 +1,210 @@
+"""`ValidationReport`: the plain-data result of :func:`keras_iml.validate`.
+
+It holds DataFrames and dicts only (no model, no arrays of attributions beyond the
+chosen examples), round-trips through JSON, and is what the HTML renderer reads.
+"""
+
+import datetime
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from keras_iml.attributions import atomic_write
+
+__all__ = ["ValidationReport", "COLUMNS"]
+
+#: Column layout of the report's tables (a contract with the report renderer).
+COLUMNS = {
+    "summary": ["tier", "metric", "method", "value", "ci_low", "ci_high", "threshold", "passed"],
+    "per_sequence": ["metric", "method", "seq", "value"],
+    "adverse_events": ["seq", "method", "metric", "value", "threshold", "reason"],
+    "not_run": ["metric", "method", "reason"],
+}
+TIERS = ["tier1", "tier2", "tier3"]
+_FORMAT = "keras_iml.ValidationReport"
+
+
+def _empty(name):
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS[name]})
+
+
+class ValidationReport:
+    """Results of a validation run.
+
+    Attributes:
+        summary: one row per (metric row, method or method pair): ``tier, metric,
+            method, value, ci_low, ci_high, threshold, passed`` (``passed`` is a bool,
+            or NaN without a threshold).
+        per_sequence: every per-sequence score, long form ``metric, method, seq,
+            value`` (NaN: undefined, or outside the metric's subsample).
+        adverse_events: every (sequence, method, metric) that failed its threshold:
+            ``seq, method, metric, value, threshold, reason``.
+        verdict: index = method, columns ``tier1, tier2, tier3``: "pass", "fail" or
+            "not run".
+        not_run: metrics that could not run: ``metric, method, reason``.
+        curves: dict name -> long DataFrame (``deletion``, ``insertion``,
+            ``randomisation``, ``localisation_recall``, ``localisation_precision``).
+        matrices: dict name -> method x method DataFrame (pairwise agreement).
+        examples: ``{"rule": str, "items": [{"seq", "why", "method", "values",
+            "input"}, ...]}``.
+        motifs: DataFrame of discovered motif patterns, or None.
+        protocol: the protocol dict; provenance: versions, hashes, seed, time;
+            model_info: free-form facts about the model (e.g. AUROC, a warning).
+    """
+
+    def __init__(self, *, summary=None, per_sequence=None, adverse_events=None, verdict=None,
+                 not_run=None, curves=None, matrices=None, examples=None, motifs=None,
+                 protocol=None, provenance=None, model_info=None):
+        self.summary = _empty("summary") if summary is None else summary
+        self.per_sequence = _empty("per_sequence") if per_sequence is None else per_sequence
+        self.adverse_events = _empty("adverse_events") if adverse_events is None else adverse_events
+        self.verdict = pd.DataFrame(columns=TIERS) if verdict is None else verdict
+        self.not_run = _empty("not_run") if not_run is None else not_run
+        self.curves = dict(curves or {})
+        self.matrices = dict(matrices or {})
+        self.examples = examples if examples is not None else {"rule": "", "items": []}
+        self.motifs = motifs
+        self.protocol = dict(protocol or {})
+        self.provenance = dict(provenance or {})
+        self.model_info = dict(model_info or {})
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def passed(self):
+        """True when every thresholded summary row passed (vacuously True without any)."""
+        flags = [p for p in self.summary["passed"] if isinstance(p, (bool, np.bool_))]
+        return bool(all(flags))
+
+    @property
+    def failed(self):
+        """Summary rows that failed their threshold."""
+        mask = self.summary["passed"].map(lambda p: isinstance(p, (bool, np.bool_)) and not p)
+        return self.summary[mask.astype(bool)]
+
+    def __repr__(self):
+        n = self.provenance.get("n_sequences", "?")
+        thresholded = self.summary["passed"].map(lambda p: isinstance(p, (bool, np.bool_)))
+        n_pass = int(self.summary.loc[thresholded.astype(bool), "passed"].astype(bool).sum())
+        lines = [
+            f"<ValidationReport: {n} sequences, {len(self.verdict)} methods, "
+            f"{n_pass}/{int(thresholded.sum())} thresholds passed, "
+            f"{len(self.adverse_events)} adverse events, {len(self.not_run)} not run>",
+        ]
+        if len(self.verdict):
+            lines.append(self.verdict.to_string())
+        if self.model_info.get("warning"):
+            lines.append(f"WARNING: {self.model_info['warning']}")
+        return "\n".join(lines)
+
+    # -- writing -------------------------------------------------------------------------
+    def to_dict(self):
+        """The report as JSON-ready plain data."""
+        return _clean({
+            "format": _FORMAT,
+            "version": 1,
+            "summary": _frame(self.summary),
+            "per_sequence": _frame(self.per_sequence),
+            "adverse_events": _frame(self.adverse_events),
+            "verdict": _frame(self.verdict, index=True),
+            "not_run": _frame(self.not_run),
+            "curves": {k: _frame(v) for k, v in self.curves.items()},
+            "matrices": {k: _frame(v, index=True) for k, v in self.matrices.items()},
+            "examples": self.examples,
+            "motifs": None if self.motifs is None else _frame(self.motifs),
+            "protocol": self.protocol,
+            "provenance": self.provenance,
+            "model_info": self.model_info,
+        })
+
+    def to_json(self, path):
+        """Writes the report to a JSON file (atomically) and returns the path."""
+        payload = json.dumps(self.to_dict(), allow_nan=False)
+
+        def write(tmp):
+            with open(tmp, "w") as fh:
+                fh.write(payload)
+
+        return atomic_write(path, write)
+
+    @classmethod
+    def from_dict(cls, data):
+        if data.get("format") != _FORMAT:
+            raise ValueError(f"Not a keras_iml validation report. Received format={data.get('format')!r}")
+        return cls(
+            summary=_unframe(data["summary"]),
+            per_sequence=_unframe(data["per_sequence"]),
+            adverse_events=_unframe(data["adverse_events"]),
+            verdict=_unframe(data["verdict"]),
+            not_run=_unframe(data["not_run"]),
+            curves={k: _unframe(v) for k, v in data.get("curves", {}).items()},
+            matrices={k: _unframe(v) for k, v in data.get("matrices", {}).items()},
+            examples=data.get("examples"),
+            motifs=None if data.get("motifs") is None else _unframe(data["motifs"]),
+            protocol=data.get("protocol"),
+            provenance=data.get("provenance"),
+            model_info=data.get("model_info"),
+        )
+
+    @classmethod
+    def from_json(cls, path):
+        """Reads a report written by :meth:`to_json`."""
+        with open(path) as fh:
+            return cls.from_dict(json.load(fh))
+
+    def to_html(self, path):
+        """Writes a self-contained HTML report (rendered by :mod:`keras_iml.report`)."""
+        from keras_iml.report import render_html
+
+        return render_html(self, path)
+
+
+def _frame(df, index=False):
+    out = {
+        "columns": [str(c) for c in df.columns],
+        "dtypes": [str(t) for t in df.dtypes],
+        "data": df.astype(object).to_numpy().tolist(),
+    }
+    if index:
+        out["index"] = [str(i) for i in df.index]
+        out["index_name"] = df.index.name
+    return out
+
+
+def _unframe(data):
+    df = pd.DataFrame(data["data"], columns=data["columns"], dtype=object)
+    for col, dtype in zip(data["columns"], data.get("dtypes", [])):
+        if dtype.startswith(("float", "int", "bool")):
+            values = df[col].map(lambda v: np.nan if v is None else v)
+            if dtype.startswith("float") or values.isna().any():
+                df[col] = values.astype(np.float64)
+            else:
+                df[col] = values.astype(dtype)
+        else:
+            df[col] = df[col].map(lambda v: np.nan if v is None else v)
+    if "index" in data:
+        df.index = pd.Index(data["index"], name=data.get("index_name"))
+    return df
+
+
+def _clean(obj):
+    """Recursively turns numpy scalars/arrays into Python types and NaN/inf into None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, (datetime.datetime, datetime.date)):
+        return obj.isoformat()
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return obj

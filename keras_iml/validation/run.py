@@ -1,0 +1,227 @@
+"""`keras_iml.validate`: tiered, whole-dataset validation of a model's explanations."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+
+import keras
+from keras_iml import _checks
+from keras_iml.explain import _check_batch_size, _verbose
+from keras_iml.metrics import Context, NotApplicable
+from keras_iml.metrics._stats import auroc_rows, average_precision_rows
+from keras_iml.metrics.base import as_result
+from keras_iml.models_pwm import load_motifs
+from keras_iml.targets import ModelFunction
+from keras_iml.validation import inputs as _inputs
+from keras_iml.validation import verdict as _verdict
+from keras_iml.validation.hashing import provenance as _provenance
+from keras_iml.validation.protocol import Protocol
+from keras_iml.validation.report import COLUMNS, ValidationReport
+
+__all__ = ["validate"]
+
+_MISSING = {
+    "model": "a model",
+    "ground_truth": "ground_truth= (a motif mask or instance table)",
+    "motifs": "motifs= (JASPAR IDs, PFMs or a MEME file)",
+    "ensemble": "ensemble= (other models of the same task)",
+}
+
+
+def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, ensemble=None,
+             protocol=None, batch_size=128, seed=None, verbose="auto", alphabet="ACGT",
+             attributions=None, target=None, logit=False):
+    """Validates a model's explanations over a whole dataset, tier by tier.
+
+    Tier 1 (consistency): cross-method agreement, hyper-parameter sensitivity, seed
+    repeatability, ensemble stability, equivariance. Tier 2 (faithfulness):
+    deletion/insertion, model-parameter randomisation, completeness, agreement with
+    ISM, the PWM oracle. Tier 3 (biological validity): localisation against ground
+    truth, known-motif enrichment. A metric whose inputs are absent is reported as
+    not run, with the reason. See ``docs/metrics.md`` for every definition.
+
+    Args:
+        model: a Keras model taking one-hot ``(N, L, 4)`` (never modified); None to
+            score precomputed ``attributions`` only.
+        x: one-hot array ``(N, L, 4)`` or a list of DNA strings.
+        y: optional labels ``(N,)``: with binary labels the model's AUROC/AUPRC is
+            recorded in ``report.model_info`` (and a warning when it is low).
+        methods: None (the protocol's methods), a name, a list of names / configs /
+            instances, or a dict label -> options.
+        ground_truth: ``(N, L)`` mask (1 true motif, 2 decoy, 0 other; booleans are
+            true-motif masks), a dict ``{"true": mask, "decoy": mask}``, or a table
+            with columns ``seq, start, end, role`` (``role`` in true/decoy).
+        motifs: JASPAR IDs, ``(W, 4)`` PFMs, a MEME file, or a list/dict of them.
+        ensemble: list of other Keras models of the same task (stability).
+        protocol: None (default), ``"quick"``, a :class:`Protocol`, a dict or a
+            YAML path.
+        batch_size: sequences per batch when explaining.
+        seed: overrides the protocol's seed.
+        verbose: ``"auto"``, 0, 1 or 2 (a ``keras.utils.Progbar`` over the steps).
+        alphabet: column order of the one-hot encoding.
+        attributions: optional dict label -> precomputed ``Attributions`` of ``x``
+            (those methods are not explained again).
+        target: which model output to explain (see :mod:`keras_iml.targets`).
+        logit: explain the logit of a final sigmoid/softmax.
+
+    Returns:
+        a :class:`ValidationReport`.
+
+    Example:
+        >>> report = keras_iml.validate(model, x, ground_truth=mask, protocol="quick")
+        >>> report.verdict
+        >>> report.to_html("report.html")
+    """
+    proto = Protocol.from_any(protocol)
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
+        proto = proto.replace(seed=int(seed))
+    _check_batch_size(batch_size)
+    x = _checks.as_onehot(x, alphabet)
+    n = x.shape[0]
+    explain_kwargs = {"target": target, "logit": logit, "batch_size": batch_size, "alphabet": alphabet}
+    function = None
+    if model is not None:
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"`model` must be a keras.Model or None. Received: {type(model).__name__}")
+        _checks.check_against_model(x, model)
+        function = ModelFunction(model, target=target, logit=logit, example=x[:1])
+    elif not attributions:
+        raise ValueError("Without a `model`, pass precomputed `attributions`. Received: model=None")
+    precomputed = _inputs.check_attributions(attributions, x)
+    specs = _inputs.resolve_methods(methods, proto, precomputed, has_model=model is not None)
+    ctx = Context(
+        x=x, y=_inputs.check_y(y, n), model=model, function=function,
+        ground_truth=_inputs.check_ground_truth(ground_truth, x),
+        motifs=load_motifs(motifs), ensemble=_inputs.check_ensemble(ensemble, x, model, explain_kwargs),
+        protocol=proto.to_dict(), seed=proto.seed, explain_kwargs=explain_kwargs, alphabet=alphabet,
+        methods=specs,
+    )
+    metrics = proto.metric_instances()
+    to_explain = [label for label in specs if label not in precomputed]
+    n_tasks = len(to_explain) + sum(1 if m.pairwise else len(specs) for m in metrics)
+    bar = keras.utils.Progbar(n_tasks, verbose=_verbose(verbose, 2), unit_name="step")
+
+    not_run = []
+    ctx.attributions.update(precomputed)
+    for label in to_explain:
+        if model is None:
+            not_run.append(("*", label, "no model to explain"))
+        else:
+            try:
+                ctx.attributions[label] = ctx.explain(specs[label])
+            except (ValueError, TypeError, NotImplementedError) as err:
+                warnings.warn(f"Method {label!r} could not explain the model: {err}", stacklevel=2)
+                not_run.append(("*", label, f"the method could not explain the model: {err}"))
+        bar.add(1)
+    labels = [label for label in specs if label in ctx.attributions]
+
+    records, curves, matrices, tables = [], {}, {}, {}
+    for metric in metrics:
+        missing = [_MISSING[r] for r in sorted(metric.requires) if r in _MISSING and not _has(ctx, r)]
+        if metric.pairwise:
+            _run_pairwise(ctx, metric, labels, missing, records, matrices, not_run)
+            bar.add(1)
+            continue
+        for label in specs:
+            reason = None
+            if missing:
+                reason = "needs " + " and ".join(missing)
+            elif label not in ctx.attributions:
+                reason = "no attributions (the method did not run)"
+            elif "method" in metric.requires and ctx.methods.get(label) is None:
+                reason = "the method cannot be re-run (attributions given precomputed)"
+            if reason is None:
+                try:
+                    result = as_result(metric, metric.compute(ctx, label), n)
+                except NotApplicable as err:
+                    reason = str(err)
+            if reason is not None:
+                not_run.append((metric.name, label, reason))
+            else:
+                for row, values in result.per_sequence.items():
+                    records.append(_verdict.Record(metric, row, label, values))
+                for name, frame in result.curves.items():
+                    curves.setdefault(name, []).append(frame)
+                for name, frame in result.tables.items():
+                    tables.setdefault(name, []).append(frame)
+            bar.add(1)
+
+    summary = _verdict.summarise(records, proto)
+    return ValidationReport(
+        summary=summary,
+        per_sequence=_verdict.per_sequence(records),
+        adverse_events=_verdict.adverse_events(records, proto),
+        verdict=_verdict.verdict(summary, specs),
+        not_run=pd.DataFrame(not_run, columns=COLUMNS["not_run"]),
+        curves={k: pd.concat(v, ignore_index=True) for k, v in curves.items()},
+        matrices=matrices,
+        examples=_verdict.examples(records, {k: ctx.attributions[k] for k in labels}, x, proto),
+        motifs=pd.concat(tables["motifs"], ignore_index=True) if "motifs" in tables else None,
+        protocol=ctx.protocol,
+        provenance={**_provenance(x, model, proto.seed, ctx.ground_truth, ctx.ensemble),
+                    "methods": {k: _config(v) for k, v in specs.items()}},
+        model_info=_model_info(ctx, proto),
+    )
+
+
+def _has(ctx, requirement):
+    if requirement == "model":
+        return ctx.model is not None
+    return getattr(ctx, requirement) is not None
+
+
+def _run_pairwise(ctx, metric, labels, missing, records, matrices, not_run):
+    if missing:
+        not_run.append((metric.name, "all", "needs " + " and ".join(missing)))
+        return
+    if len(labels) < 2:
+        not_run.append((metric.name, "all", "needs at least two methods with attributions"))
+        return
+    name = metric.matrix_name()
+    matrix = pd.DataFrame(np.nan, index=labels, columns=labels)
+    for a, b in itertools.combinations(labels, 2):
+        result = as_result(metric, metric.compute_pair(ctx, a, b), ctx.n)
+        for row, values in result.per_sequence.items():
+            records.append(_verdict.Record(metric, row, f"{a}|{b}", values))
+        values = result.per_sequence[name]
+        agg = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+        matrix.loc[a, b] = matrix.loc[b, a] = agg
+    for label in labels:
+        matrix.loc[label, label] = metric.self_value
+    matrices[name] = matrix
+
+
+def _config(method):
+    if method is None:
+        return None
+    config = {"name": method.name}
+    for key, value in method.get_config().items():
+        config[key] = value if isinstance(value, (int, float, str, bool, type(None), list, dict)) \
+            else repr(value)
+    return config
+
+
+def _model_info(ctx, proto):
+    info = {"name": getattr(ctx.model, "name", None)}
+    if ctx.model is None:
+        return info
+    info["n_parameters"] = int(ctx.model.count_params())
+    outputs = ctx.outputs()
+    info["output_mean"] = float(outputs.mean())
+    info["output_sd"] = float(outputs.std())
+    y = None if ctx.y is None else np.asarray(ctx.y).reshape(len(outputs), -1)
+    if y is not None and y.shape[1] == 1 and np.isin(y, (0, 1)).all() and 0 < y.sum() < len(y):
+        labels = y[:, 0].astype(bool)[None]
+        info["auroc"] = float(auroc_rows(outputs[None], labels)[0])
+        info["auprc"] = float(average_precision_rows(outputs[None], labels)[0])
+        if proto.min_model_auroc is not None and info["auroc"] < proto.min_model_auroc:
+            info["warning"] = (
+                f"The model's AUROC on these data is {info['auroc']:.3f} "
+                f"(< {proto.min_model_auroc}): explanations of a model that has not learned "
+                "the task say little about the biology."
+            )
+    return info

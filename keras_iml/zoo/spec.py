@@ -1,0 +1,272 @@
+"""Kipoi model descriptions read without the ``kipoi`` package.
+
+A Kipoi source directory is laid out like the kipoi/models repository. A model's
+description is found in one of these forms (first match wins):
+
+1. ``<source>/<name>/model.yaml`` (and ``dataloader.yaml`` beside it);
+2. a group directory ``<source>/<group>`` with ``model-template.yaml`` (or
+   ``template/template_model.yaml``) and ``models.tsv``: the row whose ``model``
+   column is the rest of the name fills the Jinja2 template;
+3. ``<source>/../weights/<name>/kipoi_model.yaml`` (files shipped beside the source).
+
+YAML is parsed with ``yaml.safe_load`` and templates are rendered in Jinja2's sandbox:
+nothing in a model description is executed.
+"""
+
+import csv
+import dataclasses
+import os
+import pathlib
+import re
+
+import yaml
+from jinja2.sandbox import SandboxedEnvironment
+
+__all__ = ["FileRef", "ModelSpec", "read_spec", "group_models", "parse_shape"]
+
+_TEMPLATES = ("model-template.yaml", "template/template_model.yaml")
+_DEFAULT_EXT = {"arch": ".json", "weights": ".h5"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FileRef:
+    """A file a model needs: a local path (relative to the model dir) and/or a URL + md5."""
+
+    arg: str
+    path: str = None
+    url: str = None
+    md5: str = None
+
+    @property
+    def extension(self):
+        """The file's extension (from the path, the URL, or a default for the arg)."""
+        for candidate in (self.path, (self.url or "").split("?")[0]):
+            ext = os.path.splitext(candidate or "")[1]
+            if ext and len(ext) <= 6:
+                return ext
+        return _DEFAULT_EXT.get(self.arg, ".bin")
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    """A parsed Kipoi model description.
+
+    Attributes:
+        name: the zoo name, e.g. ``"DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"``.
+        group: the first path component (the model family in Kipoi).
+        model_dir: the directory the description was read from.
+        type: ``type`` or ``defined_as`` of the model (e.g. ``"keras"``).
+        files: dict arg name -> :class:`FileRef` (``arch``, ``weights``).
+        inputs, targets: lists of dicts with ``name``, ``shape`` (tuple, None for
+            unknown), ``doc`` and, for targets, ``column_labels``.
+        input_length: sequence length the model takes (None if free).
+        alphabet, alphabet_axis: one-hot column order and its axis in one input
+            (Kipoi's convention: 1 = channels last for ``(L, 4)``).
+        license, citation, authors, tags, doc: from ``info``.
+        test_expect: :class:`FileRef` of Kipoi's expected predictions, or None.
+        dataloader: the default dataloader entry (dict).
+        raw: the whole rendered description.
+    """
+
+    name: str
+    group: str
+    model_dir: pathlib.Path
+    type: str = None
+    files: dict = dataclasses.field(default_factory=dict)
+    inputs: list = dataclasses.field(default_factory=list)
+    targets: list = dataclasses.field(default_factory=list)
+    input_length: int = None
+    alphabet: str = "ACGT"
+    alphabet_axis: int = 1
+    license: str = None
+    citation: str = None
+    authors: list = dataclasses.field(default_factory=list)
+    tags: list = dataclasses.field(default_factory=list)
+    doc: str = ""
+    test_expect: FileRef = None
+    dataloader: dict = dataclasses.field(default_factory=dict)
+    raw: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def n_outputs(self):
+        """Number of output columns the description promises (None if unknown)."""
+        if not self.targets:
+            return None
+        shape = self.targets[0].get("shape") or ()
+        return shape[0] if len(shape) == 1 else None
+
+
+def parse_shape(value):
+    """``"(101, 4)"`` -> ``(101, 4)``; ``None`` entries stay None."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [v.strip() for v in str(value).strip().strip("()[]").split(",")]
+    out = []
+    for item in items:
+        if item in ("", None):
+            continue
+        out.append(None if str(item) in ("None", "null") else int(item))
+    return tuple(out)
+
+
+def _as_list(entry):
+    if entry is None:
+        return []
+    return list(entry) if isinstance(entry, list) else [entry]
+
+
+def _file_ref(arg, value):
+    if isinstance(value, str) and arg in _DEFAULT_EXT:
+        return FileRef(arg, path=value)
+    if isinstance(value, dict) and ("url" in value or "md5" in value):
+        return FileRef(arg, url=value.get("url") or None, md5=value.get("md5") or None)
+    return None
+
+
+def _load_yaml(text, where):
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"Cannot parse the model description {where}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"The model description {where} is not a YAML mapping.")
+    return data
+
+
+def _render(template_path, row, model):
+    env = SandboxedEnvironment(keep_trailing_newline=True)
+    text = pathlib.Path(template_path).read_text(encoding="utf-8")
+    return env.from_string(text).render({**row, "model": model})
+
+
+def _read_tsv(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _group_template(group_dir):
+    tsv = group_dir / "models.tsv"
+    if not tsv.is_file():
+        return None, None
+    for rel in _TEMPLATES:
+        if (group_dir / rel).is_file():
+            return group_dir / rel, tsv
+    return None, None
+
+
+def _locate(name, source):
+    """``(yaml text, model dir, where)`` for a model name in a source directory."""
+    direct = pathlib.Path(name)
+    candidates = [direct] if direct.is_absolute() or direct.is_dir() else []
+    if source is not None:
+        candidates.append(pathlib.Path(source) / name)
+    for folder in candidates:
+        for fname in ("model.yaml", "kipoi_model.yaml"):
+            if (folder / fname).is_file():
+                return (folder / fname).read_text(encoding="utf-8"), folder, str(folder / fname)
+    if source is None:
+        raise ValueError(f"Model {name!r} not found: pass `source=` (a directory laid out "
+                         "like the kipoi/models repository).")
+    source = pathlib.Path(source)
+    parts = name.strip("/").split("/")
+    for k in range(len(parts) - 1, 0, -1):
+        group_dir = source.joinpath(*parts[:k])
+        template, tsv = _group_template(group_dir)
+        if template is None:
+            continue
+        rest = "/".join(parts[k:])
+        for row in _read_tsv(tsv):
+            if row.get("model") == rest:
+                return _render(template, row, rest), group_dir, f"{template} [{rest}]"
+    shipped = source.parent / "weights" / name
+    for fname in ("kipoi_model.yaml", "model.yaml"):
+        if (shipped / fname).is_file():
+            return (shipped / fname).read_text(encoding="utf-8"), shipped, str(shipped / fname)
+    raise ValueError(f"Model {name!r} not found in source {os.fspath(source)!r}: no model.yaml "
+                     "and no models.tsv row of that name.")
+
+
+def _schema_entries(entries, model_dir):
+    out = []
+    for entry in _as_list(entries):
+        if not isinstance(entry, dict):
+            continue
+        item = {"name": entry.get("name"), "shape": parse_shape(entry.get("shape")),
+                "doc": str(entry.get("doc") or "").strip(),
+                "special_type": entry.get("special_type")}
+        labels = entry.get("column_labels")
+        if isinstance(labels, str) and (model_dir / labels).is_file():
+            labels = [ln.strip() for ln in (model_dir / labels).read_text().splitlines() if ln.strip()]
+        item["column_labels"] = labels if isinstance(labels, list) else None
+        out.append(item)
+    return out
+
+
+def read_spec(name, source=None):
+    """Reads and renders the Kipoi description of a model.
+
+    Args:
+        name: the zoo name (``"DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"``) or a
+            directory holding a ``model.yaml``.
+        source: the Kipoi source directory (laid out like kipoi/models).
+
+    Returns:
+        A :class:`ModelSpec`.
+
+    Example:
+        >>> spec = read_spec("FactorNet/MAX/onePeak_Unique35_DGF", source="kipoi-models")
+        >>> spec.inputs[0]["shape"]
+        (1002, 6)
+    """
+    if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
+        raise ValueError(f"`name` must be a model name. Received: name={name!r}")
+    name = os.fspath(name)
+    text, model_dir, where = _locate(name, source)
+    data = _load_yaml(text, where)
+    args = data.get("args") or {}
+    files = {arg: ref for arg, value in args.items() if (ref := _file_ref(arg, value)) is not None}
+    info = data.get("info") or {}
+    schema = data.get("schema") or {}
+    loader = data.get("default_dataloader")
+    loader = loader if isinstance(loader, dict) else {"defined_as": loader}
+    dl_file = model_dir / "dataloader.yaml"
+    dl_data = _load_yaml(dl_file.read_text(encoding="utf-8"), str(dl_file)) if dl_file.is_file() else {}
+    if not schema.get("inputs") and dl_data.get("output_schema"):
+        schema = dl_data["output_schema"]
+    inputs = _schema_entries(schema.get("inputs"), model_dir)
+    defaults = loader.get("default_args") or {}
+    length = inputs[0]["shape"][0] if inputs and inputs[0]["shape"] else None
+    length = length or defaults.get("auto_resize_len")
+    expect = (data.get("test") or {}).get("expect")
+    group = name.strip("/").split("/")[0] if source is not None or "/" in name else model_dir.name
+    authors = [a.get("name") for a in _as_list(info.get("authors")) if isinstance(a, dict)]
+    return ModelSpec(
+        name=name, group=group, model_dir=model_dir,
+        type=data.get("type") or data.get("defined_as"), files=files, inputs=inputs,
+        targets=_schema_entries(schema.get("targets"), model_dir),
+        input_length=int(length) if length else None,
+        alphabet=str(defaults.get("alphabet", "ACGT")),
+        alphabet_axis=int(defaults.get("alphabet_axis", 1)),
+        license=info.get("license"), citation=info.get("cite_as"), authors=authors,
+        tags=[str(t) for t in _as_list(info.get("tags"))],
+        doc=re.sub(r"\s+", " ", str(info.get("doc") or "")).strip(),
+        test_expect=_file_ref("expect", expect) if isinstance(expect, dict) else None,
+        dataloader={**loader, "spec": dl_data} if dl_data else loader, raw=data)
+
+
+def group_models(source, group):
+    """Names of the models of a group in a source directory (``models.tsv`` rows and
+    subdirectories holding ``model.yaml``), sorted."""
+    group_dir = pathlib.Path(source) / group
+    if not group_dir.is_dir():
+        raise ValueError(f"Group {group!r} not found in source {os.fspath(source)!r}.")
+    names = set()
+    _, tsv = _group_template(group_dir)
+    if tsv is not None:
+        names.update(f"{group}/{row['model']}" for row in _read_tsv(tsv) if row.get("model"))
+    for path in group_dir.rglob("model.yaml"):
+        names.add(str(path.parent.relative_to(group_dir.parent)).replace(os.sep, "/"))
+    return sorted(names)

@@ -1,0 +1,143 @@
+"""Oracle data for the validation tests (planted JASPAR sites, PWM models, test-only
+methods), and tests of the PWM tools themselves.
+
+Imported by the other test_validation*/test_metrics* modules.
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+from keras_iml import dna
+from keras_iml.methods.base import AttributionMethod
+from keras_iml.models_pwm import (
+    best_match,
+    load_motifs,
+    log_odds,
+    pwm_model,
+    sample_site,
+    scan,
+    score_threshold,
+)
+
+TRUE_ID, DECOY_ID = "MA0139.2", "MA0035.4"  # CTCF 15 bp, GATA1 11 bp
+
+
+@functools.lru_cache(maxsize=None)
+def pfms():
+    return {label.split()[0]: pfm for label, pfm in load_motifs([TRUE_ID, DECOY_ID])}
+
+
+@functools.lru_cache(maxsize=None)
+def planted(n=40, length=100, seed=0):
+    """Random sequences with one CTCF site (mask 1) and one GATA1 decoy (mask 2) each."""
+    rng = np.random.default_rng(seed)
+    x = dna.random_sequences(n, length, rng=rng)
+    mask = np.zeros((n, length), dtype=np.int8)
+    true_pfm, decoy_pfm = pfms()[TRUE_ID], pfms()[DECOY_ID]
+    for i in range(n):
+        a = rng.integers(0, length - len(true_pfm) + 1)
+        while True:
+            b = rng.integers(0, length - len(decoy_pfm) + 1)
+            if b + len(decoy_pfm) <= a or b >= a + len(true_pfm):
+                break
+        x[i, a : a + len(true_pfm)] = _consensus_like(true_pfm, rng)
+        x[i, b : b + len(decoy_pfm)] = _consensus_like(decoy_pfm, rng)
+        mask[i, a : a + len(true_pfm)] = 1
+        mask[i, b : b + len(decoy_pfm)] = 2
+    x.setflags(write=False)
+    mask.setflags(write=False)
+    return x, mask
+
+
+def _consensus_like(pfm, rng):
+    """A strong site: sampled from the PFM sharpened towards its consensus."""
+    sharp = pfm**4 / (pfm**4).sum(1, keepdims=True)
+    return sample_site(sharp, rng)
+
+
+@functools.lru_cache(maxsize=None)
+def true_model(length=100):
+    return pwm_model(pfms()[TRUE_ID], length, name="ctcf_scanner")
+
+
+@functools.lru_cache(maxsize=None)
+def decoy_model(length=100):
+    """A 'confounded' model: it scans the decoy motif instead of the true one."""
+    return pwm_model(pfms()[DECOY_ID], length, name="gata_scanner")
+
+
+class InputCopy(AttributionMethod):
+    """Test-only: an 'attribution' that ignores the model (the input, weighted per base)."""
+
+    name = "input_copy"
+
+    def __init__(self):
+        pass
+
+    def attribute(self, function, x, rngs):
+        return {"values": x * np.array([1.0, 2.0, 3.0, 4.0], np.float32)}
+
+
+class RandomNoise(AttributionMethod):
+    """Test-only: independent Gaussian noise (a stochastic method that explains nothing)."""
+
+    name = "random_noise"
+    stochastic = True
+
+    def __init__(self):
+        pass
+
+    def attribute(self, function, x, rngs):
+        return {"values": np.stack([r.standard_normal(x.shape[1:]) for r in rngs]).astype(np.float32)}
+
+
+# -- tests of the PWM tools ----------------------------------------------------------------
+def test_pwm_model_equals_numpy_scan_and_best_match():
+    x, _ = planted()
+    model = true_model()
+    w = log_odds(pfms()[TRUE_ID])
+    expected = scan(x, w).reshape(len(x), -1).max(1)
+    np.testing.assert_allclose(model.predict(x, verbose=0)[:, 0], expected, rtol=1e-5, atol=1e-4)
+    # Hand-computed score of one window on the forward strand.
+    i, start = 3, 10
+    hand = sum(w[j, x[i, start + j].argmax()] for j in range(len(w)))
+    np.testing.assert_allclose(scan(x[i : i + 1], w)[0, start, 0], hand, rtol=1e-10)
+    # Reverse strand: the reverse-complemented kernel scores the reverse complement.
+    rc = dna.reverse_complement(x[i : i + 1])
+    np.testing.assert_allclose(scan(x[i : i + 1], w)[0, :, 1], scan(rc, w)[0, ::-1, 0], rtol=1e-10)
+
+
+def test_planted_sites_are_the_best_matches():
+    x, mask = planted()
+    start, _, _ = best_match(x, log_odds(pfms()[TRUE_ID]))
+    true_start = (mask == 1).argmax(1)
+    assert (start == true_start).mean() >= 0.95
+
+
+def test_score_threshold_has_the_stated_false_positive_rate():
+    w = log_odds(pfms()[DECOY_ID])
+    thr = score_threshold(w, pvalue=1e-3)
+    background = dna.random_sequences(1000, 110, rng=5)
+    rate = (scan(background, w, both_strands=False) >= thr).mean()
+    assert 0.5e-3 < rate < 1.6e-3
+    assert thr <= w.max(1).sum()
+
+
+def test_load_motifs_forms_and_errors(tmp_path):
+    from memelite.io import write_meme
+
+    arr = np.full((6, 4), 0.25)
+    assert load_motifs(arr)[0][1].shape == (6, 4)
+    assert [k for k, _ in load_motifs({"a": arr, "b": TRUE_ID})] == ["a", "b"]
+    path = tmp_path / "m.meme"
+    write_meme(str(path), {"m1 test": pfms()[DECOY_ID].T})
+    loaded = load_motifs(str(path))
+    np.testing.assert_allclose(loaded[0][1], pfms()[DECOY_ID], atol=1e-3)
+    with pytest.raises(ValueError, match="motifs"):
+        load_motifs(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="JASPAR"):
+        load_motifs(["not_a_motif"])
+    with pytest.raises(ValueError, match="length"):
+        pwm_model(arr, 3)
