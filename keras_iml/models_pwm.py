@@ -12,6 +12,7 @@ p-value threshold is computed with the same dynamic programme FIMO uses.
 
 import os
 import re
+import warnings
 
 import numpy as np
 
@@ -46,7 +47,9 @@ def _as_pfm(matrix, name):
 def _jaspar(motif_id, name):
     from pyjaspar import jaspardb
 
-    motif = jaspardb().fetch_motif_by_id(motif_id)
+    with warnings.catch_warnings():  # pyjaspar warns before returning None; we raise instead
+        warnings.simplefilter("ignore")
+        motif = jaspardb().fetch_motif_by_id(motif_id)
     if motif is None:
         raise ValueError(f"Unknown JASPAR matrix ID in `{name}`. Received: {motif_id!r}")
     counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T

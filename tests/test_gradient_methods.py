@@ -78,6 +78,47 @@ def test_ig_matches_plain_tape_and_chunking(cnn, onehot):
     np.testing.assert_allclose(a.values, b.values, rtol=1e-5, atol=1e-7)
 
 
+def _first_layer_models():
+    inp = keras.Input((60, 4))
+    conv = keras.layers.Conv1D(4, 5, strides=2, padding="same", activation="relu")(inp)
+    skip = keras.layers.Dense(4)(inp)  # the input feeds two layers: no shortcut
+    both = keras.layers.Concatenate()([keras.layers.GlobalMaxPooling1D()(conv),
+                                       keras.layers.GlobalAveragePooling1D()(skip)])
+    models = {
+        "valid_conv": make_cnn(),
+        "same_conv_strided": keras.Sequential([
+            keras.Input((60, 4)), keras.layers.Conv1D(4, 5, strides=2, padding="same",
+                                                      activation="relu"),
+            keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1)]),
+        "dense_first": keras.Sequential([
+            keras.Input((60, 4)), keras.layers.Dense(3, activation="tanh"),
+            keras.layers.Flatten(), keras.layers.Dense(1)]),
+        "branching": keras.Model(inp, keras.layers.Dense(1)(both)),
+    }
+    for i, model in enumerate(models.values()):
+        rng = np.random.default_rng(i)
+        model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32")
+                           for w in model.get_weights()])
+    return models
+
+
+@pytest.mark.parametrize("name", ["valid_conv", "same_conv_strided", "dense_first", "branching"])
+def test_ig_affine_first_layer_shortcut_is_exact(name, onehot):
+    from keras_iml.methods.integrated_gradients import _affine_first_layer
+
+    model = _first_layer_models()[name]
+    assert (_affine_first_layer(model) is None) == (name == "branching")
+    x = onehot[:3]
+    reference = _tape_ig(model, x, 8)
+    a = _explain(model, x, "integrated_gradients", steps=8)
+    np.testing.assert_allclose(a.values, reference, rtol=1e-4, atol=1e-6)
+    # gradient_correction centres the averaged gradient over the 4 bases.
+    b = _explain(model, x, "integrated_gradients", steps=8, gradient_correction=True)
+    grad = a.hypothetical
+    np.testing.assert_allclose(b.values, x * (grad - grad.mean(-1, keepdims=True)),
+                               rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("rule", ["midpoint", "trapezoid"])
 def test_ig_completeness_on_cnn(cnn, onehot, rule):
     x = onehot[:6]
@@ -95,6 +136,19 @@ def test_ig_random_baselines_average(cnn, onehot):
                  steps=64, seed=1)
     assert np.abs(a.convergence_delta).max() < 0.02
     np.testing.assert_allclose((a.hypothetical * x).sum(-1), a.values.sum(-1), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "method, options",
+    [("integrated_gradients", {"steps": 8}), ("expected_gradients", {"n_references": 5})],
+)
+def test_logit_of_sigmoid_head_equals_linear_head(method, options, onehot):
+    # Same seeded weights: the sigmoid head's logit is the linear head's output.
+    x = onehot[:3]
+    sigmoid = make_cnn(head_activation="sigmoid")
+    a = _explain(sigmoid, x, method, logit=True, seed=0, **options)
+    b = _explain(make_cnn(), x, method, seed=0, **options)
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -94,3 +94,25 @@ def test_registry_declarations():
         metrics.get("deletion", steps=3)
     with pytest.raises(ValueError, match="already registered"):
         metrics.register("deletion")(type("Other", (metrics.Metric,), {"tier": 2}))
+
+
+def test_lazy_registration_hook(tmp_path, monkeypatch):
+    """A metric in an optional module is listed when the module exists and imported on use."""
+    from keras_iml.metrics import base
+
+    (tmp_path / "fake_lazy_metric.py").write_text(
+        "from keras_iml.metrics.base import Metric, register\n"
+        "@register('fake_lazy')\n"
+        "class Fake(Metric):\n"
+        "    tier = 3\n"
+        "    def compute(self, ctx, method):\n"
+        "        return ctx.importance(method).max(1)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    monkeypatch.setitem(base._LAZY, "fake_lazy", "fake_lazy_metric")
+    monkeypatch.setitem(base._LAZY, "absent_lazy", "no_such_module_for_keras_iml")
+    assert "fake_lazy" in metrics.names() and "absent_lazy" not in metrics.names()
+    assert metrics.get("fake_lazy").tier == 3
+    with pytest.raises(ValueError, match="Unknown metric"):
+        metrics.get("absent_lazy")

@@ -117,3 +117,24 @@ def test_train_errors(task):
         models.train(model, train.x, train.y, validation_fraction=1.5, verbose=0)
     with pytest.raises(ValueError, match="`k`"):
         models.train_ensemble(models.deepbind_like, train.x, train.y, k=0)
+
+
+def test_rc_augment_feeds_sequences_or_their_reverse_complements(task):
+    train, _ = task
+    model = models.deepbind_like(60, filters=4, seed=0)
+    seen = []
+    original = model.train_on_batch
+
+    def spy(xb, yb, **kwargs):
+        seen.append(np.array(xb))
+        return original(xb, yb, **kwargs)
+
+    model.train_on_batch = spy
+    models.train(model, train.x, train.y, epochs=1, batch_size=700, validation_fraction=0.5,
+                 rc_augment=True, seed=0, verbose=0)
+    batch = seen[0]
+    pool = {row.tobytes() for row in train.x}
+    is_fwd = np.array([row.tobytes() in pool for row in batch])
+    is_rc = np.array([row[::-1, ::-1].tobytes() in pool for row in batch])
+    assert (is_fwd | is_rc).all()
+    assert 0.35 < np.mean(is_rc & ~is_fwd) < 0.65

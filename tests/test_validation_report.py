@@ -122,3 +122,11 @@ def test_protocol_bad_input(tmp_path):
         Protocol.from_any(str(tmp_path / "missing.yaml"))
     with pytest.raises(TypeError, match="protocol"):
         Protocol.from_any(3)
+
+
+def test_protocol_replace_metrics_keeps_thresholds_consistent():
+    p = Protocol.from_dict({"thresholds": {"deletion": 0.1, "localisation_auroc": 0.8}})
+    q = p.replace(metrics=["deletion", "spearman"], seed=9)
+    assert q.thresholds == {"deletion": 0.1, "spearman": 0.0} and q.seed == 9
+    r = q.replace(metrics={**q.metrics, "pwm_oracle": {}})
+    assert r.thresholds["pwm_oracle"] == 0.9 and r.thresholds["deletion"] == 0.1

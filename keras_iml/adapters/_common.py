@@ -72,5 +72,8 @@ def prepare(model, x, target, name="x"):
 
 def predict_column(model, x, column, batch_size=256):
     """The model's output column for ``x`` as a float64 array ``(N,)``."""
-    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float64)
+    out = np.concatenate([
+        np.asarray(model(x[i : i + batch_size], training=False), np.float64)
+        for i in range(0, len(x), batch_size)
+    ])
     return out if column is None else out[:, column]

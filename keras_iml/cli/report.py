@@ -24,7 +24,8 @@ def run(args):
     if os.path.isdir(path):
         path = os.path.join(path, "report.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No validation results at {path!r}. Received: RESULTS={args.results!r}")
+        raise FileNotFoundError(
+            f"No validation results at {path!r}. Received: RESULTS={args.results!r}")
     report = ValidationReport.from_json(path)
     render_html(report, args.out, title=args.title or DEFAULT_TITLE)
     print(f"Wrote {args.out}")

@@ -3,12 +3,16 @@
 Written natively: shap's DeepExplainer treats TensorFlow's ``Max`` reduction as an
 elementwise nonlinearity and fails on GlobalMaxPooling heads, and the PyTorch tools
 (captum, tangermeme) route max pooling through the input's argmax only, which
-breaks summation to delta on Conv + MaxPool + GlobalMaxPool models. Here the model
-is traced once per :class:`~keras_iml.targets.ModelFunction` in a ``tf.function``,
-on the inputs under ``gradient_override_map`` and on the references plainly (see
-:mod:`keras_iml.methods._deeplift_rules`); ``tf.gradients`` (which, unlike
-``GradientTape``, honours the overrides) gives the multipliers. The traced graph is checked op by op
-(:mod:`keras_iml.methods._deeplift_graph`) before anything runs.
+breaks summation to delta on Conv + MaxPool + GlobalMaxPool models.
+
+Here the model is traced once per :class:`~keras_iml.targets.ModelFunction` in a
+``tf.function``: on the inputs under ``gradient_override_map`` and on the
+references plainly (see :mod:`keras_iml.methods._deeplift_rules`);
+``tf.gradients`` (which, unlike ``GradientTape``, honours the overrides) gives the
+multipliers. The traced graph is checked op by op
+(:mod:`keras_iml.methods._deeplift_graph`) before anything runs, and every
+(input, reference) pair is one row of a batch, so the cost of a pair is two
+forward rows and one backward row.
 """
 
 import functools
@@ -20,8 +24,10 @@ import tensorflow as tf
 
 from keras_iml.methods import _deeplift_graph as graph_check
 from keras_iml.methods import _deeplift_rules as rules
+from keras_iml.methods.base import hypothetical_from_multipliers
 
-__all__ = ["DeepLiftRunner", "runner_for", "warn_if_not_converged", "TOLERANCE"]
+__all__ = ["DeepLiftRunner", "attribute_pairs", "runner_for", "warn_if_not_converged",
+           "TOLERANCE"]
 
 #: Relative tolerance of the convergence check (of ``max(1, |f(x)|, |f(r)|)``).
 TOLERANCE = 1e-3
@@ -73,11 +79,9 @@ class DeepLiftRunner:
         grad = tf.gradients(yx, x)[0]
         if grad is None:  # the output does not depend on the input
             grad = tf.zeros_like(x)
-        if function.gradient_correction:
-            grad = grad - tf.reduce_mean(grad, axis=-1, keepdims=True)
         return grad, yx, yr
 
-    def __call__(self, x, refs, chunk_size=256):
+    def __call__(self, x, refs, chunk_size=128):
         """Multipliers and outputs for pairs ``(x[p], refs[p])``, in chunks of rows.
 
         Args:
@@ -87,7 +91,8 @@ class DeepLiftRunner:
                 through the model at once, ``chunk_size`` backward).
 
         Returns:
-            ``(multipliers (P, L, 4), f(x) (P,), f(refs) (P,))`` as float32 numpy.
+            ``(multipliers (P, L, 4), f(x) (P,), f(refs) (P,))`` as float32 numpy. The
+            multipliers are not gradient-corrected (see :func:`attribute_pairs`).
         """
         self._compiled.get_concrete_function()  # traces once
         if self._error is not None:
@@ -118,6 +123,39 @@ def _pair_twins(graph, x_ops, r_ops):
     return None
 
 
+def attribute_pairs(method, function, x, refs, chunk_size):
+    """DeepLIFT attributions for pairs ``(x[p], refs[p])``.
+
+    Convergence is checked on the rules' own multipliers (a warning names the
+    nonlinear layers when some pair's attributions do not sum to ``f(x) - f(r)``).
+    Then the function's gradient correction, if requested, is applied to the
+    multipliers: it removes ``sum_c (x - r)_c * mean_c(m)`` at each position, which is
+    zero for one-hot references but not for the zero or uniform baselines (where
+    the reported ``convergence_delta`` then shows the difference).
+
+    Args:
+        method: the calling method instance (holds the traced runner).
+        function: the :class:`~keras_iml.targets.ModelFunction`.
+        x: ``(P, L, 4)`` inputs.
+        refs: ``(P, L, 4)`` references.
+        chunk_size: pairs per compiled call.
+
+    Returns:
+        ``(values, hypothetical, gain)``: ``(P, L, 4)``, ``(P, L, 4)`` and
+        ``f(x) - f(r)`` ``(P,)``.
+    """
+    runner = runner_for(method, function)
+    m, fx, fr = runner(x, refs, chunk_size)
+    diff = x - refs
+    values = diff * m
+    gain = fx - fr
+    warn_if_not_converged(values.sum(axis=(1, 2)) - gain, fx, fr, runner, method.name)
+    if function.gradient_correction:
+        m = m - m.mean(axis=-1, keepdims=True)
+        values = diff * m
+    return values, hypothetical_from_multipliers(m, refs), gain
+
+
 def runner_for(method, function):
     """The runner of ``function`` held by a method instance (traced once per function)."""
     runners = method.__dict__.setdefault("_runners", weakref.WeakKeyDictionary())
@@ -128,25 +166,23 @@ def runner_for(method, function):
 
 
 def warn_if_not_converged(delta, fx, fr, runner, method_name):
-    """Warns when ``|delta| > TOLERANCE * max(1, |f(x)|, |f(r)|)`` for any sequence.
+    """Warns when ``|delta| > TOLERANCE * max(1, |f(x)|, |f(r)|)`` for any pair.
 
     Args:
-        delta: ``(N,)`` convergence deltas.
-        fx: ``(N,)`` or ``(N, k)`` outputs at the inputs.
-        fr: outputs at the references, same shape as ``fx``.
+        delta: ``(P,)`` convergence deltas of (input, reference) pairs.
+        fx: ``(P,)`` outputs at the inputs.
+        fr: ``(P,)`` outputs at the references.
         runner: the :class:`DeepLiftRunner` (names the nonlinear layers).
         method_name: used in the message.
     """
-    fx = np.abs(np.asarray(fx)).reshape(len(delta), -1).max(axis=1)
-    fr = np.abs(np.asarray(fr)).reshape(len(delta), -1).max(axis=1)
-    scale = np.maximum(1.0, np.maximum(fx, fr))
+    scale = np.maximum(1.0, np.maximum(np.abs(fx), np.abs(fr)))
     bad = np.abs(delta) > TOLERANCE * scale
     if bad.any():
         worst = int(np.argmax(np.abs(delta) / scale))
         warnings.warn(
-            f"{method_name}: attributions of {int(bad.sum())} sequence(s) do not sum to "
-            f"f(x) - f(reference) within {TOLERANCE:g} of the output scale (worst: sequence "
-            f"{worst}, convergence_delta={float(delta[worst]):.3g}). Layers with DeepLIFT "
-            f"rules on the path: {runner.nonlinear_layers}.",
+            f"{method_name}: the attributions of {int(bad.sum())} (input, reference) pair(s) "
+            f"do not sum to f(x) - f(reference) within {TOLERANCE:g} of the output scale "
+            f"(worst: pair {worst}, convergence_delta={float(delta[worst]):.3g}). Layers "
+            f"with DeepLIFT rules on the path: {runner.nonlinear_layers}.",
             stacklevel=3,
         )

@@ -1,10 +1,8 @@
 """DeepLIFT with the rescale rule (Shrikumar et al. 2017), native for Keras 3 models."""
 
-import numpy as np
-
 from keras_iml.methods import _deeplift_engine as engine
 from keras_iml.methods import _references as refs_lib
-from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
+from keras_iml.methods.base import AttributionMethod, register
 from keras_iml.methods.integrated_gradients import check_positive_int
 
 __all__ = ["DeepLift"]
@@ -16,17 +14,25 @@ class DeepLift(AttributionMethod):
 
     The multipliers ``m`` come from the model's gradient with every nonlinear
     operation's derivative replaced by a DeepLIFT rule (rescale for elementwise
-    activations; an exact two-point rule for max pooling and global max pooling; a
-    sum-preserving rule for softmax; see :mod:`keras_iml.methods._deeplift_rules`).
-    The attributions therefore sum to ``f(x) - f(r)``; the remainder is reported
-    per sequence as ``convergence_delta`` and a warning names the nonlinear layers
-    when it exceeds ``1e-3`` of ``max(1, |f(x)|, |f(r)|)``. A model containing an
-    operation without a correct rule raises a ``ValueError`` listing it.
+    activations: ReLU family, sigmoid, tanh, softplus, ELU/SELU...; an exact rule
+    for max pooling and global max pooling; a sum-preserving rule for softmax; see
+    :mod:`keras_iml.methods._deeplift_rules`). Linear layers (Dense, Conv1D with any
+    padding, stride or dilation, average pooling, BatchNormalization and Dropout in
+    inference, Flatten, Reshape, slices) keep their gradients. The attributions
+    therefore sum to ``f(x) - f(r)``; the remainder is reported per sequence as
+    ``convergence_delta`` and a warning names the nonlinear layers when it exceeds
+    ``1e-3`` of ``max(1, |f(x)|, |f(r)|)``. A model containing an operation without
+    a correct rule (e.g. a product of two input-dependent tensors as in gating,
+    GELU or SiLU) raises a ``ValueError`` listing the operations and their layers.
 
+    Like shap's DeepExplainer, ``values`` is ``(x - r) * m`` at every base, so with a
+    one-hot reference the reference's bases get (opposite-signed) values too.
     ``hypothetical`` is ``m - sum_c r_c m_c`` (TF-MoDISco's input); ``values`` and
     ``hypothetical * x`` have the same sum at every position (they are equal with
     the zero baseline). With ``gradient_correction=True`` the per-position mean
-    over bases is removed from ``m``.
+    over bases is removed from ``m``: with a one-hot reference this keeps the
+    per-position sums and ``hypothetical`` unchanged; with the zero or uniform
+    baseline it changes them, and ``convergence_delta`` shows by how much.
 
     Args:
         baseline: ``"zeros"``, ``"uniform"``, ``"random"``, ``"shuffle"``,
@@ -41,7 +47,7 @@ class DeepLift(AttributionMethod):
 
     multiplies_input = True
 
-    def __init__(self, baseline="zeros", chunk_size=256):
+    def __init__(self, baseline="zeros", chunk_size=128):
         self.baseline = baseline
         self.chunk_size = chunk_size
 
@@ -55,13 +61,9 @@ class DeepLift(AttributionMethod):
 
     def attribute(self, function, x, rngs):
         ref = refs_lib.make_references(self.baseline, x, rngs)
-        runner = engine.runner_for(self, function)
-        m, fx, fr = runner(x, ref, self.chunk_size)
-        values = (x - ref) * m
-        delta = values.sum(axis=(1, 2)) - (fx - fr)
-        engine.warn_if_not_converged(delta, fx, fr, runner, self.name)
+        values, hyp, gain = engine.attribute_pairs(self, function, x, ref, self.chunk_size)
         return {
             "values": values,
-            "hypothetical": hypothetical_from_multipliers(m, ref),
-            "convergence_delta": delta,
+            "hypothetical": hyp,
+            "convergence_delta": values.sum(axis=(1, 2)) - gain,
         }

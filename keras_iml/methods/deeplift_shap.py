@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_iml.methods import _deeplift_engine as engine
 from keras_iml.methods import _references as refs_lib
-from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
+from keras_iml.methods.base import AttributionMethod, register
 from keras_iml.methods.integrated_gradients import check_positive_int
 
 __all__ = ["DeepLiftShap"]
@@ -40,7 +40,7 @@ class DeepLiftShap(AttributionMethod):
     stochastic = True
     multiplies_input = True
 
-    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=256):
+    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=128):
         self.n_references = n_references
         self.references = references
         self.chunk_size = chunk_size
@@ -55,13 +55,13 @@ class DeepLiftShap(AttributionMethod):
         refs = refs_lib.make_references(self.references, x, rngs, n=k, option="references")
         refs = refs.reshape((b * k,) + x.shape[1:])
         xs = np.repeat(x, k, axis=0)
-        runner = engine.runner_for(self, function)
-        m, fx, fr = runner(xs, refs, self.chunk_size)
+        values, hyp, gain = engine.attribute_pairs(self, function, xs, refs, self.chunk_size)
         shape = (b, k) + x.shape[1:]
-        values = ((xs - refs) * m).reshape(shape).mean(axis=1)
-        hyp = hypothetical_from_multipliers(m, refs).reshape(shape).mean(axis=1)
-        gain = (fx - fr).reshape(b, k).mean(axis=1)
-        delta = values.sum(axis=(1, 2)) - gain
-        engine.warn_if_not_converged(delta, fx.reshape(b, k), fr.reshape(b, k), runner,
-                                     self.name)
-        return {"values": values, "hypothetical": hyp, "convergence_delta": delta}
+        values = values.reshape(shape).mean(axis=1)
+        hyp = hyp.reshape(shape).mean(axis=1)
+        gain = gain.reshape(b, k).mean(axis=1)
+        return {
+            "values": values,
+            "hypothetical": hyp,
+            "convergence_delta": values.sum(axis=(1, 2)) - gain,
+        }

@@ -198,36 +198,31 @@ class GradCAM(AttributionMethod):
         _find_layer(model, self.layer)
         _head(model, function)
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_compiled", None)
-        return state
-
     def _cam_function(self, function):
-        """A compiled ``x -> cam (B, L')`` for this ModelFunction (rebuilt for a new one)."""
-        cached = getattr(self, "_compiled", None)
-        if cached is not None and cached[0] is function and cached[1] == self.layer:
-            return cached[2], cached[3]
+        """A compiled ``x -> cam (B, L')``, kept on the ModelFunction (traced once)."""
         model = _explained(function.model)
         layer = _find_layer(model, self.layer)
-        head_outputs, to_raw = _head(model, function)
-        probe = keras.Model(model.inputs, [layer.output, *head_outputs])
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
-        def cam_fn(x):
-            with tf.GradientTape() as tape:
-                outs = probe(x, training=False)
-                activation = outs[0]
-                value = function.select(to_raw(outs[1:]))
-            grad = tape.gradient(value, activation)
-            weights = tf.reduce_mean(grad, axis=1, keepdims=True)
-            return tf.nn.relu(tf.reduce_sum(weights * activation, axis=-1))
+        def build():
+            head_outputs, to_raw = _head(model, function)
+            probe = keras.Model(model.inputs, [layer.output, *head_outputs])
 
-        self._compiled = (function, self.layer, cam_fn, (model, layer))
-        return cam_fn, (model, layer)
+            @tf.function(input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
+            def cam_fn(x):
+                with tf.GradientTape() as tape:
+                    outs = probe(x, training=False)
+                    activation = outs[0]
+                    value = function.select(to_raw(outs[1:]))
+                grad = tape.gradient(value, activation)
+                weights = tf.reduce_mean(grad, axis=1, keepdims=True)
+                return tf.nn.relu(tf.reduce_sum(weights * activation, axis=-1))
+
+            return cam_fn
+
+        return function.compiled(("keras_iml.grad_cam", layer.name), build), model, layer
 
     def attribute(self, function, x, rngs):
-        cam_fn, (model, layer) = self._cam_function(function)
+        cam_fn, model, layer = self._cam_function(function)
         cam = function.batched(lambda c: cam_fn(tf.convert_to_tensor(c)).numpy(), x,
                                self.chunk_size)
         centres = position_centres(model, layer, x.shape[1], cam.shape[1])

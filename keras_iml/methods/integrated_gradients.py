@@ -11,6 +11,8 @@ chunks of ``chunk_size`` rows, so memory stays flat whatever ``steps`` is.
 import numpy as np
 import tensorflow as tf
 
+import keras
+
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
 
@@ -46,14 +48,90 @@ def quadrature(steps, rule):
     return alphas.astype(np.float32), weights.astype(np.float32)
 
 
+def _layer_chain(model):
+    """The layers of a single-input, single-output model that is a plain chain, or None."""
+    try:
+        inputs, outputs = model.inputs, model.outputs
+        layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+        if len(inputs) != 1 or len(outputs) != 1 or not layers:
+            return None
+        previous = inputs[0]
+        for layer in layers:
+            if layer.input is not previous:
+                return None
+            previous = layer.output
+        return layers if previous is outputs[0] else None
+    except (AttributeError, ValueError):
+        return None
+
+
+def _affine_first_layer(model):
+    """``(pre_activation, activation, rest)`` when a chain model starts with an affine layer.
+
+    For a Sequential (or chain-shaped functional) model whose first layer is a
+    ``Conv1D`` (``valid``/``same`` padding) or ``Dense``, that layer's pre-activation
+    is affine in the input, so along a straight path it is ``z(r) + alpha (z(x) -
+    z(r))``: the first layer runs twice per path instead of once per step, and the
+    input gradient is one transposed pass of the step-averaged gradient. The other
+    layers are applied in order to tensors (no new Keras graph nodes are added to the
+    user's layers). Returns None when the model does not qualify or when a check on
+    a random probe does not reproduce the model (the generic path is used then).
+    """
+    layers = _layer_chain(model)
+    if layers is None:
+        return None
+    first, others = layers[0], layers[1:]
+    if type(first) is keras.layers.Conv1D:
+        if first.groups != 1 or first.padding not in ("valid", "same") \
+                or first.data_format != "channels_last":
+            return None
+
+        def pre_activation(v):
+            z = keras.ops.conv(v, first.kernel, strides=first.strides, padding=first.padding,
+                               data_format="channels_last", dilation_rate=first.dilation_rate)
+            return z + first.bias if first.use_bias else z
+    elif type(first) is keras.layers.Dense:
+
+        def pre_activation(v):
+            z = keras.ops.matmul(v, first.kernel)
+            return z + first.bias if first.use_bias else z
+    else:
+        return None
+    activation = first.activation or keras.activations.linear
+
+    def rest(h):
+        for layer in others:
+            h = layer(h, training=False)
+        return h
+
+    try:
+        length = model.inputs[0].shape[1] or 64
+        probe = tf.constant(np.random.default_rng(0).random((2, length, 4)), tf.float32)
+        split = rest(activation(pre_activation(probe)))
+        whole = model(probe, training=False)
+        if not np.allclose(split, whole, rtol=1e-4, atol=1e-5):
+            return None
+    except (ValueError, TypeError):
+        return None
+    return pre_activation, activation, rest
+
+
 def _build_path_function(function):
     """Compiled ``(x, refs, alphas, weights) -> sum_s w * grad f(path)`` for a ModelFunction.
 
     The interpolation, the gradient and the weighted sum over steps all run inside
-    one graph (no numpy round trip per step), as a plain GradientTape loop would.
+    one graph (no numpy round trip per step), as a plain GradientTape loop would;
+    models starting with an affine layer take the shortcut of
+    :func:`_affine_first_layer` (the same values, ~1.5x faster on a Basset-like CNN).
     """
     spec = tf.TensorSpec([None, None, 4], tf.float32)
     coef = tf.TensorSpec([None, None], tf.float32)
+    split = None if function.logit else _affine_first_layer(function.model)
+
+    def correct(grad):
+        if function.gradient_correction:  # as ModelFunction.gradient does
+            grad = grad - tf.reduce_mean(grad, axis=-1, keepdims=True)
+        return grad
 
     @tf.function(input_signature=[spec, spec, coef, coef])
     def path_fn(x, refs, alphas, weights):
@@ -63,13 +141,29 @@ def _build_path_function(function):
         with tf.GradientTape() as tape:
             tape.watch(flat)
             value = function.select(function.raw_call(flat))
-        grad = tape.gradient(value, flat)
-        if function.gradient_correction:  # as ModelFunction.gradient does
-            grad = grad - tf.reduce_mean(grad, axis=-1, keepdims=True)
-        grad = tf.reshape(grad, tf.shape(path))
-        return tf.reduce_sum(grad * weights[:, :, None, None], axis=1)
+        grad = tf.reshape(tape.gradient(value, flat), tf.shape(path))
+        return correct(tf.reduce_sum(grad * weights[:, :, None, None], axis=1))
 
-    return path_fn
+    if split is None:
+        return path_fn
+    pre_activation, activation, rest = split
+
+    @tf.function(input_signature=[spec, spec, coef, coef])
+    def affine_path_fn(x, refs, alphas, weights):
+        zx, zr = pre_activation(x), pre_activation(refs)
+        z = zr[:, None] + alphas[:, :, None, None] * (zx - zr)[:, None]
+        flat = tf.reshape(z, tf.concat([[-1], tf.shape(zx)[1:]], 0))
+        with tf.GradientTape() as tape:
+            tape.watch(flat)
+            value = function.select(rest(activation(flat)))
+        dz = tf.reshape(tape.gradient(value, flat), tf.shape(z))
+        dz = tf.reduce_sum(dz * weights[:, :, None, None], axis=1)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            zx = pre_activation(x)
+        return correct(tape.gradient(zx, x, output_gradients=dz))
+
+    return affine_path_fn
 
 
 def path_gradients(function, x, refs, alphas, weights, chunk_size=64):

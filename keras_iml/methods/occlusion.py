@@ -63,7 +63,7 @@ class Occlusion(AttributionMethod):
     """
 
     def __init__(self, window=5, stride=1, mode="dinuc_shuffle", n_shuffles=4, value=None,
-                 chunk_size=1024):
+                 chunk_size=512):
         self.window = window
         self.stride = stride
         self.mode = mode

@@ -54,7 +54,7 @@ class SmoothGrad(AttributionMethod):
 
     stochastic = True
 
-    def __init__(self, base="saliency", n_samples=25, noise=0.1, chunk_size=256):
+    def __init__(self, base="saliency", n_samples=25, noise=0.1, chunk_size=128):
         self.base = base
         self.n_samples = n_samples
         self.noise = noise

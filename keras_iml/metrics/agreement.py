@@ -2,8 +2,8 @@
 
 Every pair of validated methods is compared sequence by sequence; the runner also
 assembles the method x method matrix of the aggregates. Methods explaining the same
-model should agree in which positions matter (Chen et al. 2024 on disagreeing
-attribution methods; Krishna et al. 2022, "The disagreement problem").
+model should agree in which positions matter (Krishna et al. 2022, "The
+disagreement problem in explainable machine learning").
 """
 
 import numpy as np

@@ -43,6 +43,8 @@ class Context:
             method cannot be re-run (attributions given precomputed and not
             reconstructible from the registry).
         ground_truth: int8 ``(N, L)`` (1 true motif, 2 decoy, 0 other) or None.
+        ground_truth_table: the instance table when ground truth was given as one
+            (columns ``seq, motif_id, start, end, strand, role``), else None.
         motifs: list of ``(label, pfm)`` or None.
         ensemble: list of Keras models or None.
         protocol: the protocol as a dict.
@@ -52,8 +54,8 @@ class Context:
     """
 
     def __init__(self, *, x, model=None, function=None, attributions=None, methods=None,
-                 y=None, ground_truth=None, motifs=None, ensemble=None, protocol=None,
-                 seed=0, explain_kwargs=None, alphabet="ACGT"):
+                 y=None, ground_truth=None, ground_truth_table=None, motifs=None, ensemble=None,
+                 protocol=None, seed=0, explain_kwargs=None, alphabet="ACGT"):
         self.x = x
         self.y = y
         self.model = model
@@ -61,6 +63,7 @@ class Context:
         self.attributions = dict(attributions or {})
         self.methods = dict(methods or {})
         self.ground_truth = ground_truth
+        self.ground_truth_table = ground_truth_table
         self.motifs = motifs
         self.ensemble = ensemble
         self.protocol = dict(protocol or {})

@@ -3,8 +3,8 @@
 DNA is read on both strands and a motif means the same a few bases to the left:
 attributions of the reverse complement, flipped back onto the forward strand, and
 of a slightly shifted sequence, shifted back, should rank positions as the forward
-attributions do (Majdandzic et al. 2023 discuss robustness of attribution maps;
-Zhou et al. 2021 on reverse-complement consistency of genomic models).
+attributions do (Shrikumar et al. 2017 and Zhou et al. 2021 on reverse-complement
+equivariance of genomic models).
 """
 
 import numpy as np
@@ -40,7 +40,7 @@ class ReverseComplementEquivariance(Metric):
     higher_is_better = True
     requires = frozenset({"attributions", "method", "model"})
 
-    def __init__(self, n_sequences=128, similarity="pearson"):
+    def __init__(self, n_sequences=64, similarity="pearson"):
         self.n_sequences = n_sequences
         self.similarity = similarity
 
@@ -74,7 +74,7 @@ class ShiftEquivariance(Metric):
     higher_is_better = True
     requires = frozenset({"attributions", "method", "model"})
 
-    def __init__(self, shifts=(1, 2), n_sequences=128, similarity="pearson"):
+    def __init__(self, shifts=(1, 2), n_sequences=64, similarity="pearson"):
         self.shifts = shifts
         self.n_sequences = n_sequences
         self.similarity = similarity

@@ -3,9 +3,9 @@
 A PWM-scanning Keras model (:func:`keras_iml.models_pwm.pwm_model`) outputs the
 best log-odds match of one JASPAR motif. Its answer to "which bases matter" is
 known exactly — the bases of the best match — so a faithful method must put its
-peak there (the idea of ground-truth models in Adebayo et al. 2020 and of synthetic
-"known-mechanism" checks in Pan & Reynolds 2025). It tests the method alone, on the
-user's sequences, independently of the user's model.
+peak there (a known-mechanism check in the spirit of the synthetic benchmarks of
+Pan & Reynolds 2025). It tests the method alone, on the user's sequences,
+independently of the user's model.
 """
 
 import numpy as np

@@ -92,7 +92,7 @@ class ModelRandomisation(Metric):
     requires = frozenset({"attributions", "method", "model"})
     threshold = 0.5
 
-    def __init__(self, n_sequences=64, similarity="spearman"):
+    def __init__(self, n_sequences=32, similarity="spearman"):
         self.n_sequences = n_sequences
         self.similarity = similarity
 

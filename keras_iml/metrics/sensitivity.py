@@ -2,8 +2,8 @@
 
 An explanation that changes when an arbitrary choice changes (the IG baseline, the
 DeepLIFT-SHAP reference set, the random draws of a stochastic method) says as much
-about the choice as about the model (Sturmfels et al. 2020 on IG baselines;
-Koo & Ploenzke 2021 on reference choice in genomics).
+about the choice as about the model (Sturmfels, Lundberg & Lee 2020 on IG
+baselines).
 """
 
 import numpy as np
@@ -54,7 +54,7 @@ class HyperparameterSensitivity(Metric):
     requires = frozenset({"attributions", "method", "model"})
     threshold = 0.5
 
-    def __init__(self, alternatives=None, n_sequences=128, similarity="pearson"):
+    def __init__(self, alternatives=None, n_sequences=64, similarity="pearson"):
         self.alternatives = alternatives
         self.n_sequences = n_sequences
         self.similarity = similarity
@@ -112,7 +112,7 @@ class SeedRepeatability(Metric):
     requires = frozenset({"attributions", "method", "model"})
     threshold = 0.7
 
-    def __init__(self, n_sequences=128, similarity="pearson"):
+    def __init__(self, n_sequences=64, similarity="pearson"):
         self.n_sequences = n_sequences
         self.similarity = similarity
 

@@ -34,7 +34,7 @@ class EnsembleStability(Metric):
     aggregate = "median"
     quick = False
 
-    def __init__(self, n_sequences=128):
+    def __init__(self, n_sequences=64):
         self.n_sequences = n_sequences
 
     def compute(self, ctx, method):

@@ -60,7 +60,8 @@ def _loss_function(model):
 
 
 def train(model, x, y, *, validation_data=None, validation_fraction=0.1, epochs=30,
-          batch_size=64, learning_rate=1e-3, patience=3, min_delta=1e-4, seed=0, verbose=1):
+          batch_size=64, learning_rate=1e-3, patience=3, min_delta=1e-4, rc_augment=False,
+          seed=0, verbose=1):
     """Fits a model with Adam and early stopping on the validation loss.
 
     The model is compiled here (binary cross-entropy, or MSE for a linear
@@ -79,6 +80,8 @@ def train(model, x, y, *, validation_data=None, validation_fraction=0.1, epochs=
         learning_rate: Adam learning rate.
         patience: epochs without improvement before stopping.
         min_delta: the smallest decrease of the validation loss that counts.
+        rc_augment: reverse-complement each training sequence with probability 1/2
+            in every batch (for tasks that do not depend on the strand).
         seed: seed of the batch order and the validation split.
         verbose: 0 (silent) or 1 (one line per epoch).
 
@@ -113,7 +116,11 @@ def train(model, x, y, *, validation_data=None, validation_fraction=0.1, epochs=
         losses = []
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
-            logs = model.train_on_batch(x_tr[idx], y_tr[idx], return_dict=True)
+            xb = x_tr[idx]
+            if rc_augment:
+                flip = rng.random(len(idx)) < 0.5
+                xb = np.where(flip[:, None, None], xb[:, ::-1, ::-1], xb)
+            logs = model.train_on_batch(xb, y_tr[idx], return_dict=True)
             losses.append(float(logs["loss"]) * len(idx))
         val_pred = np.asarray(model.predict(x_val, batch_size=256, verbose=0))
         y_v = y_val.reshape(val_pred.shape)

@@ -16,6 +16,7 @@ Example:
 from keras_iml.motifs.database import MotifDatabase
 from keras_iml.motifs.discover import PATTERN_COLUMNS, discover, load_database
 from keras_iml.motifs.jaspar import fetch_jaspar_motif, jaspar_releases, load_jaspar
+from keras_iml.motifs.match import information_content, match
 from keras_iml.motifs.meme import read_meme, write_meme, write_patterns_meme
 from keras_iml.motifs.recovery import MotifRecovery, motif_recovery
 from keras_iml.motifs.tomtom import bh_qvalues, tomtom
@@ -27,9 +28,11 @@ __all__ = [
     "bh_qvalues",
     "discover",
     "fetch_jaspar_motif",
+    "information_content",
     "jaspar_releases",
     "load_database",
     "load_jaspar",
+    "match",
     "motif_recovery",
     "read_meme",
     "tomtom",

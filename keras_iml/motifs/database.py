@@ -210,9 +210,14 @@ def resolve_motifs(spec, database, name):
 
 
 def _is_matrix(obj):
-    return isinstance(obj, np.ndarray) or (
-        isinstance(obj, (list, tuple)) and len(obj) > 0 and np.ndim(obj) == 2
-    )
+    if isinstance(obj, np.ndarray):
+        return True
+    if not isinstance(obj, (list, tuple)) or not obj or isinstance(obj[0], str):
+        return False
+    try:
+        return np.asarray(obj, dtype=np.float64).ndim == 2
+    except (TypeError, ValueError):
+        return False
 
 
 def _resolve_one(item, database, name):

@@ -1,5 +1,6 @@
 """TF-MoDISco pattern discovery on attributions, matched to known motifs with TOMTOM."""
 
+import contextlib
 import inspect
 import os
 
@@ -9,15 +10,13 @@ import pandas as pd
 
 from keras_iml._checks import check_onehot
 from keras_iml.attributions import Attributions
-from keras_iml.motifs.database import MotifDatabase, base_id, is_jaspar_id, resolve_motifs
-from keras_iml.motifs.tomtom import tomtom_roles
+from keras_iml.motifs.database import MotifDatabase, resolve_motifs
+from keras_iml.motifs.match import MATCH_FIELDS, information_content, match_rows
 
 __all__ = ["discover", "PATTERN_COLUMNS", "load_database"]
 
 PATTERN_COLUMNS = [
-    "pattern", "method", "sign", "n_seqlets", "length", "pfm", "cwm", "best_match",
-    "best_match_name", "p_value", "q_value", "significant", "matches", "expected_match",
-    "expected_q", "expected_hits", "decoy_match", "decoy_q", "decoy_hits", "status",
+    "pattern", "method", "sign", "n_seqlets", "length", "pfm", "cwm", "seqlets", *MATCH_FIELDS,
 ]
 
 # Defaults of the modisco-lite command line (`modisco motifs`), the usual settings.
@@ -103,7 +102,9 @@ def _inputs(attributions, x):
 
 
 def _crop(hyp, x, window, max_sequences, seed):
+    """Central window and seeded subset; returns (hyp, x, kept sequence indices, offset)."""
     n, length = x.shape[:2]
+    keep, start = np.arange(n), 0
     if window is not None:
         window = int(window)
         if not 0 < window <= length:
@@ -115,9 +116,9 @@ def _crop(hyp, x, window, max_sequences, seed):
     if max_sequences is not None and max_sequences < n:
         if max_sequences < 1:
             raise ValueError(f"`max_sequences` must be positive. Received: {max_sequences}")
-        keep = np.sort(np.random.default_rng(seed).choice(n, int(max_sequences), replace=False))
+        keep = np.sort(np.random.default_rng(0 if seed is None else seed).choice(n, int(max_sequences), replace=False))
         hyp, x = hyp[keep], x[keep]
-    return np.ascontiguousarray(hyp), np.ascontiguousarray(x)
+    return np.ascontiguousarray(hyp), np.ascontiguousarray(x), keep, start
 
 
 def _modisco_kwargs(max_seqlets, n_leiden_runs, options):
@@ -143,13 +144,47 @@ def _modisco_kwargs(max_seqlets, n_leiden_runs, options):
     return kwargs
 
 
+@contextlib.contextmanager
+def _numba_threads(n_threads):
+    """Runs the block with ``n_threads`` numba threads, then restores the setting."""
+    if n_threads is None:
+        yield
+        return
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) \
+            or not 1 <= n_threads <= limit:
+        raise ValueError(f"`n_threads` must be an int in [1, {limit}] or None. "
+                         f"Received: n_threads={n_threads!r}")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def _trim(cwm, threshold):
     score = np.abs(cwm).sum(1)
     keep = np.flatnonzero(score >= threshold * score.max())
     return slice(int(keep.min()), int(keep.max()) + 1)
 
 
-def _patterns(x, hyp, kwargs, trim_threshold, method):
+def _seqlets(pattern, cut, keep, offset):
+    """Seqlet coordinates ``[seq, start, end, strand]`` of the trimmed pattern in ``x``."""
+    out = []
+    for s in pattern.seqlets:
+        if s.is_revcomp:
+            start, end = s.end - cut.stop, s.end - cut.start
+        else:
+            start, end = s.start + cut.start, s.start + cut.stop
+        out.append([int(keep[s.example_idx]), int(start + offset), int(end + offset),
+                    "-" if s.is_revcomp else "+"])
+    return out
+
+
+def _patterns(x, hyp, kwargs, trim_threshold, method, keep, offset):
     from modiscolite.tfmodisco import TFMoDISco
 
     pos, neg = TFMoDISco(one_hot=x, hypothetical_contribs=hyp, verbose=False, **kwargs)
@@ -166,55 +201,16 @@ def _patterns(x, hyp, kwargs, trim_threshold, method):
                 "length": int(pfm.shape[0]),
                 "pfm": (pfm / pfm.sum(1, keepdims=True)).tolist(),
                 "cwm": np.asarray(pattern.contrib_scores[cut], dtype=np.float64).tolist(),
+                "seqlets": _seqlets(pattern, cut, keep, offset),
+                "information": information_content(pfm),
             })
     return rows
 
 
-def _role_masks(targets, motifs):
-    ids = set(motifs.ids)
-    bases = {base_id(i) for i in motifs.ids if is_jaspar_id(i)}
-    return np.array([i in ids or (is_jaspar_id(i) and base_id(i) in bases) for i in targets.ids],
-                    dtype=bool)
-
-
-def _match(rows, database, expected, decoys, q_threshold, top_n):
-    targets = database.extend(expected).extend(decoys)
-    roles = {"expected": _role_masks(targets, expected), "decoy": _role_masks(targets, decoys)}
-    clash = sorted({targets.ids[i] for i in np.flatnonzero(roles["expected"] & roles["decoy"])})
-    if clash:
-        raise ValueError(f"Motifs cannot be both expected and decoys. Received both: {clash}")
-    matches, best = tomtom_roles([r["pfm"] for r in rows], targets, roles,
-                                 q_threshold=q_threshold)
-    for k, row in enumerate(rows):
-        sub = matches[matches["query"] == k]
-        top = sub.iloc[0]
-        sig = sub[sub["q_value"] < q_threshold]
-        row.update({
-            "best_match": top["target_id"],
-            "best_match_name": top["target_name"],
-            "p_value": float(top["p_value"]),
-            "q_value": float(top["q_value"]),
-            "significant": bool(top["q_value"] < q_threshold),
-            "matches": [f"{i} {n}" for i, n in zip(sig["target_id"][:top_n],
-                                                  sig["target_name"][:top_n])],
-        })
-        for role in ("expected", "decoy"):
-            row[f"{role}_match"], row[f"{role}_q"], row[f"{role}_hits"] = best[role][k]
-        row["status"] = _status(row)
-    return len(targets)
-
-
-def _status(row):
-    found = {r: row[f"{r}_q"] for r in ("expected", "decoy") if row[f"{r}_match"] is not None}
-    if found:
-        return min(found, key=found.get)
-    return "known" if row["significant"] else "unmatched"
-
-
 def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=None,
              q_threshold=0.05, max_seqlets=2000, n_leiden_runs=2, window=None,
-             trim_threshold=0.3, top_n=5, max_sequences=None, modisco_options=None,
-             seed=None, verbose="auto"):
+             trim_threshold=0.3, n_shuffles=99, top_n=5, max_sequences=None,
+             modisco_options=None, n_threads=None, seed=None, verbose="auto"):
     """Discovers motif patterns with TF-MoDISco and matches them to known motifs.
 
     TF-MoDISco (the ``modisco`` package, tfmodisco-lite) extracts high-attribution
@@ -222,7 +218,9 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
     separately for positive and negative contributions. Each pattern, trimmed to
     the positions holding at least ``trim_threshold`` of its peak |contribution|,
     is compared with every database motif by TOMTOM (memelite, both strands);
-    q-values are Benjamini-Hochberg over the pattern's database search.
+    q-values are Benjamini-Hochberg over the pattern's database search, and a
+    match must also beat column-shuffled copies of the pattern (see
+    :func:`keras_iml.motifs.match`).
 
     Args:
         attributions: a :class:`keras_iml.Attributions` with ``hypothetical``
@@ -243,12 +241,18 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
         n_leiden_runs: Leiden clusterings per step (more is slower, more stable).
         window: if given, only the central ``window`` positions are used.
         trim_threshold: pattern trimming before matching (fraction of the peak).
+        n_shuffles: column-shuffled copies of each pattern whose best TOMTOM
+            p-values a match must beat (see :func:`keras_iml.motifs.match`; 0
+            turns the control off).
         top_n: significant matches listed per pattern in ``matches``.
         max_sequences: if given, a seeded random subset of this many sequences.
         modisco_options: other ``modiscolite.tfmodisco.TFMoDISco`` arguments
             (defaults are the modisco-lite command line's).
-        seed: seed of the sequence subset (TF-MoDISco itself uses fixed seeds,
-            so the result is deterministic).
+        n_threads: numba threads for TF-MoDISco and TOMTOM during the call (None:
+            numba's setting, all cores). 1 is faster on a busy machine: the
+            parallel kernels are small and spin while waiting for a core.
+        seed: seed of the sequence subset and of the shuffle control (None: 0;
+            TF-MoDISco itself uses fixed seeds), so results are deterministic.
         verbose: ``"auto"``, 0 or 1 (a progress bar over the steps).
 
     Returns:
@@ -256,8 +260,10 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
         decreasing number of seqlets), columns ``pattern`` (e.g.
         ``"pos_patterns.pattern_0"``), ``method``, ``sign`` (``"pos"``/``"neg"``),
         ``n_seqlets``, ``length``, ``pfm`` and ``cwm`` (``L x 4`` nested lists,
-        ACGT), ``best_match`` (database ID), ``best_match_name`` (TF name),
-        ``p_value``, ``q_value``, ``significant``, ``matches`` (up to ``top_n``
+        ACGT), ``seqlets`` (``[seq, start, end, strand]`` of every seqlet, in the
+        coordinates of ``x``, trimmed like the pattern), ``best_match`` (database ID), ``best_match_name`` (TF name),
+        ``information`` (bits per position of the PFM), ``p_value``, ``q_value``,
+        ``significant``, ``matches`` (up to ``top_n``
         significant ``"ID name"``), ``expected_match``/``expected_q`` and
         ``decoy_match``/``decoy_q`` (the best significant expected/decoy motif or
         None/NaN), ``expected_hits``/``decoy_hits`` (every significant one), and
@@ -277,7 +283,7 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
     if not 0 <= trim_threshold < 1:
         raise ValueError(f"`trim_threshold` must be in [0, 1). Received: {trim_threshold}")
     kwargs = _modisco_kwargs(max_seqlets, n_leiden_runs, modisco_options)
-    hyp, x = _crop(hyp, x, window, max_sequences, seed)
+    hyp, x, keep, offset = _crop(hyp, x, window, max_sequences, seed)
     v = 1 if verbose == "auto" and len(x) >= 1000 else (0 if verbose == "auto" else verbose)
     if v not in (0, 1, 2, True, False):
         raise ValueError(f"`verbose` must be 'auto', 0 or 1. Received: verbose={verbose!r}")
@@ -286,11 +292,16 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
     expected, expected_groups = resolve_motifs(expected, database, "expected")
     decoys, decoy_groups = resolve_motifs(decoys, database, "decoys")
     bar.update(1)
-    rows = _patterns(x, hyp, kwargs, trim_threshold, method)
-    bar.update(2)
-    n_targets = 0
-    if rows and database is not None:
-        n_targets = _match(rows, database, expected, decoys, q_threshold, top_n)
+    with _numba_threads(n_threads):
+        rows = _patterns(x, hyp, kwargs, trim_threshold, method, keep, offset)
+        bar.update(2)
+        n_targets = 0
+        if rows and database is not None:
+            fields, n_targets = match_rows(
+                [r["pfm"] for r in rows], database, expected, decoys, q_threshold=q_threshold,
+                top_n=top_n, n_shuffles=n_shuffles, seed=seed)
+            for row, extra in zip(rows, fields):
+                row.update(extra)
     bar.update(3)
     frame = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
     if database is None:
@@ -300,6 +311,7 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
         "database": None if database is None else database.source, "n_targets": n_targets,
         "expected": expected_groups, "decoys": decoy_groups,
         "q_threshold": float(q_threshold), "modisco": kwargs,
+        "n_shuffles": int(n_shuffles),
         "trim_threshold": float(trim_threshold), "seed": seed,
     })
     return frame

@@ -7,7 +7,7 @@ from keras_iml.attributions import Attributions
 from keras_iml.motifs.database import base_id, is_jaspar_id
 from keras_iml.motifs.discover import PATTERN_COLUMNS, discover, load_database
 
-__all__ = ["MotifRecovery", "motif_recovery"]
+__all__ = ["MotifRecovery", "motif_recovery", "sequence_scores"]
 
 RECOVERY_COLUMNS = ["method", "motif", "matrix_ids", "recovered", "pattern", "q_value",
                     "n_seqlets", "top_pattern"]
@@ -92,7 +92,8 @@ def _adverse_rows(method, frame):
             reason = f"matches decoy {p['decoy_match']} (q={p['decoy_q']:.2g})"
         elif p["status"] == "unmatched":
             reason = (f"matches no known motif (best {p['best_match']} "
-                      f"{p['best_match_name']}, q={p['q_value']:.2g})")
+                      f"{p['best_match_name']}, q={p['q_value']:.2g}, column-shuffle "
+                      f"p={p['shuffle_p']:.2g}; {p['information']:.2f} bits per position)")
         else:
             continue
         rows.append((method, p["pattern"], p["sign"], int(p["n_seqlets"]), p["status"],
@@ -204,3 +205,39 @@ def _groups_from(expected, frame):
                             f"in discover(). Received an item of type {type(item).__name__}")
         groups[item] = known.get(item, [item])
     return groups
+
+
+def sequence_scores(patterns, n, good=("expected",)):
+    """Per-sequence view of a method's patterns, from the seqlets each sequence gave.
+
+    Args:
+        patterns: a :func:`keras_iml.motifs.discover` frame (one method).
+        n: number of sequences.
+        good: pattern statuses that count as recovered (``("expected",)``; with no
+            expected motif known, ``("expected", "known")``).
+
+    Returns:
+        dict with two ``(N,)`` float arrays, NaN for sequences none of whose
+        seqlets is in a pattern: ``"motif_recovery"``, the share of the
+        sequence's patterned seqlets whose pattern has a ``good`` status, and
+        ``"motif_decoy_free"``, 0 when one of them is in a decoy pattern, else 1.
+
+    Example:
+        >>> sequence_scores(patterns, len(x))["motif_recovery"]
+    """
+    total = np.zeros(n)
+    hits = np.zeros(n)
+    decoy = np.zeros(n, dtype=bool)
+    for seqlets, status in zip(patterns["seqlets"], patterns["status"]):
+        seqs = np.asarray([s[0] for s in seqlets], dtype=np.int64)
+        if seqs.size and (seqs.min() < 0 or seqs.max() >= n):
+            raise ValueError(f"`patterns` has seqlets outside the {n} sequences.")
+        np.add.at(total, seqs, 1.0)
+        if status in good:
+            np.add.at(hits, seqs, 1.0)
+        if status == "decoy":
+            decoy[seqs] = True
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recovery = np.where(total > 0, hits / total, np.nan)
+    return {"motif_recovery": recovery,
+            "motif_decoy_free": np.where(total > 0, (~decoy).astype(float), np.nan)}

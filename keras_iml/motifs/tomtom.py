@@ -93,25 +93,70 @@ def tomtom(queries, database, *, top_n=5, query_ids=None):
     return pd.DataFrame(rows, columns=MATCH_COLUMNS)
 
 
-def tomtom_roles(queries, database, roles, *, q_threshold):
-    """The best significant match of each query among the targets of each role.
+def shuffled_best_p(queries, database, n_shuffles, rng):
+    """Best TOMTOM p-value of column-shuffled copies of each query.
+
+    Shuffling a query's positions keeps its columns (and so its information
+    content and composition) but destroys their order: the best p-values the
+    shuffles reach against ``database`` are the null for "this query matches the
+    database better than its own columns in a random order would".
+
+    Args:
+        queries: list of ``(L, 4)`` matrices.
+        database: a :class:`MotifDatabase`.
+        n_shuffles: shuffles per query.
+        rng: a ``numpy.random.Generator``.
+
+    Returns:
+        float array ``(n_queries, n_shuffles)``.
+    """
+    from memelite.tomtom import tomtom as _tomtom
+
+    shuffled = [np.asfortranarray(np.asarray(q, np.float64)[rng.permutation(len(q))].T)
+                for q in queries for _ in range(n_shuffles)]
+    ts = [np.ascontiguousarray(t.T) for t in database.pfms]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="numba")
+        best = _tomtom(shuffled, ts, n_nearest=1)[0][:, 0]
+    return best.reshape(len(queries), n_shuffles)
+
+
+def tomtom_roles(queries, database, roles, *, q_threshold, n_shuffles=99, rng=None):
+    """Every query's matches, with a column-shuffle control and role summaries.
+
+    A target counts as a match of a query when its TOMTOM q-value is below
+    ``q_threshold`` *and* its p-value beats the column-shuffled copies of the
+    query: ``shuffle_p = (1 + #{shuffles whose best p <= p}) / (n_shuffles + 1)``
+    is below ``q_threshold`` too (with ``n_shuffles=0`` only q is used).
 
     Args:
         queries: list of ``(L, 4)`` matrices.
         database: a :class:`MotifDatabase`.
         roles: dict role -> boolean array over the database's motifs.
-        q_threshold: significance level on q.
+        q_threshold: significance level.
+        n_shuffles: column shuffles per query for the control.
+        rng: ``numpy.random.Generator`` for the shuffles.
 
     Returns:
-        (matches, best): ``matches`` the full :func:`tomtom` frame of all targets
-        per query; ``best`` a dict role -> list (one per query) of
-        ``(best_target_id, its_q_value, [every significant target_id])``, or
-        ``(None, nan, [])`` when no target of the role matches.
+        (matches, best): ``matches`` the :func:`tomtom` frame of all targets per
+        query plus ``shuffle_p`` and ``match`` (bool) columns; ``best`` a dict
+        role -> list (one per query) of ``(best_target_id, its_q_value,
+        [every matching target_id])``, or ``(None, nan, [])``.
     """
     matches = tomtom(queries, database, top_n=len(database))
+    if n_shuffles:
+        null = np.sort(shuffled_best_p(queries, database, n_shuffles, rng), axis=1)
+        rank = [np.searchsorted(null[q], p, side="right")
+                for q, p in zip(matches["query"], matches["p_value"])]
+        matches["shuffle_p"] = (1.0 + np.asarray(rank)) / (n_shuffles + 1.0)
+        matches["match"] = (matches["q_value"] < q_threshold) & \
+            (matches["shuffle_p"] < q_threshold)
+    else:
+        matches["shuffle_p"] = np.nan
+        matches["match"] = matches["q_value"] < q_threshold
     best = {role: [] for role in roles}
     for k in range(len(queries)):
-        sub = matches[(matches["query"] == k) & (matches["q_value"] < q_threshold)]
+        sub = matches[(matches["query"] == k) & matches["match"]]
         for role, mask in roles.items():
             cand = sub[np.asarray(mask, dtype=bool)[sub["target_index"].to_numpy()]]
             if len(cand):

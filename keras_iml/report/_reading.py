@@ -123,7 +123,8 @@ def verdict_from_summary(summary):
     for (method, tier), rows in single.groupby(["method", "tier"]):
         passed = rows["passed"].dropna()
         if len(passed) and f"tier{int(tier)}" in table.columns:
-            table.loc[str(method), f"tier{int(tier)}"] = "pass" if passed.astype(bool).all() else "fail"
+            verdict = "pass" if passed.astype(bool).all() else "fail"
+            table.loc[str(method), f"tier{int(tier)}"] = verdict
     return table
 
 
@@ -140,7 +141,8 @@ def model_warnings(model_info, min_auroc=0.9):
     if model_info.get("warning"):
         warnings.append(str(model_info["warning"]))
     for key, value in model_info.items():
-        if "auroc" in str(key).lower() and isinstance(value, (int, float)) and not is_missing(value):
+        numeric = isinstance(value, (int, float)) and not is_missing(value)
+        if "auroc" in str(key).lower() and numeric:
             if value < min_auroc and not any("auroc" in w.lower() for w in warnings):
                 warnings.append(
                     f"The model's {key} is {value:.3f} < {min_auroc}: it has not learned the "

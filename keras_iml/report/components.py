@@ -64,6 +64,8 @@ def format_value(value, digits=3):
         if value != 0 and (abs(value) >= 10**5 or abs(value) < 10**-3):
             return f"{value:.{digits - 1}e}"
         return f"{value:.{digits}g}"
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
     if isinstance(value, (list, tuple, np.ndarray)):
         return f"<array {np.shape(value)}>"
     return str(value)

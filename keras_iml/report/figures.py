@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from keras_iml import plotting
+from keras_iml.report.logo import draw_logo
 from keras_iml.report.components import figure_uri
 
 #: Width (bp) of the logo window drawn for each example sequence.
@@ -51,10 +52,12 @@ def heatmap(name, matrix):
 def curve_axes(frame):
     """The (x, y) columns of a long curve table (e.g. fraction/output or k/value)."""
     y = next((c for c in ("output", "value", "score", "mean") if c in frame.columns), None)
-    x = next((c for c in ("fraction", "k", "layers", "step", "position", "x") if c in frame.columns), None)
+    x = next((c for c in ("fraction", "k", "layers", "step", "position", "x")
+              if c in frame.columns), None)
     if x is None:
         numeric = [c for c in frame.columns
-                   if c not in (y, "seq", "method", "kind") and pd.api.types.is_numeric_dtype(frame[c])]
+                   if c not in (y, "seq", "method", "kind")
+                   and pd.api.types.is_numeric_dtype(frame[c])]
         x = numeric[0] if numeric else None
     if x is None or y is None:
         raise ValueError(
@@ -78,8 +81,7 @@ def observed_contribution(values, onehot):
 
     ``sum_b values[i, b] * x[i, b]``; for maps that are zero at the observed base
     but not elsewhere (ISM: ``f(x with b) - f(x)``) it is minus the mean effect
-    of substituting the base, ``-sum_b values[i, b] / 3``. Drawing one letter per
-    position also keeps logomaker fast on long sequences.
+    of substituting the base, ``-sum_b values[i, b] / 3``.
 
     Args:
         values: ``(L, 4)`` attributions.
@@ -101,8 +103,9 @@ def example(item, width=LOGO_WIDTH, alphabet="ACGT", title=None):
     """Full-length importance track plus a logo of the most important window.
 
     The track is ``sum_b |values|`` (the validation's position importance); the
-    logo draws the observed base of each position with the height of
-    :func:`observed_contribution` (all four bases when the input is unknown).
+    logo (:func:`keras_iml.report.logo.draw_logo`) draws the observed base of each
+    position with the height of :func:`observed_contribution` (all four bases when
+    the input is unknown).
 
     Returns:
         ``(uri, (start, end))`` where ``(start, end)`` is the logo's window.
@@ -121,13 +124,14 @@ def example(item, width=LOGO_WIDTH, alphabet="ACGT", title=None):
     importance = np.abs(np.nan_to_num(values)).sum(axis=1)
     start, end = plotting.best_window(importance, width)
     fig, (top, bottom) = _figure(6.4, 2.9, rows=2, height_ratios=[1, 2.2])
-    fig.subplots_adjust(left=0.09, right=0.99, top=0.91, bottom=0.1, hspace=0.45)
+    fig.subplots_adjust(left=0.12, right=0.99, top=0.91, bottom=0.1, hspace=0.45)
     plotting.importance_track(values, ax=top, window=(start, end))
     top.set_xlabel("")
     if title:
         top.set_title(title, fontsize=9)
-    plotting.attribution_logo(logo[start:end], ax=bottom, alphabet=alphabet, start=start)
-    bottom.set_xlabel("")
+    draw_logo(logo[start:end], bottom, alphabet=alphabet, start=start)
+    bottom.set_ylabel("attribution", fontsize=8)
+    bottom.tick_params(labelsize=7)
     return figure_uri(fig, tight=False), (start, end)
 
 
@@ -135,6 +139,8 @@ def motif_logo(matrix, title, alphabet="ACGT"):
     """Logo of a discovered pattern's (W, 4) matrix."""
     matrix = np.asarray(matrix, dtype=float)
     fig, ax = _figure(max(2.6, 0.16 * matrix.shape[0] + 0.8), 1.6)
-    plotting.attribution_logo(matrix, ax=ax, alphabet=alphabet, title=title)
-    ax.set_xlabel("")
+    draw_logo(matrix, ax, alphabet=alphabet)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
     return figure_uri(fig)

@@ -76,8 +76,8 @@ def distributions(parts):
             values = per_seq[per_seq["metric"] == metric]
             rows = parts.summary[parts.summary["metric"] == metric]
             if values.empty:
-                rows_text = "no per-sequence values (an aggregate-only metric)"
-                figs.append(c.figure(figures.forest(metric, rows, colors), f"{metric}: {rows_text}"))
+                figs.append(c.figure(figures.forest(metric, rows, colors),
+                                     f"{metric}: no per-sequence values (aggregate only)"))
                 continue
             n = values["seq"].nunique()
             figs.append(c.figure(

@@ -58,7 +58,8 @@ def examples(parts, width=figures.LOGO_WIDTH):
         figs = []
         for item in group:
             uri, (start, end) = figures.example(item, width=width, title=str(item.get("method")))
-            figs.append(c.figure(uri, f"{item.get('method')}: logo of positions {start}–{end - 1}"))
+            caption = f"{item.get('method')}: logo of positions {start}–{end - 1}"
+            figs.append(c.figure(uri, caption))
         cards.append(c.card(f"sequence {seq}", [c.grid(figs, columns=min(3, len(figs)))],
                             subtitle=why))
     blocks += cards
@@ -79,6 +80,13 @@ def _is_scalar(value):
     return np.ndim(value) == 0
 
 
+def _display(value):
+    """A scalar cell, or a 1-D list (e.g. a pattern's JASPAR matches) joined with '; '."""
+    if np.ndim(value) == 1:
+        return "; ".join(str(v) for v in value)
+    return value
+
+
 def motifs(parts):
     """Discovered patterns (TF-MoDISco) with their JASPAR matches, per method.
 
@@ -89,8 +97,10 @@ def motifs(parts):
         return None
     frame = frame.reset_index(drop=True)
     matrix_cols = [col for col in MATRIX_COLUMNS if col in frame.columns]
-    scalar_cols = [col for col in frame.columns
-                   if col not in matrix_cols and frame[col].map(_is_scalar).all()]
+    shown = [col for col in frame.columns
+             if col not in matrix_cols and frame[col].map(lambda v: np.ndim(v) <= 1).all()]
+    frame = frame.assign(**{col: frame[col].map(_display) for col in shown})
+    scalar_cols = shown
     method_col = "method" if "method" in frame.columns else None
     groups = frame.groupby(method_col, sort=False) if method_col else [("all", frame)]
     columns = []
@@ -138,7 +148,7 @@ def protocol(parts):
     blocks = []
     if parts.provenance:
         prov = pd.DataFrame({"item": list(parts.provenance),
-                             "value": [str(v) for v in parts.provenance.values()]})
+                             "value": [c.format_value(v) for v in parts.provenance.values()]})
         blocks.append(c.table(prov, caption="Provenance: versions, data and model hashes"))
     else:
         blocks.append(c.alert("The report records no provenance (hashes).", level="warning"))

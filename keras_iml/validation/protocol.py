@@ -11,7 +11,6 @@ Example:
 """
 
 import copy
-import importlib.util
 import os
 
 import numpy as np
@@ -53,13 +52,6 @@ _QUICK_OPTIONS = {
 }
 _KEYS = ("name", "methods", "metrics", "thresholds", "adverse_thresholds", "k", "seed",
          "n_bootstrap", "ci_level", "min_model_auroc", "examples")
-
-
-def _motif_recovery_available():
-    try:
-        return importlib.util.find_spec("keras_iml.motifs.metric") is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _as_options(spec, kind):
@@ -138,11 +130,14 @@ class Protocol:
     # -- construction ------------------------------------------------------------------
     @classmethod
     def default(cls):
-        """Every default method that is registered, and every metric."""
-        metrics = list(DEFAULT_METRICS) + (["motif_recovery"] if _motif_recovery_available() else [])
+        """Every default method that is registered, and every metric of :data:`DEFAULT_METRICS`.
+
+        ``motif_recovery`` (TF-MoDISco, minutes per method) is not included; add it
+        with ``p.replace(metrics={**p.metrics, "motif_recovery": {}})``.
+        """
         return cls(
             methods={k: dict(v) for k, v in DEFAULT_METHODS.items() if k in _methods.names()},
-            metrics=metrics, name="default",
+            metrics=list(DEFAULT_METRICS), name="default",
         )
 
     @classmethod
@@ -232,9 +227,7 @@ class Protocol:
             raise ValueError(f"`protocol['n_bootstrap']` must be an int >= 0. Received: {self.n_bootstrap!r}")
         if not 0 < float(self.ci_level) < 1:
             raise ValueError(f"`protocol['ci_level']` must be in (0, 1). Received: {self.ci_level!r}")
-        known = set(self.metrics)
-        for m in instances:
-            known.update(m.row_names())
+        known = self.known_keys(instances)
         for table in ("thresholds", "adverse_thresholds"):
             for key, value in getattr(self, table).items():
                 if key not in known:
@@ -244,6 +237,13 @@ class Protocol:
                     )
                 if value is not None and not np.isfinite(float(value)):
                     raise ValueError(f"`protocol['{table}'][{key!r}]` must be a number or None. Received: {value!r}")
+
+    def known_keys(self, instances=None):
+        """Metric names and summary-row names that thresholds may refer to."""
+        known = set(self.metrics)
+        for m in instances if instances is not None else self.metric_instances():
+            known.update(m.row_names())
+        return known
 
     def method_instance(self, label):
         """The configured ``AttributionMethod`` for a label of ``methods``."""
@@ -272,8 +272,19 @@ class Protocol:
         return None
 
     def replace(self, **changes):
-        """A copy with some fields changed (e.g. ``seed``)."""
-        return Protocol(**{**self.to_dict(), **changes})
+        """A copy with some fields changed (e.g. ``seed``, ``metrics``).
+
+        When ``metrics`` changes, thresholds of metrics no longer listed are dropped and
+        the new metrics get their defaults (unless ``thresholds`` is given too).
+        """
+        config = {**self.to_dict(), **changes}
+        if "metrics" in changes:
+            probe = Protocol(**{**config, "thresholds": {}, "adverse_thresholds": {}})
+            known = probe.known_keys()
+            for table in ("thresholds", "adverse_thresholds"):
+                if table not in changes:
+                    config[table] = {k: v for k, v in config[table].items() if k in known}
+        return Protocol(**config)
 
     def to_dict(self):
         """The protocol as plain data (embedded in the report)."""

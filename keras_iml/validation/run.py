@@ -1,6 +1,7 @@
 """`keras_iml.validate`: tiered, whole-dataset validation of a model's explanations."""
 
 import itertools
+import time
 import warnings
 
 import numpy as np
@@ -96,6 +97,7 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     ctx = Context(
         x=x, y=_inputs.check_y(y, n), model=model, function=function,
         ground_truth=_inputs.check_ground_truth(ground_truth, x),
+        ground_truth_table=ground_truth if isinstance(ground_truth, pd.DataFrame) else None,
         motifs=load_motifs(motifs), ensemble=_inputs.check_ensemble(ensemble, x, model, explain_kwargs),
         protocol=proto.to_dict(), seed=proto.seed, explain_kwargs=explain_kwargs, alphabet=alphabet,
         methods=specs,
@@ -105,9 +107,10 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     n_tasks = len(to_explain) + sum(1 if m.pairwise else len(specs) for m in metrics)
     bar = keras.utils.Progbar(n_tasks, verbose=_verbose(verbose, 2), unit_name="step")
 
-    not_run = []
+    not_run, timings = [], {"explain": {}, "metrics": {}}
     ctx.attributions.update(precomputed)
     for label in to_explain:
+        t0 = time.perf_counter()
         if model is None:
             not_run.append(("*", label, "no model to explain"))
         else:
@@ -116,14 +119,17 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
             except (ValueError, TypeError, NotImplementedError) as err:
                 warnings.warn(f"Method {label!r} could not explain the model: {err}", stacklevel=2)
                 not_run.append(("*", label, f"the method could not explain the model: {err}"))
+        timings["explain"][label] = round(time.perf_counter() - t0, 3)
         bar.add(1)
     labels = [label for label in specs if label in ctx.attributions]
 
     records, curves, matrices, tables = [], {}, {}, {}
     for metric in metrics:
+        t0 = time.perf_counter()
         missing = [_MISSING[r] for r in sorted(metric.requires) if r in _MISSING and not _has(ctx, r)]
         if metric.pairwise:
             _run_pairwise(ctx, metric, labels, missing, records, matrices, not_run)
+            timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
             bar.add(1)
             continue
         for label in specs:
@@ -149,6 +155,7 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
                 for name, frame in result.tables.items():
                     tables.setdefault(name, []).append(frame)
             bar.add(1)
+        timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
 
     summary = _verdict.summarise(records, proto)
     return ValidationReport(
@@ -163,7 +170,7 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         motifs=pd.concat(tables["motifs"], ignore_index=True) if "motifs" in tables else None,
         protocol=ctx.protocol,
         provenance={**_provenance(x, model, proto.seed, ctx.ground_truth, ctx.ensemble),
-                    "methods": {k: _config(v) for k, v in specs.items()}},
+                    "methods": {k: _config(v) for k, v in specs.items()}, "seconds": timings},
         model_info=_model_info(ctx, proto),
     )
 
