@@ -35,9 +35,12 @@ class Attributions:
     """Attribution scores for a batch of one-hot DNA sequences.
 
     Attributes:
-        values: float32 array ``(N, L, 4)``; the contribution of each observed base
-            (zero at bases that are absent, except for methods such as ISM whose
-            values are defined at every base).
+        values: float32 array ``(N, L, 4)``; the contribution of each observed base.
+            Reference-based methods (input x gradient, integrated and expected
+            gradients, DeepLIFT, DeepLIFT-SHAP) put each position's contribution
+            ``sum_c (x - r)[i, c] * m[i, c]`` on its observed base, so
+            ``values == hypothetical * inputs`` and sums are unchanged. Saliency
+            and ISM define values at every base.
         hypothetical: float32 array ``(N, L, 4)`` or None: the contribution each base
             would have at each position (TF-MoDISco's input), where the method
             defines it.

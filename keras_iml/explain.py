@@ -86,12 +86,26 @@ def _dataset_batches(dataset, batch_size, alphabet, n_policy):
         yield np.concatenate(buffer)
 
 
+def _project(method, out, xb):
+    """Puts a reference-based method's contributions on the observed bases.
+
+    ``(x - r) * m`` is non-zero at absent bases when the reference is not zero; its
+    per-position sum equals ``hypothetical * x`` summed over bases (for one-hot and
+    N columns), so projecting keeps completeness and gives every method the same
+    convention: ``values`` live on the observed bases, ``hypothetical`` everywhere.
+    """
+    if getattr(method, "multiplies_input", False) and out.get("hypothetical") is not None:
+        out = dict(out, values=np.asarray(out["hypothetical"]) * xb)
+    return out
+
+
 def _run_batch(method, function, xb, start, base_seed, rc_average):
     rngs = [np.random.default_rng([base_seed, start + i]) for i in range(len(xb))]
-    out = method.attribute(function, xb, rngs)
+    out = _project(method, method.attribute(function, xb, rngs), xb)
     if rc_average:
         rc_rngs = [np.random.default_rng([base_seed, start + i, 1]) for i in range(len(xb))]
-        out_rc = method.attribute(function, np.ascontiguousarray(dna.reverse_complement(xb)), rc_rngs)
+        xrc = np.ascontiguousarray(dna.reverse_complement(xb))
+        out_rc = _project(method, method.attribute(function, xrc, rc_rngs), xrc)
         merged = {}
         for key, value in out.items():
             other = out_rc.get(key)

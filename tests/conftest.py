@@ -86,3 +86,9 @@ def multi_output():
 def onehot():
     """12 random one-hot sequences of length 60."""
     return dna.random_sequences(12, 60, rng=1)
+
+
+def project(raw, x):
+    """Per-position sums of raw ``(x - r) * m`` put on the observed bases (keras_iml's convention)."""
+    raw = np.asarray(raw)
+    return raw.sum(-1, keepdims=True) * np.asarray(x)

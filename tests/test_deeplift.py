@@ -9,10 +9,10 @@ import pytest
 import keras
 import keras_iml
 from keras_iml import adapters, dna
-from keras_iml.methods import _deeplift_engine
+from keras_iml.methods import _deeplift_engine, _deeplift_rules
 from keras_iml.targets import ModelFunction
 
-from conftest import _seeded_weights, make_cnn, make_linear
+from conftest import _seeded_weights, make_cnn, make_linear, project
 
 L = 40
 
@@ -64,7 +64,7 @@ def test_max_rule_routes_to_the_winning_window(head):
     max 4 at position 1; f(x) - f(r) = -1. The input's argmax has no difference
     (x = r = G there), so routing through it (the gradient) loses the -1. The rule
     sends it to the reference's argmax: multiplier -1 / (1 - 4) = 1/3 at position 1,
-    values[1] = (A - T) * w / 3 = [1/3, 0, 0, -4/3].
+    (A - T) * w / 3 = [1/3, 0, 0, -4/3], whose sum -1 sits on the observed base A.
     """
     pool = ([keras.layers.GlobalMaxPooling1D()] if head == "global"
             else [keras.layers.MaxPooling1D(3), keras.layers.Reshape((1,))])
@@ -75,7 +75,8 @@ def test_max_rule_routes_to_the_winning_window(head):
     attr = _explain(model, x, "deeplift", baseline=ref[0])
     expected = np.zeros((1, 3, 4), np.float32)
     expected[0, 1] = [1 / 3, 0.0, 0.0, -4 / 3]
-    np.testing.assert_allclose(attr.values, expected, atol=1e-6)
+    np.testing.assert_allclose(attr.values, project(expected, x), atol=1e-6)
+    assert attr.values[0, 1, 0] == pytest.approx(-1.0, abs=1e-6)
     np.testing.assert_allclose(attr.convergence_delta, [0.0], atol=1e-6)
 
 
@@ -95,6 +96,17 @@ def test_convergence_on_maxpool_globalmax_cnn(head_activation):
         # hypothetical * x has the same per-position sums as values
         np.testing.assert_allclose((attr.hypothetical * x).sum(-1), attr.values.sum(-1),
                                    atol=1e-5)
+
+
+def test_xla_fused_rules_equal_the_plain_rules(monkeypatch):
+    """Large activations take the XLA-fused path of the rules; force it on a small model."""
+    model = make_cnn(length=L, head_activation="sigmoid")
+    x = dna.random_sequences(3, L, rng=12)
+    plain = _explain(model, x, "deeplift_shap", n_references=3, seed=2)
+    monkeypatch.setattr(_deeplift_rules, "FUSE_MIN_SIZE", 0)
+    fused = _explain(model, x, "deeplift_shap", n_references=3, seed=2)
+    np.testing.assert_allclose(fused.values, plain.values, rtol=1e-5, atol=1e-7)
+    assert np.abs(fused.convergence_delta).max() < 1e-5
 
 
 def test_logit_of_sigmoid_head_equals_the_linear_head():
@@ -148,10 +160,10 @@ def test_linear_model_equals_input_x_gradient_and_weights():
     np.testing.assert_allclose(deeplift.values, _explain(model, x, "input_x_gradient").values,
                                atol=1e-6)
     uniform = _explain(model, x, "deeplift", baseline="uniform")
-    np.testing.assert_allclose(uniform.values, (x - 0.25) * w, atol=1e-6)
+    np.testing.assert_allclose(uniform.values, project((x - 0.25) * w, x), atol=1e-6)
     refs = dna.random_sequences(5, L, rng=4)
     mean_ref = _explain(model, x, "deeplift_shap", references=refs, n_references=5)
-    np.testing.assert_allclose(mean_ref.values, (x - refs.mean(0)) * w, atol=1e-5)
+    np.testing.assert_allclose(mean_ref.values, project((x - refs.mean(0)) * w, x), atol=1e-5)
 
 
 def _functional(build):
@@ -236,12 +248,12 @@ def test_gradient_correction_centres_multipliers():
     np.testing.assert_allclose(corrected.hypothetical, centred, atol=1e-6)
     np.testing.assert_allclose(corrected.values, centred * x, atol=1e-6)
     # One-hot references: x - r sums to 0 and r to 1 at every position, so the
-    # per-position sums of values and the hypothetical contributions do not change.
+    # per-position sums of (x - r) * m (the projected values) and the hypothetical
+    # contributions do not change, while the multipliers themselves do.
     a = _explain(model, x, "deeplift", baseline="dinuc_shuffle", seed=1)
     b = _explain(model, x, "deeplift", baseline="dinuc_shuffle", seed=1,
                  gradient_correction=True)
-    assert np.abs(a.values - b.values).max() > 1e-4
-    np.testing.assert_allclose(a.values.sum(-1), b.values.sum(-1), atol=1e-6)
+    np.testing.assert_allclose(a.values, b.values, atol=1e-6)
     np.testing.assert_allclose(a.hypothetical, b.hypothetical, atol=1e-6)
     np.testing.assert_allclose(b.convergence_delta, 0.0, atol=1e-5)
 

@@ -110,7 +110,7 @@ def shap_deep(model, x, references, *, target=None):
             f"shap's DeepExplainer failed on this model ({type(err).__name__}: "
             f"{str(err).strip().splitlines()[-1] if str(err).strip() else err!r})."
         ) from err
-    values = _select(values, len(x), column)
+    values = _project(_select(values, len(x), column), x)
     gain = predict_column(model, x, column) - predict_column(model, ref, column).mean()
     return Attributions(
         values, method="shap.DeepExplainer",
@@ -157,10 +157,20 @@ def shap_gradient(model, x, references, *, target=None, n_samples=200, seed=0,
         ) from err
     finally:
         np.random.set_state(state)
-    values = _select(values, len(x), column)
+    values = _project(_select(values, len(x), column), x)
     return Attributions(
         values, method="shap.GradientExplainer",
         params={"library": "shap", "version": shap.__version__, "n_samples": n_samples,
                 "seed": seed, "n_references": len(ref)},
         target={"target": None if column is None else column}, inputs=x,
     )
+
+
+def _project(values, x):
+    """shap's ``(x - r) * m`` summed per position onto the observed base.
+
+    keras_iml's convention for reference-based methods (see ``Attributions``);
+    per-position and total sums are unchanged.
+    """
+    return (np.asarray(values, np.float32).sum(-1, keepdims=True) * x).astype(np.float32)
+

@@ -42,6 +42,7 @@ import tensorflow as tf
 __all__ = [
     "EPS",
     "ELEMENTWISE",
+    "FUSE_MIN_SIZE",
     "OVERRIDES",
     "RULE_TYPES",
     "set_twins",

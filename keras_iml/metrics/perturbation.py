@@ -85,11 +85,16 @@ def perturbation_curves(ctx, method, mode, fractions, infill, n_random, n_sequen
     order = np.lexsort((ctx.tiebreak[index], -ctx.signed(method)[index]), axis=1)
     ranks = np.argsort(order, axis=1)
     ranked = _outputs(ctx, start, replacement, ranks, counts)
-    rng = ctx.rng("random_ranking", mode, method)
-    random = np.zeros_like(ranked)
-    for _ in range(n_random):
-        random += _outputs(ctx, start, replacement, np.argsort(rng.random(ranks.shape), 1), counts)
-    return index, f, ranked, random / n_random
+    # The random-ranking baseline does not depend on the method: computed once per
+    # run and shared, so every method is compared with the same baseline.
+    key = ("random_curve", mode, tuple(counts), infill, n_random, index.tobytes())
+    if key not in ctx.memo:
+        rng = ctx.rng("random_ranking", mode)
+        random = np.zeros_like(ranked)
+        for _ in range(n_random):
+            random += _outputs(ctx, start, replacement, np.argsort(rng.random(ranks.shape), 1), counts)
+        ctx.memo[key] = random / n_random
+    return index, f, ranked, ctx.memo[key]
 
 
 def _mean_value(curves, f):
@@ -142,7 +147,8 @@ class Deletion(_Perturbation):
     Args:
         fractions: increasing fractions of positions in [0, 1].
         infill: ``"dinuc_shuffle"``, ``"shuffle"`` or ``"random"`` bases.
-        n_random: random rankings averaged for the baseline curve.
+        n_random: random rankings averaged for the baseline curve (drawn once per
+            run and shared by every method).
         n_sequences: size of the seeded subsample (None: every sequence).
     """
 

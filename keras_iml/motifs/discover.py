@@ -3,6 +3,7 @@
 import contextlib
 import inspect
 import os
+import time
 
 import keras
 import numpy as np
@@ -33,10 +34,10 @@ _HYPOTHETICAL_HELP = (
     "TF-MoDISco clusters hypothetical contributions (Attributions.hypothetical: the "
     "contribution every base would make at every position), which method {method!r} "
     "does not define. Gradient-based methods define them: 'saliency' (the gradient "
-    "itself) and the methods whose attributions are (x - reference) * multipliers "
-    "(input x gradient, integrated gradients, DeepLIFT/DeepSHAP), as well as in-silico "
-    "mutagenesis. Registered methods: {names}. Or pass a (N, L, 4) hypothetical array "
-    "together with `x`."
+    "itself), the methods whose attributions are (x - reference) * multipliers (e.g. "
+    "'input_x_gradient', 'integrated_gradients', 'deeplift_shap') and in-silico "
+    "mutagenesis ('ism'); perturbation maps such as 'occlusion' do not. Registered "
+    "methods: {names}. Or pass a (N, L, 4) hypothetical array together with `x`."
 )
 
 
@@ -116,7 +117,8 @@ def _crop(hyp, x, window, max_sequences, seed):
     if max_sequences is not None and max_sequences < n:
         if max_sequences < 1:
             raise ValueError(f"`max_sequences` must be positive. Received: {max_sequences}")
-        keep = np.sort(np.random.default_rng(0 if seed is None else seed).choice(n, int(max_sequences), replace=False))
+        rng = np.random.default_rng(0 if seed is None else seed)
+        keep = np.sort(rng.choice(n, int(max_sequences), replace=False))
         hyp, x = hyp[keep], x[keep]
     return np.ascontiguousarray(hyp), np.ascontiguousarray(x), keep, start
 
@@ -187,12 +189,15 @@ def _seqlets(pattern, cut, keep, offset):
 def _patterns(x, hyp, kwargs, trim_threshold, method, keep, offset):
     from modiscolite.tfmodisco import TFMoDISco
 
+    if not np.ptp((x * hyp).sum(-1)) > 0:
+        return []  # constant contributions (e.g. all zero): no seqlet stands out
     pos, neg = TFMoDISco(one_hot=x, hypothetical_contribs=hyp, verbose=False, **kwargs)
     rows = []
     for sign, patterns in (("pos", pos), ("neg", neg)):
         for k, pattern in enumerate(patterns or []):
             cut = _trim(pattern.contrib_scores, trim_threshold)
             pfm = np.asarray(pattern.sequence[cut], dtype=np.float64)
+            pfm[pfm.sum(1) <= 0] = 0.25  # positions covered only by all-zero padding
             rows.append({
                 "pattern": f"{sign}_patterns.pattern_{k}",
                 "method": method,
@@ -269,8 +274,9 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
         None/NaN), ``expected_hits``/``decoy_hits`` (every significant one), and
         ``status``: ``"expected"``, ``"decoy"``, ``"known"`` (a
         significant match to another motif) or ``"unmatched"``. ``frame.attrs``
-        records the settings, the database, the number of sequences and the
-        ``expected``/``decoys`` groups (``label -> [matrix IDs]``).
+        records the settings, the database, the number of sequences, the
+        ``expected``/``decoys`` groups (``label -> [matrix IDs]``) and the
+        ``seconds`` spent per step.
 
     Example:
         >>> attr = keras_iml.explain(model, x, "saliency")
@@ -288,13 +294,16 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
     if v not in (0, 1, 2, True, False):
         raise ValueError(f"`verbose` must be 'auto', 0 or 1. Received: verbose={verbose!r}")
     bar = keras.utils.Progbar(3, verbose=int(v), unit_name="step")
+    clock = [time.perf_counter()]
     database = load_database(database)
     expected, expected_groups = resolve_motifs(expected, database, "expected")
     decoys, decoy_groups = resolve_motifs(decoys, database, "decoys")
     bar.update(1)
+    clock.append(time.perf_counter())
     with _numba_threads(n_threads):
         rows = _patterns(x, hyp, kwargs, trim_threshold, method, keep, offset)
         bar.update(2)
+        clock.append(time.perf_counter())
         n_targets = 0
         if rows and database is not None:
             fields, n_targets = match_rows(
@@ -303,6 +312,7 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
             for row, extra in zip(rows, fields):
                 row.update(extra)
     bar.update(3)
+    clock.append(time.perf_counter())
     frame = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
     if database is None:
         frame["status"] = "not matched"
@@ -313,5 +323,7 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
         "q_threshold": float(q_threshold), "modisco": kwargs,
         "n_shuffles": int(n_shuffles),
         "trim_threshold": float(trim_threshold), "seed": seed,
+        "seconds": dict(zip(("database", "modisco", "matching"),
+                            np.round(np.diff(clock), 3).tolist())),
     })
     return frame

@@ -27,7 +27,7 @@ DEFAULT_METHODS = {
     "saliency": {},
     "input_x_gradient": {},
     "integrated_gradients": {"steps": 32},
-    "deeplift_shap": {"n_references": 10},
+    "deeplift_shap": {"n_references": 20},
     "ism": {},
 }
 QUICK_METHODS = {"saliency": {}, "input_x_gradient": {}, "integrated_gradients": {"steps": 16}}

@@ -50,13 +50,15 @@ class ValidationReport:
         examples: ``{"rule": str, "items": [{"seq", "why", "method", "values",
             "input"}, ...]}``.
         motifs: DataFrame of discovered motif patterns, or None.
+        tables: dict name -> DataFrame of other tables that metrics returned
+            (e.g. ``"motif_recovery"``).
         protocol: the protocol dict; provenance: versions, hashes, seed, time;
             model_info: free-form facts about the model (e.g. AUROC, a warning).
     """
 
     def __init__(self, *, summary=None, per_sequence=None, adverse_events=None, verdict=None,
                  not_run=None, curves=None, matrices=None, examples=None, motifs=None,
-                 protocol=None, provenance=None, model_info=None):
+                 tables=None, protocol=None, provenance=None, model_info=None):
         self.summary = _empty("summary") if summary is None else summary
         self.per_sequence = _empty("per_sequence") if per_sequence is None else per_sequence
         self.adverse_events = _empty("adverse_events") if adverse_events is None else adverse_events
@@ -66,6 +68,7 @@ class ValidationReport:
         self.matrices = dict(matrices or {})
         self.examples = examples if examples is not None else {"rule": "", "items": []}
         self.motifs = motifs
+        self.tables = dict(tables or {})
         self.protocol = dict(protocol or {})
         self.provenance = dict(provenance or {})
         self.model_info = dict(model_info or {})
@@ -113,6 +116,7 @@ class ValidationReport:
             "matrices": {k: _frame(v, index=True) for k, v in self.matrices.items()},
             "examples": self.examples,
             "motifs": None if self.motifs is None else _frame(self.motifs),
+            "tables": {k: _frame(v) for k, v in self.tables.items()},
             "protocol": self.protocol,
             "provenance": self.provenance,
             "model_info": self.model_info,
@@ -142,6 +146,7 @@ class ValidationReport:
             matrices={k: _unframe(v) for k, v in data.get("matrices", {}).items()},
             examples=data.get("examples"),
             motifs=None if data.get("motifs") is None else _unframe(data["motifs"]),
+            tables={k: _unframe(v) for k, v in data.get("tables", {}).items()},
             protocol=data.get("protocol"),
             provenance=data.get("provenance"),
             model_info=data.get("model_info"),

@@ -107,72 +107,90 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     n_tasks = len(to_explain) + sum(1 if m.pairwise else len(specs) for m in metrics)
     bar = keras.utils.Progbar(n_tasks, verbose=_verbose(verbose, 2), unit_name="step")
 
-    not_run, timings = [], {"explain": {}, "metrics": {}}
+    out = _Collected()
     ctx.attributions.update(precomputed)
     for label in to_explain:
-        t0 = time.perf_counter()
-        if model is None:
-            not_run.append(("*", label, "no model to explain"))
-        else:
-            try:
-                ctx.attributions[label] = ctx.explain(specs[label])
-            except (ValueError, TypeError, NotImplementedError) as err:
-                warnings.warn(f"Method {label!r} could not explain the model: {err}", stacklevel=2)
-                not_run.append(("*", label, f"the method could not explain the model: {err}"))
-        timings["explain"][label] = round(time.perf_counter() - t0, 3)
+        _explain_one(ctx, label, out)
         bar.add(1)
     labels = [label for label in specs if label in ctx.attributions]
-
-    records, curves, matrices, tables = [], {}, {}, {}
     for metric in metrics:
         t0 = time.perf_counter()
         missing = [_MISSING[r] for r in sorted(metric.requires) if r in _MISSING and not _has(ctx, r)]
         if metric.pairwise:
-            _run_pairwise(ctx, metric, labels, missing, records, matrices, not_run)
-            timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
+            _run_pairwise(ctx, metric, labels, missing, out)
             bar.add(1)
-            continue
-        for label in specs:
-            reason = None
-            if missing:
-                reason = "needs " + " and ".join(missing)
-            elif label not in ctx.attributions:
-                reason = "no attributions (the method did not run)"
-            elif "method" in metric.requires and ctx.methods.get(label) is None:
-                reason = "the method cannot be re-run (attributions given precomputed)"
-            if reason is None:
-                try:
-                    result = as_result(metric, metric.compute(ctx, label), n)
-                except NotApplicable as err:
-                    reason = str(err)
-            if reason is not None:
-                not_run.append((metric.name, label, reason))
-            else:
-                for row, values in result.per_sequence.items():
-                    records.append(_verdict.Record(metric, row, label, values))
-                for name, frame in result.curves.items():
-                    curves.setdefault(name, []).append(frame)
-                for name, frame in result.tables.items():
-                    tables.setdefault(name, []).append(frame)
-            bar.add(1)
-        timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
+        else:
+            for label in specs:
+                _run_metric(ctx, metric, label, missing, out)
+                bar.add(1)
+        out.timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
 
-    summary = _verdict.summarise(records, proto)
+    summary = _verdict.summarise(out.records, proto)
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in out.tables.items()}
     return ValidationReport(
         summary=summary,
-        per_sequence=_verdict.per_sequence(records),
-        adverse_events=_verdict.adverse_events(records, proto),
+        per_sequence=_verdict.per_sequence(out.records),
+        adverse_events=_verdict.adverse_events(out.records, proto),
         verdict=_verdict.verdict(summary, specs),
-        not_run=pd.DataFrame(not_run, columns=COLUMNS["not_run"]),
-        curves={k: pd.concat(v, ignore_index=True) for k, v in curves.items()},
-        matrices=matrices,
-        examples=_verdict.examples(records, {k: ctx.attributions[k] for k in labels}, x, proto),
-        motifs=pd.concat(tables["motifs"], ignore_index=True) if "motifs" in tables else None,
+        not_run=pd.DataFrame(out.not_run, columns=COLUMNS["not_run"]),
+        curves={k: pd.concat(v, ignore_index=True) for k, v in out.curves.items()},
+        matrices=out.matrices,
+        examples=_verdict.examples(out.records, {k: ctx.attributions[k] for k in labels}, x, proto),
+        motifs=tables.pop("motifs", None),
+        tables=tables,
         protocol=ctx.protocol,
         provenance={**_provenance(x, model, proto.seed, ctx.ground_truth, ctx.ensemble),
-                    "methods": {k: _config(v) for k, v in specs.items()}, "seconds": timings},
+                    "methods": {k: _config(v) for k, v in specs.items()}, "seconds": out.timings},
         model_info=_model_info(ctx, proto),
     )
+
+
+class _Collected:
+    """What the metrics produced, accumulated over the run."""
+
+    def __init__(self):
+        self.records, self.not_run = [], []
+        self.curves, self.matrices, self.tables = {}, {}, {}
+        self.timings = {"explain": {}, "metrics": {}}
+
+    def add(self, metric, label, result):
+        for row, values in result.per_sequence.items():
+            self.records.append(_verdict.Record(metric, row, label, values))
+        for name, frame in result.curves.items():
+            self.curves.setdefault(name, []).append(frame)
+        for name, frame in result.tables.items():
+            self.tables.setdefault(name, []).append(frame)
+
+
+def _explain_one(ctx, label, out):
+    """Explains ``x`` with one method; a method that cannot run is reported, not raised."""
+    t0 = time.perf_counter()
+    if ctx.model is None:
+        out.not_run.append(("*", label, "no model to explain"))
+        return
+    try:
+        ctx.attributions[label] = ctx.explain(ctx.methods[label])
+    except (ValueError, TypeError, NotImplementedError) as err:
+        warnings.warn(f"Method {label!r} could not explain the model: {err}", stacklevel=3)
+        out.not_run.append(("*", label, f"the method could not explain the model: {err}"))
+    out.timings["explain"][label] = round(time.perf_counter() - t0, 3)
+
+
+def _run_metric(ctx, metric, label, missing, out):
+    reason = None
+    if missing:
+        reason = "needs " + " and ".join(missing)
+    elif label not in ctx.attributions:
+        reason = "no attributions (the method did not run)"
+    elif "method" in metric.requires and ctx.methods.get(label) is None:
+        reason = "the method cannot be re-run (attributions given precomputed)"
+    if reason is None:
+        try:
+            out.add(metric, label, as_result(metric, metric.compute(ctx, label), ctx.n))
+            return
+        except NotApplicable as err:
+            reason = str(err)
+    out.not_run.append((metric.name, label, reason))
 
 
 def _has(ctx, requirement):
@@ -181,25 +199,24 @@ def _has(ctx, requirement):
     return getattr(ctx, requirement) is not None
 
 
-def _run_pairwise(ctx, metric, labels, missing, records, matrices, not_run):
+def _run_pairwise(ctx, metric, labels, missing, out):
     if missing:
-        not_run.append((metric.name, "all", "needs " + " and ".join(missing)))
+        out.not_run.append((metric.name, "all", "needs " + " and ".join(missing)))
         return
     if len(labels) < 2:
-        not_run.append((metric.name, "all", "needs at least two methods with attributions"))
+        out.not_run.append((metric.name, "all", "needs at least two methods with attributions"))
         return
     name = metric.matrix_name()
     matrix = pd.DataFrame(np.nan, index=labels, columns=labels)
     for a, b in itertools.combinations(labels, 2):
         result = as_result(metric, metric.compute_pair(ctx, a, b), ctx.n)
-        for row, values in result.per_sequence.items():
-            records.append(_verdict.Record(metric, row, f"{a}|{b}", values))
+        out.add(metric, f"{a}|{b}", result)
         values = result.per_sequence[name]
         agg = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
         matrix.loc[a, b] = matrix.loc[b, a] = agg
     for label in labels:
         matrix.loc[label, label] = metric.self_value
-    matrices[name] = matrix
+    out.matrices[name] = matrix
 
 
 def _config(method):
