@@ -105,7 +105,8 @@ def test_perturbation_infill_is_valid_dna():
     """A model that counts non-one-hot columns outputs 0 on every perturbed input."""
     length = 40
     inp = keras.Input((length, 4))
-    off = keras.layers.Lambda(lambda t: keras.ops.sum(keras.ops.abs(1.0 - keras.ops.sum(t, -1)), -1, keepdims=True))(inp)
+    ops = keras.ops
+    off = keras.layers.Lambda(lambda t: ops.sum(ops.abs(1.0 - ops.sum(t, -1)), -1, keepdims=True))(inp)
     model = keras.Model(inp, off)
     x = dna.random_sequences(6, length, rng=0)
     for infill in ("dinuc_shuffle", "shuffle", "random"):

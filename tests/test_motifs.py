@@ -303,12 +303,24 @@ def test_sequence_scores_by_hand():
 
 
 def test_random_attributions_give_no_significant_match(db, planted):
-    rng = np.random.default_rng(5)
     x = planted["x"]
-    frame = motifs.discover(rng.normal(size=x.shape).astype("float32"), x, database=db,
-                            expected=["MA0139"], n_threads=1, verbose=0)
-    assert not frame["significant"].any()
-    assert set(frame["status"]) <= {"unmatched"}
+    hyp = np.random.default_rng(5).normal(size=x.shape).astype("float32")
+    attr = keras_iml.Attributions(hyp * x, method="random", hypothetical=hyp, inputs=x)
+    result = motifs.motif_recovery({"random": attr}, database=db, expected=["MA0139"],
+                                   n_threads=1, verbose=0)
+    assert not result.patterns["significant"].any()
+    assert set(result.patterns["status"]) <= {"unmatched"}
+    summary = result.summary.iloc[0]
+    assert summary["method"] == "random" and summary["n_expected"] == 1
+    assert summary["recall"] == 0.0 and summary["n_known"] == 0
+    assert not result.recovery["recovered"].any()
+    assert len(result.adverse) == len(result.patterns)  # every pattern reported, none dropped
+
+
+def test_constant_attributions_give_an_empty_table(planted):
+    x = planted["x"][:20]
+    frame = motifs.discover(np.zeros_like(x), x, database=None, verbose=0)
+    assert len(frame) == 0 and list(frame.columns) == motifs.PATTERN_COLUMNS
 
 
 def test_write_patterns_meme(good, tmp_path):

@@ -38,7 +38,7 @@ def test_report_keeps_every_sequence(quick):
     counts = ps.groupby(["metric", "method"]).size()
     assert (counts == N).all()
     assert set(map(tuple, report.summary[["metric", "method"]].to_numpy())) == set(counts.index)
-    for (metric, method), group in ps.groupby(["metric", "method"]):
+    for _, group in ps.groupby(["metric", "method"]):
         assert sorted(group.seq) == list(range(N))
     assert report.provenance["n_sequences"] == N
 

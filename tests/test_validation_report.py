@@ -93,16 +93,19 @@ def test_protocol_yaml_round_trip_and_merging(tmp_path):
     assert p.thresholds["localisation_auroc"] == 0.9 and p.thresholds["deletion"] == 0.0
     assert p.seed == 5 and p.methods == Protocol.quick().methods
     # A metric listed by name keeps the base's options; thresholds follow the new list.
-    q = Protocol.from_dict({"base": "quick", "metrics": ["randomisation", "localisation_recall"], "k": [2, 20]})
+    q = Protocol.from_dict({"base": "quick", "metrics": ["randomisation", "localisation_recall"],
+                            "k": [2, 20]})
     assert q.metrics["randomisation"] == {"n_sequences": 16}
     assert set(q.thresholds) == {"randomisation"}
-    assert [m.row_names() for m in q.metric_instances()][1] == ["localisation_recall@2", "localisation_recall@20"]
+    rows = [m.row_names() for m in q.metric_instances()][1]
+    assert rows == ["localisation_recall@2", "localisation_recall@20"]
     path = p.to_yaml(tmp_path / "protocol.yaml")
     back = Protocol.from_yaml(path)
     assert back.to_dict() == p.to_dict()
     assert Protocol.from_any(str(path)).to_dict() == p.to_dict()
     assert Protocol.from_any(p) is p
-    r = Protocol.from_dict({"thresholds": {"localisation_recall@5": 0.3}, "adverse_thresholds": {"deletion": -0.5}})
+    r = Protocol.from_dict({"thresholds": {"localisation_recall@5": 0.3},
+                            "adverse_thresholds": {"deletion": -0.5}})
     assert r.threshold("localisation_recall", "localisation_recall@5") == 0.3
     assert r.threshold("localisation_recall", "localisation_recall@10") is None
     assert r.threshold("deletion", "deletion", adverse=True) == -0.5

@@ -17,7 +17,6 @@ forward rows and one backward row.
 
 import functools
 import warnings
-import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -156,13 +155,9 @@ def attribute_pairs(method, function, x, refs, chunk_size):
     return values, hypothetical_from_multipliers(m, refs), gain
 
 
-def runner_for(method, function):
-    """The runner of ``function`` held by a method instance (traced once per function)."""
-    runners = method.__dict__.setdefault("_runners", weakref.WeakKeyDictionary())
-    runner = runners.get(function)
-    if runner is None:
-        runner = runners[function] = DeepLiftRunner(function)
-    return runner
+def runner_for(method, function):  # noqa: ARG001 - one runner per function
+    """The DeepLIFT runner of ``function``, traced once and kept in its memo."""
+    return function.compiled("keras_iml.deeplift", lambda: DeepLiftRunner(function))
 
 
 def warn_if_not_converged(delta, fx, fr, runner, method_name):

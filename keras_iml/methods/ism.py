@@ -1,6 +1,5 @@
 """In-silico saturation mutagenesis (ISM): the effect of every single-base substitution."""
 
-import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -115,22 +114,17 @@ class ISM(AttributionMethod):
     def runner(self, function, x):
         """The fast or general ISM pass for ``function`` at the length of ``x``.
 
-        The last runner (compiled graphs, no results) is kept so that the later
-        batches of one ``explain`` call reuse it; a new ModelFunction replaces it.
+        Runners (compiled graphs, no results) are kept in the ModelFunction's own
+        memo (:meth:`~keras_iml.targets.ModelFunction.compiled`), so the batches of one
+        ``explain`` call, and later calls through the same wrapper, reuse them.
         """
-        key = (int(x.shape[1]), bool(self.fast))
-        last = self.__dict__.get("_last_runner")
-        if last is not None and last[0]() is function and last[1] == key:
-            return last[2]
-        runner = _fast_ism.build(function, key[0], example=x[:2]) if self.fast else None
-        runner = runner or GeneralISM(function, key[0])
-        self._last_runner = (weakref.ref(function), key, runner)
-        return runner
+        length, fast = int(x.shape[1]), bool(self.fast)
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_last_runner", None)
-        return state
+        def build():
+            runner = _fast_ism.build(function, length, example=x[:2]) if fast else None
+            return runner or GeneralISM(function, length)
+
+        return function.compiled(("keras_iml.ism", length, fast), build)
 
     def attribute(self, function, x, rngs):  # noqa: ARG002 - deterministic
         x = np.asarray(x, np.float32)

@@ -211,7 +211,7 @@ class Context:
         if "ism" not in self.memo:
             from keras_iml import methods
 
-            for label, attr in self.attributions.items():
+            for attr in self.attributions.values():
                 if attr.method == "ism":
                     self.memo["ism"] = attr
                     break

@@ -64,7 +64,8 @@ class _TopK(Metric):
 
     def _ks(self):
         ks = list(self.ks) if isinstance(self.ks, (list, tuple)) else [self.ks]
-        if not ks or any(isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= 100 for k in ks):
+        bad = [k for k in ks if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= 100]
+        if not ks or bad:
             raise ValueError(f"`ks` must be percentages in (0, 100]. Received: ks={self.ks!r}")
         return ks
 

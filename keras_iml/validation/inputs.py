@@ -169,7 +169,10 @@ def check_ground_truth(ground_truth, x):
             )
         true = check_ground_truth(np.asarray(ground_truth["true"]).astype(bool), x)
         decoy = ground_truth.get("decoy")
-        decoy = np.zeros_like(true) if decoy is None else check_ground_truth(np.asarray(decoy).astype(bool), x)
+        if decoy is None:
+            decoy = np.zeros_like(true)
+        else:
+            decoy = check_ground_truth(np.asarray(decoy).astype(bool), x)
         return np.where(true == 1, 1, np.where(decoy == 1, 2, 0)).astype(np.int8)
     mask = np.asarray(ground_truth)
     if mask.shape != x.shape[:2]:
@@ -212,8 +215,8 @@ def check_ensemble(ensemble, x, model, explain_kwargs):
                 f"({expected}) and x.shape={x.shape}. Received: ensemble[{i}].input_shape={shape}"
             )
         try:
-            ModelFunction(member, target=explain_kwargs.get("target"), logit=explain_kwargs.get("logit", False),
-                          example=x[:1])
+            ModelFunction(member, target=explain_kwargs.get("target"),
+                          logit=explain_kwargs.get("logit", False), example=x[:1])
         except Exception as err:  # noqa: BLE001 - re-raised naming the argument
             raise ValueError(f"`ensemble[{i}]` cannot explain the same target on x: {err}") from err
     return list(ensemble)

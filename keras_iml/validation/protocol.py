@@ -218,7 +218,7 @@ class Protocol:
     def _check(self, instances):
         if not self.metrics:
             raise ValueError("`protocol['metrics']` must name at least one metric. Received: []")
-        for label, opts in self.methods.items():
+        for label in self.methods:
             self.method_instance(label)  # raises ValueError for unknown methods/options
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"`protocol['seed']` must be a non-negative int. Received: {self.seed!r}")
@@ -236,7 +236,9 @@ class Protocol:
                         f"Metrics of this protocol: {sorted(known)}"
                     )
                 if value is not None and not np.isfinite(float(value)):
-                    raise ValueError(f"`protocol['{table}'][{key!r}]` must be a number or None. Received: {value!r}")
+                    raise ValueError(
+                        f"`protocol['{table}'][{key!r}]` must be a number or None. Received: {value!r}"
+                    )
 
     def known_keys(self, instances=None):
         """Metric names and summary-row names that thresholds may refer to."""
