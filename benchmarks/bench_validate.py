@@ -78,6 +78,7 @@ def main(argv=None):
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "verdict": report.verdict.to_dict(orient="index"),
         "failed": report.failed.to_dict(orient="records"),
+        "summary": report.to_dict()["summary"],
     }
     atomic_write(args.out, lambda tmp: open(tmp, "w").write(json.dumps(result, indent=2)))
     print(f"wrote {args.out}")

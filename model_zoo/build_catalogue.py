@@ -17,7 +17,6 @@ import os
 import pathlib
 import re
 import sys
-import warnings
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -26,15 +25,6 @@ from keras_iml.zoo import catalogue  # noqa: E402
 from keras_iml.zoo.deepbind import read_params  # noqa: E402
 from keras_iml.zoo.spec import group_models, read_spec  # noqa: E402
 from keras_iml.zoo.store import md5sum  # noqa: E402
-
-#: DeepBind protein names whose JASPAR entry uses another (current HGNC / ortholog) name.
-ALIASES = {
-    "Oct1": "POU2F1", "Pit1": "POU1F1", "T": "TBXT", "Tcfap2a": "TFAP2A", "ZNF238": "ZBTB18",
-    "BHLHB2": "BHLHE40", "Bhlhb2": "BHLHE40", "BHLHB3": "BHLHE41", "HINFP1": "HINFP",
-    "CART1": "ALX1", "RAXL1": "RAX2", "ZNF306": "ZKSCAN3", "ZNF435": "ZSCAN16",
-    "Zfp740": "ZNF740", "Zfp652": "ZNF652", "Zfp263": "ZNF263", "POU5F1P1": "POU5F1",
-}
-TAXA = {"homo sapiens": "9606", "mus musculus": "10090"}
 
 NOTES = {
     "ChIP-seq": "in vivo ChIP-seq model: may score co-factor or open-chromatin motifs besides its TF's",
@@ -50,32 +40,6 @@ def read_db(path):
     return {r[0]: dict(zip(header, r)) for r in rows[1:] if r and r[0]}
 
 
-def jaspar_lookup(db, protein, species):
-    """``(ids, match)``: JASPAR IDs for a TF name (preferred first) and how they matched."""
-    names = [protein] + ([ALIASES[protein]] if protein in ALIASES else [])
-    for i, name in enumerate(names):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            motifs = db.fetch_motifs_by_name(name)
-        if not motifs:
-            continue
-        taxon = TAXA.get(species.strip().lower())
-
-        def rank(m):
-            own = taxon in (m.species or [])
-            vert = (m.tax_group or "") == "vertebrates"
-            base = int(re.sub(r"\D", "", m.matrix_id.split(".")[0]) or 0)
-            return (not own, not vert, base, m.matrix_id)
-
-        motifs = sorted(motifs, key=rank)
-        own = taxon in (motifs[0].species or [])
-        match = "species" if own else ("vertebrates" if motifs[0].tax_group == "vertebrates" else "other")
-        if i:
-            match += f";alias:{name}"
-        return [m.matrix_id for m in motifs], match
-    return [], "none"
-
-
 def deepbind_rows(shared, jdb):
     source = shared / "zoo" / "kipoi-models"
     index = read_db(shared / "zoo" / "deepbind" / "db.tsv")
@@ -85,7 +49,7 @@ def deepbind_rows(shared, jdb):
         meta = index[model_id]
         params_path = shared / "zoo" / "deepbind" / "params" / f"{model_id}.txt"
         params = read_params(params_path)
-        ids, match = jaspar_lookup(jdb, meta["Protein"], meta["Species"]) if meta["Type"] == "TF" \
+        ids, match = catalogue.jaspar_lookup(meta["Protein"], meta["Species"], jdb) if meta["Type"] == "TF" \
             else ([], "not a TF")
         notes = [NOTES.get(meta["Experiment"], "")]
         if meta["Type"] == "RBP":
@@ -129,7 +93,7 @@ def keras_rows(shared, jdb):
     for name, (tf, kind) in specs.items():
         spec = read_spec(name, source)
         family = name.split("/")[0]
-        ids, match = jaspar_lookup(jdb, tf, "Homo sapiens") if tf else ([], "not a TF")
+        ids, match = catalogue.jaspar_lookup(tf, "Homo sapiens", jdb) if tf else ([], "not a TF")
         wfile, md5 = manifest.get((name, "weights"), ("", ""))
         differs = spec.files.get("weights") and spec.files["weights"].md5 not in (None, md5)
         note = notes[family] + ("; weights md5 differs from Kipoi's (authors' release)" if differs else "")

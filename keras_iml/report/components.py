@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import sys
 from importlib import resources
 
 import numpy as np
@@ -97,12 +98,9 @@ def figure_uri(fig, dpi=96, tight=True):
     """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
-    try:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    except Exception:  # noqa: BLE001 - figures made without pyplot need no closing
-        pass
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None and getattr(fig.canvas, "manager", None) is not None:
+        pyplot.close(fig)  # a pyplot figure (e.g. from a notebook); ours need no closing
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -1,0 +1,34 @@
+"""Published TF-binding models (Kipoi zoo, DeepBind, JASPAR PWMs) as native Keras 3 models.
+
+Example:
+    >>> import keras_iml.zoo
+    >>> keras_iml.zoo.list(family="DeepBind", type="TF").head()
+    >>> model = keras_iml.zoo.load("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF",
+    ...                            source="../shared/zoo/kipoi-models")
+    >>> model.metadata["tf"], model.metadata["jaspar_ids"][:1]
+    (['CTCF'], ['MA0139.2'])
+
+See ``docs/zoo.md``.
+"""
+
+from keras_iml.zoo.catalogue import jaspar_lookup, list_models, read_catalogue
+from keras_iml.zoo.errors import ChecksumError, UnsupportedLayerError, WeightsUnavailableError
+from keras_iml.zoo.load import load
+from keras_iml.zoo.spec import ModelSpec, read_spec
+from keras_iml.zoo.store import WeightStore
+
+list = list_models  # noqa: A001 - ``keras_iml.zoo.list(...)`` is the public name
+
+__all__ = [
+    "ChecksumError",
+    "ModelSpec",
+    "UnsupportedLayerError",
+    "WeightStore",
+    "WeightsUnavailableError",
+    "jaspar_lookup",
+    "list",
+    "list_models",
+    "load",
+    "read_catalogue",
+    "read_spec",
+]

@@ -104,19 +104,21 @@ def _layer_entries(arch):
                      "'Sequential', 'Model' or 'Functional'.")
 
 
-def _input_shape(cfg):
+def _input_shape(cfg, ctx=None):
     shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
     if shape is None:
         raise ValueError(f"The first layer {cfg.get('name')!r} declares no input shape.")
-    return tuple(shape[1:])
+    shape = list(shape[1:])
+    length = (ctx or {}).get("input_length")
+    if length is not None and len(shape) >= 2:
+        shape[0] = int(length)
+    return tuple(shape)
 
 
 def _build_sequential(entries, ctx):
     translated, model_layers = {}, []
-    first = entries[0]["config"]
-    shape = _input_shape(first) if entries[0]["class_name"] != "InputLayer" else None
-    if shape is None:
-        shape = _input_shape(first)
+    shape = _input_shape(entries[0]["config"], ctx)
+    if entries[0]["class_name"] == "InputLayer":
         entries = entries[1:]
     for entry in entries:
         tr = translate(entry["class_name"], dict(entry["config"]), ctx)
@@ -141,7 +143,7 @@ def _build_functional(arch, entries, ctx):
         cfg.setdefault("name", entry.get("name"))
         name = entry.get("name", cfg["name"])
         if entry["class_name"] == "InputLayer":
-            tensors[(name, 0)] = [keras.Input(_input_shape(cfg), name=name)]
+            tensors[(name, 0)] = [keras.Input(_input_shape(cfg, ctx), name=name)]
             continue
         tr = translate(entry["class_name"], cfg, ctx)
         translated[name] = tr
@@ -202,7 +204,7 @@ def _assign_weights(translated, stored, source):
         var.assign(np.asarray(arr, dtype=var.dtype))
 
 
-def model_from_legacy(arch, weights=None, *, theano_kernels=None):
+def model_from_legacy(arch, weights=None, *, theano_kernels=None, input_length=None):
     """Builds a native Keras 3 model from a Keras 1/2 architecture and HDF5 weights.
 
     Args:
@@ -211,6 +213,8 @@ def model_from_legacy(arch, weights=None, *, theano_kernels=None):
         weights: path to the HDF5 weights (or full model) file, or None.
         theano_kernels: flip convolution kernels (models trained with Theano). None
             flips only when the file records the Theano backend.
+        input_length: replaces the sequence length of every input (for architectures
+            whose weights do not depend on it).
 
     Returns:
         A ``keras.Model`` (Sequential or functional).
@@ -230,7 +234,7 @@ def model_from_legacy(arch, weights=None, *, theano_kernels=None):
     arch = read_arch(arch)
     if theano_kernels is None:
         theano_kernels = attrs.get("backend") == "theano" or arch.get("backend") == "theano"
-    ctx = {"theano_kernels": bool(theano_kernels)}
+    ctx = {"theano_kernels": bool(theano_kernels), "input_length": input_length}
     kind, entries = _layer_entries(arch)
     if not entries:
         raise ValueError("The architecture has no layers.")
@@ -243,6 +247,7 @@ def model_from_legacy(arch, weights=None, *, theano_kernels=None):
     return model
 
 
-def load_legacy(arch_path, weights_path, *, theano_kernels=None):
+def load_legacy(arch_path, weights_path, *, theano_kernels=None, input_length=None):
     """Alias of :func:`model_from_legacy` taking two paths."""
-    return model_from_legacy(arch_path, weights_path, theano_kernels=theano_kernels)
+    return model_from_legacy(arch_path, weights_path, theano_kernels=theano_kernels,
+                             input_length=input_length)

@@ -1,0 +1,143 @@
+"""`keras_iml.zoo.load`: a published zoo model as a native Keras 3 :class:`IMLModel`."""
+
+import hashlib
+import json
+import os
+import pathlib
+import re
+
+import keras
+from keras_iml.attributions import atomic_write
+from keras_iml.wrapper import IMLModel, wrap
+from keras_iml.zoo import catalogue, families
+from keras_iml.zoo.spec import read_spec
+from keras_iml.zoo.store import WeightStore
+
+__all__ = ["load", "FORMAT_VERSION"]
+
+#: Bumped whenever converted models change, so stale ``.keras`` files are not reused.
+FORMAT_VERSION = 1
+
+
+def _tf_name(name, row, spec):
+    if row and row.get("tf"):
+        return [row["tf"]]
+    if name.startswith("DeepBind/"):
+        match = re.search(r"D\d{5}\.\d{3}_[^_]+_(.+)$", name)
+        return [match.group(1)] if match else []
+    parts = name.split("/")
+    return [parts[1]] if len(parts) > 2 and spec is not None and "binding" in " ".join(spec.tags).lower() else []
+
+
+def _metadata(request, files, info):
+    spec, row = request.spec, request.row or {}
+    tfs = info.pop("tf", None) or _tf_name(request.name, row, spec)
+    ids = info.pop("jaspar_ids", None)
+    if ids is None:
+        if row.get("jaspar_ids"):
+            ids = row["jaspar_ids"].split(";")
+        elif tfs:
+            ids = catalogue.jaspar_lookup(tfs[0], row.get("species") or "Homo sapiens")[0]
+        else:
+            ids = []
+    meta = {
+        "name": request.name,
+        "family": families.family_of(request.name).name,
+        "tf": list(tfs),
+        "jaspar_ids": list(ids),
+        "input_length": None,
+        "alphabet": spec.alphabet if spec is not None else "ACGT",
+        "license": (spec.license if spec is not None else None) or row.get("license") or None,
+        "citation": (spec.citation if spec is not None else None) or row.get("citation") or None,
+        "species": row.get("species") or None,
+        "experiment": row.get("experiment") or None,
+        "notes": row.get("notes") or None,
+        "outputs": (spec.targets[0].get("column_labels") if spec is not None and spec.targets else None),
+        "files": {arg: {"path": os.fspath(p), "md5": m} for arg, (p, m) in files.items()},
+        "keras_iml_zoo_format": FORMAT_VERSION,
+    }
+    meta.update(info)
+    return meta
+
+
+def _cache_file(store, request, files, family):
+    options = {k: request.options[k] for k in family.options if k in request.options}
+    key = json.dumps({"name": request.name, "md5": {a: m for a, (_, m) in files.items()},
+                      "input_length": request.input_length, "options": options,
+                      "format": FORMAT_VERSION}, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", request.name)
+    return store.cache_dir / "models" / safe / f"{digest}.keras"
+
+
+def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, use_cache=True,
+         **options):
+    """Loads a published zoo model as a native Keras 3 model with metadata.
+
+    Args:
+        name: a zoo name, e.g. ``"DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"``,
+            ``"FactorNet/MAX/onePeak_Unique35_DGF"``, ``"MPRA-DragoNN/ConvModel"``,
+            ``"JASPAR/MA0139.2"`` (a PWM model), or a directory with a ``model.yaml``.
+        source: the Kipoi source directory (laid out like kipoi/models); files are also
+            looked for beside it (see :mod:`keras_iml.zoo.store`).
+        input_length: overrides the description's sequence length where the
+            architecture allows it (DeepBind scans windows; PWM models scan).
+        cache_dir: the cache (default ``$KERAS_IML_CACHE`` or ``~/.cache/keras_iml``).
+        offline: never download (default ``$KERAS_IML_OFFLINE``).
+        use_cache: reuse / write the converted ``.keras`` model in the cache.
+        **options: family options: DeepBind ``window_size``, ``average``; FactorNet
+            ``tracks`` (dict of constant track values), ``meta_features``.
+
+    Returns:
+        An :class:`~keras_iml.IMLModel` whose ``metadata`` holds ``tf`` (TF names),
+        ``jaspar_ids``, ``input_length``, ``alphabet``, ``license``, ``citation``, the
+        files used with their md5s, and notes.
+
+    Raises:
+        WeightsUnavailableError: a file is missing and cannot be downloaded (the message
+            says which file, its md5 and where to place it).
+        UnsupportedLayerError: the architecture holds a Lambda layer, code or an
+            unknown layer class.
+        ValueError: a damaged or mismatched file, or bad arguments.
+
+    Example:
+        >>> model = keras_iml.zoo.load("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF",
+        ...                            source="../shared/zoo/kipoi-models")
+        >>> model.metadata["jaspar_ids"][:1]
+        ['MA0139.2']
+        >>> model.explain(x, "integrated_gradients")
+    """
+    if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
+        raise ValueError(f"`name` must be a zoo model name. Received: name={name!r}")
+    name = os.fspath(name)
+    if input_length is not None and (isinstance(input_length, bool)
+                                     or not isinstance(input_length, int) or input_length < 1):
+        raise ValueError(f"`input_length` must be a positive int. Received: input_length={input_length!r}")
+    family = families.family_of(name)
+    unknown = sorted(set(options) - set(family.options))
+    if unknown:
+        raise ValueError(f"Unknown option(s) {unknown} for the {family.name} family; "
+                         f"it takes {list(family.options)}.")
+    store = WeightStore(source, cache_dir=cache_dir, offline=offline)
+    spec = None
+    if family.needs_spec or source is not None or pathlib.Path(name).is_dir():
+        spec = read_spec(name, source)
+        name = spec.name if not pathlib.Path(name).is_dir() else name
+    request = families.Request(name=name, spec=spec, store=store, input_length=input_length,
+                               options=dict(options), row=catalogue.catalogue_row(name))
+    files = family.resolve(request)
+    target = _cache_file(store, request, files, family)
+    if use_cache and target.is_file():
+        try:
+            model = keras.saving.load_model(target)
+            if isinstance(model, IMLModel):
+                return model
+        except (ValueError, TypeError, OSError, KeyError):
+            pass  # a stale or damaged cache entry is rebuilt and replaced below
+    model, info = family.build(request, files)
+    metadata = _metadata(request, files, info)
+    metadata["input_length"] = model.inputs[0].shape[1]
+    iml = wrap(model, alphabet=metadata["alphabet"], metadata=metadata)
+    if use_cache:
+        atomic_write(target, iml.save)
+    return iml
