@@ -47,7 +47,7 @@ demo: install
 	$(VENV)/bin/keras-iml demo --out demo_out
 
 docs: install
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	$(VENV)/bin/mkdocs build --strict --site-dir site  # not --quiet: it hides the warnings that --strict counts
 
 # The PyTorch peers (captum, tangermeme) need torch; 2.13.0 is the CPU build this
 # project's machines carry (a plain `torch` would pull a multi-GB CUDA build).

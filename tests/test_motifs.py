@@ -20,6 +20,8 @@ from keras_iml import dna, motifs
 from keras_iml.motifs.database import MotifDatabase, resolve_motifs
 
 N_SEQ, LENGTH = 240, 200
+# Fewer nearest neighbours than TF-MoDISco's 500 halve its clustering time here.
+MODISCO = {"nearest_neighbors_to_compute": 150}
 CTCF_REGION, TP53_REGION = (10, 90), (110, 180)
 
 
@@ -77,7 +79,7 @@ def good(db, planted):
     model = _scanner(LENGTH, [planted["ctcf"]])
     attr = keras_iml.explain(model, planted["x"], "saliency", verbose=0)
     return motifs.discover(attr, database=db, expected=["MA0139"], decoys=["MA0106"],
-                           n_threads=1, verbose=0)
+                           modisco_options=MODISCO, n_threads=1, verbose=0)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,8 @@ def confounded(planted):
     model = _scanner(LENGTH, [planted["ctcf"], planted["tp53"]])
     attr = keras_iml.explain(model, planted["x"], "saliency", verbose=0)
     protocol = {"base": None, "n_bootstrap": 50,
-                "metrics": {"motif_recovery": {"decoys": ["MA0106"], "n_threads": 1}}}
+                "metrics": {"motif_recovery": {"decoys": ["MA0106"], "n_threads": 1,
+                                               "modisco_options": MODISCO}}}
     report = keras_iml.validate(model, planted["x"], methods=["saliency"],
                                 attributions={"saliency": attr}, motifs=["MA0139.2"],
                                 protocol=protocol, verbose=0)
@@ -307,7 +310,7 @@ def test_random_attributions_give_no_significant_match(db, planted):
     hyp = np.random.default_rng(5).normal(size=x.shape).astype("float32")
     attr = keras_iml.Attributions(hyp * x, method="random", hypothetical=hyp, inputs=x)
     result = motifs.motif_recovery({"random": attr}, database=db, expected=["MA0139"],
-                                   n_threads=1, verbose=0)
+                                   modisco_options=MODISCO, n_threads=1, verbose=0)
     assert not result.patterns["significant"].any()
     assert set(result.patterns["status"]) <= {"unmatched"}
     summary = result.summary.iloc[0]
@@ -328,7 +331,7 @@ def test_write_patterns_meme(good, tmp_path):
     back = motifs.read_meme(path)
     assert back.ids == list(good["pattern"])
     assert back.names[0] == "MA0139.2 CTCF"
-    np.testing.assert_allclose(back.pfms[0], np.asarray(good["pfm"].iloc[0]), atol=1e-6)
+    np.testing.assert_allclose(back.pfms[0], np.asarray(good["pfm"].iloc[0]), atol=1e-5)
 
 
 def test_metric_is_registered_lazily():

@@ -14,18 +14,11 @@ import pytest
 from keras_iml import plotting
 from keras_iml.report import components, render_html
 from keras_iml.report._reading import model_warnings
+from keras_iml.validation import ValidationReport
 
 METHODS = ("saliency", "integrated_gradients", "ism")
 SECTION_IDS = ("dashboard", "summary", "distributions", "agreement", "faithfulness",
                "stability", "localisation", "adverse-events", "examples", "not-run", "protocol")
-
-
-def _report_class():
-    try:
-        from keras_iml.validation import ValidationReport
-    except ImportError:
-        return None
-    return ValidationReport
 
 
 def make_report(n=24, length=120, seed=0, motifs=True, model_info=None, reason_suffix="",
@@ -112,13 +105,7 @@ def make_report(n=24, length=120, seed=0, motifs=True, model_info=None, reason_s
     )
     if not full:
         attrs.update(curves={}, matrices={}, examples={}, motifs=None)
-    cls = _report_class()
-    if cls is not None:
-        try:
-            return cls(**attrs)
-        except TypeError:
-            pass
-    return types.SimpleNamespace(**attrs)
+    return ValidationReport(**attrs)
 
 
 class _Page(html.parser.HTMLParser):
@@ -182,11 +169,10 @@ def test_every_section_and_self_contained(rendered):
     assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
     for src in page.images:
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    # figures: 6 metric distributions + 1 heatmap + 4 curves + 2 stability (forest) plots
-    # (ensemble_stability and... only non-pairwise tier-1 metrics) + 2 examples + 2 motif logos
-    n_forest = report.summary.query("tier == 1 and not method.str.contains('\\|')",
-                                    engine="python")["metric"].nunique()
-    assert len(page.images) == 6 + 1 + 4 + n_forest + 2 + 2
+    # figures: 6 metric distributions + 1 heatmap + 4 curves (deletion, insertion, recall,
+    # precision) + 1 stability plot (ensemble_stability, the only per-method tier-1 metric)
+    # + 2 examples + 2 motif logos
+    assert len(page.images) == 6 + 1 + 4 + 1 + 2 + 2
 
 
 def test_every_adverse_event_is_in_the_table(rendered):
@@ -251,10 +237,7 @@ def test_bad_input_and_atomic_write(tmp_path):
     with pytest.raises(TypeError, match="summary"):
         render_html(object(), tmp_path / "x.html")
     report = make_report(n=8, full=False)
-    broken = types.SimpleNamespace(**{**vars(report), "summary": report.summary.drop(
-        columns=["ci_low"])}) if isinstance(report, types.SimpleNamespace) else None
-    if broken is None:
-        broken = types.SimpleNamespace(summary=report.summary.drop(columns=["ci_low"]))
+    broken = types.SimpleNamespace(summary=report.summary.drop(columns=["ci_low"]))
     with pytest.raises(ValueError, match="ci_low"):
         render_html(broken, tmp_path / "x.html")
     target = tmp_path / "keep.html"
@@ -266,12 +249,10 @@ def test_bad_input_and_atomic_write(tmp_path):
 
 
 def test_an_empty_report_still_shows_every_section(tmp_path):
-    cls = _report_class()
-    empty = cls() if cls is not None else make_report(n=4, full=False)
-    page, text = _parse(render_html(empty, tmp_path / "empty.html"))
+    page, text = _parse(render_html(ValidationReport(), tmp_path / "empty.html"))
     assert set(SECTION_IDS) <= set(page.ids)
-    assert "The report holds no metric results." in text or cls is None
-    assert "No adverse events" in text or cls is None
+    assert "The report holds no metric results." in text
+    assert "No adverse events" in text
 
 
 def test_rendering_is_deterministic(tmp_path):
@@ -299,10 +280,7 @@ def test_metric_distribution_draws_every_sequence():
 def test_cli_report_from_json(tmp_path):
     from keras_iml.cli import main
 
-    cls = _report_class()
     report = make_report(n=8)
-    if cls is None or not isinstance(report, cls):
-        pytest.fail("keras_iml.validation.ValidationReport is not available")
     report.to_json(tmp_path / "report.json")
     out = tmp_path / "out" / "report.html"
     assert main(["report", str(tmp_path / "report.json"), "--out", str(out)]) == 0
@@ -311,3 +289,36 @@ def test_cli_report_from_json(tmp_path):
     assert "MA0139.2 CTCF" in text  # a list column of the motifs table survives the round trip
     assert main(["report", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
     assert os.path.exists(out)
+
+
+def test_fast_logo_stacks_letters_like_a_logo():
+    from matplotlib.figure import Figure
+
+    from keras_iml.report.logo import draw_logo
+
+    values = np.zeros((3, 4))
+    values[0] = [0.5, 1.0, 0.0, -0.3]  # A and C stacked up (smaller nearer 0), T hangs down
+    values[2, 2] = 2.0  # G at position 2
+    ax = Figure().add_subplot()
+    draw_logo(values, ax, start=10)
+    extents = {}
+    for patch, letter in zip(ax.patches, "ACGT"):  # one compound patch per present base
+        verts = patch.get_path().vertices
+        extents[letter] = (verts[:, 0].min(), verts[:, 0].max(), verts[:, 1].min(),
+                           verts[:, 1].max())
+    np.testing.assert_allclose(extents["A"][2:], [0.0, 0.5], atol=1e-9)
+    np.testing.assert_allclose(extents["C"][2:], [0.5, 1.5], atol=1e-9)
+    np.testing.assert_allclose(extents["T"][2:], [-0.3, 0.0], atol=1e-9)
+    np.testing.assert_allclose(extents["G"], [11.55, 12.45, 0.0, 2.0], atol=1e-9)
+    assert ax.get_xlim() == (9.5, 12.5)
+
+
+def test_observed_contribution_of_masked_and_ism_maps():
+    from keras_iml.report.figures import observed_contribution
+
+    onehot = np.eye(4)[[0, 2, 3]]
+    masked = onehot * np.array([[1.0], [-2.0], [0.5]])  # input-masked attributions
+    np.testing.assert_allclose(observed_contribution(masked, onehot), [1.0, -2.0, 0.5])
+    ism = np.array([[0.0, -1.0, -2.0, -3.0], [0.3, 0.3, 0.0, 0.3], [1.0, 1.0, 1.0, 0.0]])
+    # ISM is 0 at the observed base: minus the mean effect of the 3 substitutions
+    np.testing.assert_allclose(observed_contribution(ism, onehot), [2.0, -0.3, -1.0])

@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("explain", "report", "validate", "demo")
+SUBCOMMANDS = ("explain", "report", "validate", "demo", "zoo")
 
 
 def build_parser():

@@ -93,6 +93,10 @@ class MotifRecoveryMetric(Metric):
         return ["motif_recovery", "motif_decoy_free"]
 
     def compute(self, ctx, method):
+        import importlib.util
+
+        if importlib.util.find_spec("modiscolite") is None:
+            raise NotApplicable("needs the 'modisco' package (pip install 'keras-iml[motifs]')")
         attr = ctx.attributions[method]
         if attr.hypothetical is None:
             raise NotApplicable(

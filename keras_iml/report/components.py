@@ -56,7 +56,7 @@ def format_value(value, digits=3):
     if value is None:
         return "—"
     if isinstance(value, (bool, np.bool_)):
-        return "pass" if value else "fail"
+        return "true" if value else "false"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
@@ -68,6 +68,8 @@ def format_value(value, digits=3):
     if isinstance(value, dict):
         return json.dumps(value, default=str)
     if isinstance(value, (list, tuple, np.ndarray)):
+        if np.ndim(value) == 1 and len(value) <= 20:
+            return "[" + ", ".join(format_value(v, digits) for v in value) + "]"
         return f"<array {np.shape(value)}>"
     return str(value)
 
@@ -164,7 +166,7 @@ def datatable(frame, table_id, *, caption="", page_size=50):
 
 def _json_cell(value):
     if isinstance(value, (bool, np.bool_)):
-        return "pass" if value else "fail"
+        return "true" if value else "false"
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):

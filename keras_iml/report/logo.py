@@ -76,11 +76,16 @@ def draw_logo(values, ax, alphabet="ACGT", start=0, width=0.9):
             pieces.append(np.column_stack([x[i] - width / 2 + width * unit[:, 0], y]))
         path = Path(np.concatenate(pieces), np.tile(codes, len(keep)))
         ax.add_patch(PathPatch(path, facecolor=COLORS.get(letter, "#555555"), lw=0))
+    ax.set_xlim(start - 0.5, start + values.shape[0] - 0.5)
+    ax.axhline(0, color="0.6", lw=0.5)
+    if not np.any(values):  # say so instead of an axis scaled to nothing
+        ax.set_ylim(-1, 1)
+        ax.text(start + (values.shape[0] - 1) / 2, 0.5, "all values are 0", ha="center",
+                va="center", color="0.35", fontsize=8)
+        return ax
     pos = np.clip(values, 0, None).sum(axis=1)
     neg = np.clip(values, None, 0).sum(axis=1)
     top, bottom = pos.max(initial=0.0), neg.min(initial=0.0)
-    pad = 0.05 * max(top - bottom, 1e-12)
-    ax.set_xlim(start - 0.5, start + values.shape[0] - 0.5)
+    pad = 0.05 * (top - bottom)
     ax.set_ylim(bottom - (pad if bottom < 0 else 0), top + pad)
-    ax.axhline(0, color="0.6", lw=0.5)
     return ax

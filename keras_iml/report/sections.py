@@ -5,6 +5,7 @@ Each builder takes :class:`keras_iml.report._reading.ReportParts` and returns a
 does not hold still appears, saying what is missing.
 """
 
+import numpy as np
 import pandas as pd
 
 from keras_iml.plotting import method_colors
@@ -19,6 +20,13 @@ TIER_TEXT = (
     "completeness, agreement with ISM)? Tier 3 (biological validity): does it find the "
     "true motifs and not the decoys?"
 )
+
+
+def pass_text(passed):
+    """``"pass"`` / ``"fail"`` for a summary's bool ``passed``; None without a threshold."""
+    if isinstance(passed, (bool, np.bool_)):
+        return "pass" if passed else "fail"
+    return None
 
 
 def colors_for(parts):
@@ -55,6 +63,7 @@ def dashboard(parts):
 def summary(parts):
     """Every aggregate with its CI, threshold and pass/fail."""
     frame = parts.summary.sort_values(["tier", "metric", "method"], kind="stable")
+    frame = frame.assign(passed=frame["passed"].map(pass_text))
     blocks = [c.table(frame, caption="Aggregate over all sequences, bootstrap 95% CI")]
     if frame.empty:
         blocks = [c.alert("The report holds no metric results.", level="warning")]

@@ -118,11 +118,20 @@ def _as_list(entry):
     return list(entry) if isinstance(entry, list) else [entry]
 
 
+def _md5_text(value, arg):
+    """YAML reads an all-digit md5 as an int (dropping leading zeros): restore the text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"The md5 of {arg!r} is not a hex string. Received: {value!r}")
+    return str(value).zfill(32) if isinstance(value, int) else value.strip().lower()
+
+
 def _file_ref(arg, value):
     if isinstance(value, str) and arg in _DEFAULT_EXT:
         return FileRef(arg, path=value)
     if isinstance(value, dict) and ("url" in value or "md5" in value):
-        return FileRef(arg, url=value.get("url") or None, md5=value.get("md5") or None)
+        return FileRef(arg, url=value.get("url") or None, md5=_md5_text(value.get("md5"), arg))
     return None
 
 
