@@ -85,7 +85,7 @@ class DemoConfig:
     @classmethod
     def quick(cls):
         """A run of about a minute: the single-motif grammar, 2 small models, quick protocol."""
-        return cls(n_train=2000, n_test=400, n_explain=32, length=120, grammar="single", k=2,
+        return cls(n_train=2000, n_test=400, n_explain=48, length=120, grammar="single", k=2,
                    epochs=8, patience=1, protocol="quick",
                    metric_options={"ensemble_stability": {"n_sequences": 16}},
                    architecture={"filters": (32, 32), "kernel_sizes": (19, 7),

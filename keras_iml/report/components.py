@@ -247,8 +247,5 @@ def render_page(sections, path, *, title, subtitle="", banners=()):
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # a page to share: the usual mode, not mkstemp's 0600
 
     return atomic_write(path, write)

@@ -166,7 +166,7 @@ def validate_model(name, settings):
         settings = BatchSettings(**settings)
     row = {"name": name, "family": name.split("/")[0], "tf": None, "jaspar_id": None,
            "status": "ok", "reason": ""}
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     stage = "load"
     try:
         iml = load(name, source=settings.source, input_length=settings.input_length,
@@ -206,6 +206,7 @@ def validate_model(name, settings):
             row["traceback"] = traceback.format_exc(limit=6)[-4000:]
         metrics = []
     row["seconds_total"] = time.perf_counter() - t0
+    row["cpu_seconds"] = time.process_time() - cpu0  # this process's CPU time (all its threads)
     return row, metrics
 
 
