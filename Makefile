@@ -43,7 +43,7 @@ browser:
 test: install
 	$(PY) -m pytest -q -ra tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
-demo: install
+demo: $(STAMP)
 	$(VENV)/bin/keras-iml demo --out demo_out
 
 docs: install
