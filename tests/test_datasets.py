@@ -52,6 +52,8 @@ def test_bad_input_names_the_argument():
         make_tf_binding(10, 100, grammar="and", orientation="sideways")
     with pytest.raises(ValueError, match="spacing"):
         make_tf_binding(10, 100, grammar="and", spacing=(5, 2))
+    with pytest.raises(ValueError, match="spacing"):
+        make_tf_binding(10, 100, grammar="and", spacing=4)
     with pytest.raises(ValueError, match="decoy_rate"):
         make_tf_binding(10, 100, decoy_rate=1.5)
     with pytest.raises(ValueError, match="length"):  # fits alone, not all together
@@ -217,3 +219,18 @@ def test_dinuc_background_keeps_the_source_dinucleotides():
     assert data.x.shape == (50, 80, 4)
     with pytest.raises(ValueError, match="background_source"):
         make_tf_binding(10, 81, background="dinuc", background_source=source)
+
+
+def test_custom_matrices_plant_their_exact_site():
+    """A 0/1 matrix has one possible site: every planted instance must read it."""
+    pfm = dna.one_hot("GATTACAGG")[0] * 10
+    decoy = dna.one_hot("CCCCTTTT")[0]
+    data = make_tf_binding(60, 50, grammar="single", single_motif=pfm, decoys=decoy, seed=1)
+    seqs = dna.decode(data.x)
+    assert set(data.instances.motif_id) == {"custom_0", "custom_100"}
+    for row in data.instances.itertuples():
+        site = "GATTACAGG" if row.role == "true" else "CCCCTTTT"
+        assert row.site == site
+        expected = site if row.strand == "+" else _revcomp(site)
+        assert seqs[row.seq][row.start : row.end] == expected
+    assert {"+", "-"} <= set(data.instances.strand)

@@ -194,13 +194,14 @@ def test_match_rejects_random_and_flat_matrices_that_tomtom_alone_accepts(db):
     assert motifs.information_content(np.eye(4)) == pytest.approx(2.0)
     out = motifs.match([flat, *randoms, sites.mean(0)], db, decoys=["TP53"], seed=0)
     # Columns of random matrices are exchangeable, so the shuffle control is an exact
-    # permutation test: ~5% false matches (P(>= 4 of 21) < 2% under Bin(21, 0.05)).
+    # permutation test: <= 2.5% false matches with 39 shuffles (P(>= 3 of 21) < 2%
+    # under Bin(21, 0.025)).
     assert out.loc[0, "status"] == "unmatched" and out.loc[0, "shuffle_p"] > 0.05
-    assert out["significant"].iloc[:-1].sum() <= 3
+    assert out["significant"].iloc[:-1].sum() <= 2
     assert set(out["status"].iloc[:-1]) <= {"unmatched", "known"}
     last = out.iloc[-1]
     assert last["status"] == "decoy" and last["decoy_match"] == "MA0106.3"
-    assert last["q_value"] < 1e-6 and last["shuffle_p"] == pytest.approx(0.01)
+    assert last["q_value"] < 1e-6 and last["shuffle_p"] == pytest.approx(1 / 40)
 
 
 def test_discover_input_errors(planted):
@@ -223,7 +224,7 @@ def test_discover_input_errors(planted):
 
 
 # -- discovery on planted motifs ---------------------------------------------------------
-def test_good_method_top_pattern_is_the_planted_motif(good, planted):
+def test_good_method_top_pattern_is_the_planted_motif(good, planted, db):
     top = good.iloc[0]
     assert top["pattern"] == "pos_patterns.pattern_0" and top["sign"] == "pos"
     assert top["best_match"] == "MA0139.2" and top["best_match_name"] == "CTCF"
@@ -237,7 +238,10 @@ def test_good_method_top_pattern_is_the_planted_motif(good, planted):
     assert all(end - start == top["length"] for _, start, end, _ in top["seqlets"])
     # The model ignores TP53, so no pattern matches the decoy.
     assert not (good["status"] == "decoy").any()
-    assert good.attrs["expected"] == {"MA0139": ["MA0139.2"]}
+    # "MA0139" stands for CTCF: every CTCF matrix of the database counts.
+    ctcf_ids = {db.ids[i] for i in db.find("CTCF")}
+    assert good.attrs["expected"]["MA0139"][0] == "MA0139.2"
+    assert set(good.attrs["expected"]["MA0139"]) == ctcf_ids and len(ctcf_ids) >= 2
     consensus = "".join("ACGT"[i] for i in np.argmax(top["pfm"], 1))
     ref = "".join("ACGT"[i] for i in planted["ctcf"].argmax(1))
     rc = ref[::-1].translate(str.maketrans("ACGT", "TGCA"))

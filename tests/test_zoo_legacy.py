@@ -231,3 +231,39 @@ def test_corrupt_hdf5_is_a_clear_error(tmp_path):
         f.create_dataset("x", data=[1])
     with pytest.raises(ValueError, match="not a Keras weights file"):
         model_from_legacy(_keras1_conv_seq(), tmp_path / "empty.h5")
+
+
+def test_full_model_hdf5_without_arch_and_kipoi_expect(tmp_path):
+    """A full-model HDF5 (``model_config`` + ``model_weights``, as Kipoi's PWM models) loads
+    with ``arch=None``; ``check_expect`` compares it with stored predictions."""
+    from keras_iml.zoo.batch import check_expect
+
+    rng = np.random.default_rng(4)
+    arch = {"class_name": "Sequential", "keras_version": "2.1.5", "config": [
+        {"class_name": "Conv1D", "config": {"name": "pwm", "filters": 1, "kernel_size": [5],
+                                            "use_bias": False, "activation": "linear",
+                                            "batch_input_shape": [None, None, 4]}},
+        {"class_name": "GlobalMaxPooling1D", "config": {"name": "best"}}]}
+    kernel = rng.normal(size=(5, 4, 1))
+    path = tmp_path / "full.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(arch)
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = [b"pwm", b"best"]
+        g.create_group("best").attrs["weight_names"] = []
+        p = g.create_group("pwm")
+        p.attrs["weight_names"] = [b"pwm/kernel:0"]
+        p.create_dataset("pwm/kernel:0", data=kernel.astype(np.float32))
+    model = model_from_legacy(None, path)
+    x = dna.random_sequences(3, 30, rng=8)
+    want = np.array([[_conv_valid(s, kernel, 0.0).max()] for s in x])
+    np.testing.assert_allclose(np.asarray(model(x)), want, rtol=1e-5, atol=1e-5)
+    expect = tmp_path / "expect.h5"
+    with h5py.File(expect, "w") as f:
+        f.create_dataset("inputs", data=x)
+        f.create_dataset("preds", data=want)
+    assert check_expect(model, expect)[0]
+    with h5py.File(expect, "a") as f:
+        f["preds"][0, 0] += 0.1
+    ok, diff = check_expect(model, expect)
+    assert not ok and diff == pytest.approx(0.1, abs=1e-4)

@@ -7,7 +7,8 @@ A grammar decides, for each sequence, which motif sites to plant and so its labe
 * ``"and"`` (epistatic): a positive carries both pair motifs, the second one
   ``spacing`` bp after the first, in the set ``orientation``; a negative "near miss"
   carries one of them alone, or both in the wrong arrangement (the other
-  orientation, or too far apart).
+  orientation at an allowed gap, or the right orientation 10 to 30 bp beyond the
+  largest allowed gap).
 * ``"dose"``: a positive carries at least ``dose`` sites of the dose motif; a near
   miss carries fewer (1 to ``dose - 1``).
 
@@ -105,6 +106,8 @@ def near_miss_blocks(rule, spec, rng):
         gap = int(rng.integers(hi + spec["far"][0], hi + spec["far"][1] + 1))
         return [_pair(a, b, gap, spec["orientation"] == "same", rng, "and_misarranged")]
     if rule == "dose":
+        if spec["dose"] < 2:  # one site is already a positive: no near miss exists
+            return []
         count = int(rng.integers(1, spec["dose"]))
         return [_single(spec["dose_motif"], rng, "true", "dose_below") for _ in range(count)]
     return []

@@ -123,7 +123,11 @@ def _load(rules, single_motif, pair_motifs, dose_motif, decoys, release, length)
     if "dose" in rules:
         spec["dose_motif"] = as_motif(dose_motif, release, "dose_motif")
         loaded.append(("dose_motif", spec["dose_motif"]))
-    decoys = [] if decoys is None else ([decoys] if isinstance(decoys, str) else list(decoys))
+    if decoys is None:
+        decoys = []
+    elif isinstance(decoys, str) or (isinstance(decoys, np.ndarray) and decoys.ndim == 2):
+        decoys = [decoys]  # one ID or one matrix
+    decoys = list(decoys)
     decoy_motifs = [as_motif(m, release, "decoys", 100 + i) for i, m in enumerate(decoys)]
     loaded += [("decoys", m) for m in decoy_motifs]
     for arg, motif in loaded:
@@ -173,7 +177,8 @@ def make_tf_binding(
             shuffle for ``background="dinuc"`` (e.g. genomic windows).
         gc_shift: confounder: positives' background GC is ``gc + gc_shift``.
         positional_bias: confounder: probability that a decoy sits in the first half
-            of a positive and in the second half of a negative.
+            of a positive and in the second half of a negative (anywhere when that
+            half has no room left).
         release: JASPAR release (None: pyjaspar's default).
         seed: seed of the only random generator used.
 
@@ -182,8 +187,8 @@ def make_tf_binding(
 
     Example:
         >>> data = make_tf_binding(n=500, length=200, grammar="single", seed=0)
-        >>> data.x.shape, data.instances.role.unique().tolist()
-        ((500, 200, 4), ['true', 'decoy'])
+        >>> data.x.shape, sorted(data.instances.role.unique())
+        ((500, 200, 4), ['decoy', 'true'])
     """
     n = _check_int(n, "n", 1)
     length = _check_int(length, "length", 1)
@@ -204,8 +209,9 @@ def make_tf_binding(
         raise ValueError(
             f"`orientation` must be one of {_grammar.ORIENTATIONS}. Received: orientation={orientation!r}"
         )
-    if (len(tuple(spacing)) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
-                                        for s in spacing) or not 0 <= spacing[0] <= spacing[1]):
+    if (not isinstance(spacing, (tuple, list)) or len(spacing) != 2
+            or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in spacing)
+            or not 0 <= spacing[0] <= spacing[1]):
         raise ValueError(f"`spacing` must be (min, max) ints with 0 <= min <= max. Received: spacing={spacing!r}")
     if background not in _bg.BACKGROUNDS:
         raise ValueError(f"`background` must be one of {_bg.BACKGROUNDS}. Received: background={background!r}")

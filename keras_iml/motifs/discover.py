@@ -12,7 +12,9 @@ import pandas as pd
 from keras_iml._checks import check_onehot
 from keras_iml.attributions import Attributions
 from keras_iml.motifs.database import MotifDatabase, resolve_motifs
-from keras_iml.motifs.match import MATCH_FIELDS, information_content, match_rows
+from keras_iml.motifs.match import (
+    MATCH_FIELDS, all_targets, expand_groups, information_content, match_rows,
+)
 
 __all__ = ["discover", "PATTERN_COLUMNS", "load_database"]
 
@@ -214,7 +216,7 @@ def _patterns(x, hyp, kwargs, trim_threshold, method, keep, offset):
 
 def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=None,
              q_threshold=0.05, max_seqlets=2000, n_leiden_runs=2, window=None,
-             trim_threshold=0.3, n_shuffles=99, top_n=5, max_sequences=None,
+             trim_threshold=0.3, n_shuffles=39, top_n=5, max_sequences=None,
              modisco_options=None, n_threads=None, seed=None, verbose="auto"):
     """Discovers motif patterns with TF-MoDISco and matches them to known motifs.
 
@@ -235,10 +237,12 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
             ~2-3 s), a bundled release name (``"JASPAR2024"``), a MEME path, a
             :class:`MotifDatabase` (build it once with ``load_jaspar()`` to reuse
             it), or None to skip matching.
-        expected: motifs that should be found: JASPAR IDs (a base ID such as
-            ``"MA0139"`` accepts every version), TF names, ``(L, 4)`` matrices,
-            ``{id: matrix}``, a MEME path or a :class:`MotifDatabase`. Those not in
-            ``database`` are added to the TOMTOM targets.
+        expected: motifs that should be found: JASPAR IDs, TF names, ``(L, 4)``
+            matrices, ``{id: matrix}``, a MEME path or a :class:`MotifDatabase`.
+            Those not in ``database`` are added to the TOMTOM targets. A motif
+            stands for its TF: every database matrix with the same ID, JASPAR base
+            ID (``MA0139`` for ``MA0139.2``) or TF name counts (so CTCF's extended
+            matrix MA1930 recovers ``"MA0139.2"``).
         decoys: motifs that should *not* drive the model (same forms).
         q_threshold: a match counts when its q-value is below this.
         max_seqlets: most seqlets clustered per sign (modisco's
@@ -298,6 +302,10 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
     database = load_database(database)
     expected, expected_groups = resolve_motifs(expected, database, "expected")
     decoys, decoy_groups = resolve_motifs(decoys, database, "decoys")
+    if database is not None:
+        targets = all_targets(database, expected, decoys)
+        expected_groups = expand_groups(expected_groups, expected, targets)
+        decoy_groups = expand_groups(decoy_groups, decoys, targets)
     bar.update(1)
     clock.append(time.perf_counter())
     with _numba_threads(n_threads):

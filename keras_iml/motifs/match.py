@@ -7,7 +7,7 @@ from keras_iml.motifs.database import MotifDatabase, as_pfm, base_id, is_jaspar_
 from keras_iml.motifs.database import resolve_motifs
 from keras_iml.motifs.tomtom import tomtom_roles
 
-__all__ = ["match", "information_content", "MATCH_FIELDS"]
+__all__ = ["match", "information_content", "MATCH_FIELDS", "same_tf", "expand_groups"]
 
 MATCH_FIELDS = [
     "information", "best_match", "best_match_name", "p_value", "q_value", "shuffle_p",
@@ -29,11 +29,33 @@ def information_content(pfm):
     return float(terms.sum(1).mean())
 
 
-def _role_masks(targets, motifs):
+def same_tf(targets, motifs):
+    """Boolean mask over ``targets``: motifs standing for one of ``motifs``' TFs.
+
+    A target qualifies by ID, by JASPAR base ID (any version) or by TF name
+    (case-insensitive): a pattern matching CTCF's extended matrix MA1930 recovers
+    CTCF as surely as one matching MA0139.
+    """
     ids = set(motifs.ids)
     bases = {base_id(i) for i in motifs.ids if is_jaspar_id(i)}
-    return np.array([i in ids or (is_jaspar_id(i) and base_id(i) in bases) for i in targets.ids],
-                    dtype=bool)
+    names = {n.upper() for n in motifs.names}
+    return np.array([i in ids or (is_jaspar_id(i) and base_id(i) in bases) or n.upper() in names
+                     for i, n in zip(targets.ids, targets.names)], dtype=bool)
+
+
+def expand_groups(groups, motifs, targets):
+    """Each group's IDs extended to every target of the same TF (see :func:`same_tf`)."""
+    out = {}
+    for label, ids in groups.items():
+        member = motifs.subset([k for k, i in enumerate(motifs.ids) if i in set(ids)])
+        mask = same_tf(targets, member)
+        out[label] = list(dict.fromkeys(list(ids) + [targets.ids[k] for k in np.flatnonzero(mask)]))
+    return out
+
+
+def all_targets(database, expected, decoys):
+    """The TOMTOM targets: the database, then expected and decoy motifs it lacks."""
+    return database.extend(expected).extend(decoys)
 
 
 def _status(row):
@@ -44,14 +66,14 @@ def _status(row):
 
 
 def match_rows(pfms, database, expected, decoys, *, q_threshold=0.05, top_n=5,
-               n_shuffles=99, seed=None):
+               n_shuffles=39, seed=None):
     """Match fields (:data:`MATCH_FIELDS`) for each PFM; see :func:`match`.
 
     ``database``, ``expected`` and ``decoys`` are :class:`MotifDatabase` objects.
     Returns ``(rows, n_targets)``.
     """
-    targets = database.extend(expected).extend(decoys)
-    roles = {"expected": _role_masks(targets, expected), "decoy": _role_masks(targets, decoys)}
+    targets = all_targets(database, expected, decoys)
+    roles = {"expected": same_tf(targets, expected), "decoy": same_tf(targets, decoys)}
     clash = sorted({targets.ids[i] for i in np.flatnonzero(roles["expected"] & roles["decoy"])})
     if clash:
         raise ValueError(f"Motifs cannot be both expected and decoys. Received both: {clash}")
@@ -87,7 +109,7 @@ def match_rows(pfms, database, expected, decoys, *, q_threshold=0.05, top_n=5,
 
 
 def match(pfms, database="JASPAR", *, expected=None, decoys=None, q_threshold=0.05, top_n=5,
-          n_shuffles=99, seed=None, ids=None):
+          n_shuffles=39, seed=None, ids=None):
     """Matches motifs to a database with TOMTOM, flagging expected motifs and decoys.
 
     A database motif counts as a match when (1) its TOMTOM q-value
@@ -110,7 +132,7 @@ def match(pfms, database="JASPAR", *, expected=None, decoys=None, q_threshold=0.
         q_threshold: significance level on TOMTOM q-values.
         top_n: significant matches listed per motif.
         n_shuffles: column shuffles per motif for the control (0: q only). With
-            99, ``shuffle_p`` is at least 0.01.
+            39, ``shuffle_p`` is at least 0.025: a match must beat every shuffle.
         seed: seed of the shuffles (None: 0).
         ids: names of the motifs (default ``0..n-1``).
 

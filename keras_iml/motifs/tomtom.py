@@ -121,20 +121,23 @@ def shuffled_best_p(queries, database, n_shuffles, rng):
     return best.reshape(len(queries), n_shuffles)
 
 
-def tomtom_roles(queries, database, roles, *, q_threshold, n_shuffles=99, rng=None):
+def tomtom_roles(queries, database, roles, *, q_threshold, n_shuffles=39, rng=None):
     """Every query's matches, with a column-shuffle control and role summaries.
 
     A target counts as a match of a query when its TOMTOM q-value is below
     ``q_threshold`` *and* its p-value beats the column-shuffled copies of the
     query: ``shuffle_p = (1 + #{shuffles whose best p <= p}) / (n_shuffles + 1)``
-    is below ``q_threshold`` too (with ``n_shuffles=0`` only q is used).
+    is below ``q_threshold`` too (with ``n_shuffles=0`` only q is used). The
+    shuffles are run only for queries with a target below ``q_threshold``
+    (``shuffle_p`` is NaN for the others, which match nothing).
 
     Args:
         queries: list of ``(L, 4)`` matrices.
         database: a :class:`MotifDatabase`.
         roles: dict role -> boolean array over the database's motifs.
         q_threshold: significance level.
-        n_shuffles: column shuffles per query for the control.
+        n_shuffles: column shuffles per query for the control (with 39, a match
+            must beat every shuffle at ``q_threshold=0.05``).
         rng: ``numpy.random.Generator`` for the shuffles.
 
     Returns:
@@ -144,16 +147,19 @@ def tomtom_roles(queries, database, roles, *, q_threshold, n_shuffles=99, rng=No
         [every matching target_id])``, or ``(None, nan, [])``.
     """
     matches = tomtom(queries, database, top_n=len(database))
-    if n_shuffles:
-        null = np.sort(shuffled_best_p(queries, database, n_shuffles, rng), axis=1)
-        rank = [np.searchsorted(null[q], p, side="right")
-                for q, p in zip(matches["query"], matches["p_value"])]
-        matches["shuffle_p"] = (1.0 + np.asarray(rank)) / (n_shuffles + 1.0)
-        matches["match"] = (matches["q_value"] < q_threshold) & \
-            (matches["shuffle_p"] < q_threshold)
-    else:
-        matches["shuffle_p"] = np.nan
-        matches["match"] = matches["q_value"] < q_threshold
+    matches["shuffle_p"] = np.nan
+    matches["match"] = matches["q_value"] < q_threshold
+    # Only queries with a candidate (q below the threshold) need the control.
+    need = sorted(set(matches.loc[matches["match"], "query"]))
+    if n_shuffles and need:
+        null = np.sort(shuffled_best_p([queries[k] for k in need], database, n_shuffles, rng),
+                       axis=1)
+        row_of = {k: j for j, k in enumerate(need)}
+        rows = matches["query"].isin(need).to_numpy()
+        rank = [np.searchsorted(null[row_of[q]], p, side="right")
+                for q, p in zip(matches.loc[rows, "query"], matches.loc[rows, "p_value"])]
+        matches.loc[rows, "shuffle_p"] = (1.0 + np.asarray(rank)) / (n_shuffles + 1.0)
+        matches["match"] = matches["match"] & (matches["shuffle_p"] < q_threshold)
     best = {role: [] for role in roles}
     for k in range(len(queries)):
         sub = matches[(matches["query"] == k) & matches["match"]]
