@@ -226,6 +226,8 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
     instances, many = resolve_methods(method, method_options)
     if isinstance(x, tf.data.Dataset) and len(instances) > 1:
         x = np.concatenate([b for b in _dataset_batches(x, batch_size, alphabet, n_policy)])
+    # Methods of one call share their compiled model functions.
+    functions = {} if functions is None else functions
     results = {}
     for inst in instances:
         parts = list(_explain_stream(model, x, inst, target=target, batch_size=batch_size,

@@ -105,3 +105,22 @@ def test_summary_table_lists_methods_and_verdicts():
     assert any(line.startswith("a ") and "0.910" in line and "pass" in line for line in lines)
     assert any(line.startswith("b ") and "0.420" in line and "fail" in line for line in lines)
     assert "a|b" not in text
+
+
+def test_demo_protocol_merges_options_and_records_what_it_leaves_out():
+    from keras_iml import validation
+
+    cfg = demo.DemoConfig(protocol="quick", metric_options={
+        "ensemble_stability": {"n_sequences": 8}, "deletion": {"n_sequences": 5}},
+        left_out={"randomisation": "too slow here", "motif_recovery": "not in the protocol"})
+    quick = validation.Protocol.quick()
+    proto = demo._protocol(validation, cfg, seed=3)
+    assert proto.seed == 3
+    assert "randomisation" in quick.metrics and "randomisation" not in proto.metrics
+    assert proto.metrics["ensemble_stability"] == {"n_sequences": 8}
+    assert proto.metrics["deletion"] == {**quick.metrics["deletion"], "n_sequences": 5}
+    order = [m for m in validation.protocol.DEFAULT_METRICS if m in proto.metrics]
+    assert list(proto.metrics) == order
+    report = validation.ValidationReport()
+    demo._record_left_out(report, cfg, quick)
+    assert report.not_run.values.tolist() == [["randomisation", "all", "too slow here"]]
