@@ -50,9 +50,13 @@ def main(argv=None):
                         help="central window used by TF-MoDISco (0: whole sequences)")
     parser.add_argument("--model", choices=("trained", "pwm"), default="trained")
     parser.add_argument("--n-train", type=int, default=4000)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--method", default="saliency")
-    parser.add_argument("--max-seqlets", type=int, default=2000)
+    parser.add_argument("--max-seqlets", type=int, default=None,
+                        help="TF-MoDISco seqlets per sign (default: discover()'s)")
+    parser.add_argument("--neighbors", type=int, default=None,
+                        help="TF-MoDISco nearest_neighbors_to_compute (default: discover()'s)")
+    parser.add_argument("--threads", type=int, default=None, help="numba threads")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "motifs_results.json"))
     args = parser.parse_args(argv)
 
@@ -84,12 +88,16 @@ def main(argv=None):
     explain_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    options = {} if args.max_seqlets is None else {"max_seqlets": args.max_seqlets}
+    if args.neighbors is not None:
+        options["modisco_options"] = {"nearest_neighbors_to_compute": args.neighbors}
     result = motif_recovery({args.method: attr}, database=db, expected=data.true_motif_ids,
                             decoys=data.decoy_motif_ids, window=args.window or None,
-                            max_seqlets=args.max_seqlets, seed=0, verbose=1)
+                            n_threads=args.threads, seed=0, verbose=1, **options)
     seconds = time.perf_counter() - t0
     patterns = result.patterns
-    steps = patterns.attrs.get("seconds", {})
+    settings = result.settings[args.method]
+    steps = settings.get("seconds", {})
     print(f"\nmotif discovery: {args.n} x {args.length} bp (window {args.window or 'all'}), "
           f"{args.method}: {seconds:.1f} s (target <= 120 s on 2 cores); steps {steps}")
     print(f"JASPAR load {jaspar_seconds:.1f} s, first TOMTOM call {tomtom_first_seconds:.1f} s, "
@@ -99,7 +107,7 @@ def main(argv=None):
     print(result)
     out = {
         "n_sequences": args.n, "length": args.length, "window": args.window, "model": args.model,
-        "method": args.method, "max_seqlets": args.max_seqlets, "model_auroc": auroc,
+        "method": args.method, "modisco": settings.get("modisco"), "model_auroc": auroc,
         "discover_seconds": round(seconds, 2), "steps": steps,
         "jaspar_seconds": round(jaspar_seconds, 2),
         "tomtom_first_call_seconds": round(tomtom_first_seconds, 2),

@@ -77,8 +77,6 @@ def sweep(args):
 
 
 def batch(args):
-    import pandas as pd
-
     from keras_iml.zoo import list_models
     from keras_iml.zoo.batch import BatchSettings
     from keras_iml.zoo.executors import run_batch
@@ -106,10 +104,9 @@ def batch(args):
         "extrapolated_683_wall_minutes": round(wall / max(1, len(frame)) * 683 / 60, 1),
         "extrapolated_683_minutes_on_2_idle_cores": round(cpu / max(1, len(frame)) * 683 / 2 / 60, 1),
         "median_seconds_by_stage": stage, "load_average": os.getloadavg(),
-        "out_dir": out_dir,
     }
     print(json.dumps(out, indent=2))
-    pd.set_option("display.width", 200)
+    print(f"results table: {out_dir}/results.sqlite, summary: {out_dir}/summary.html")
     return out
 
 
@@ -128,7 +125,7 @@ def main(argv=None):
     if args.part in ("sweep", "all"):
         results["sweep"] = sweep(args)
     if args.part in ("batch", "all"):
-        results["batch"] = batch(args)
+        results[f"batch_{args.protocol or 'default'}"] = batch(args)
     previous = {}
     if os.path.exists(args.json):
         with open(args.json, encoding="utf-8") as handle:

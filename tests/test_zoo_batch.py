@@ -64,6 +64,7 @@ def test_unsupported_layer_and_failed_statuses(tmp_path):
                              cache_dir=str(tmp_path / "cache"))
     row, _ = validate_model("Odd/lambda_model", settings)
     assert row["status"] == "failed" and "Cannot read HDF5" in row["reason"]  # weights read first
+    assert not list((tmp_path / "cache").rglob("*.keras"))  # nothing cached for a failed load
     (model_dir / "model.yaml").write_text("type: keras\nargs:\n  arch: arch.json\n  weights: w.h5\n")
     import h5py
 

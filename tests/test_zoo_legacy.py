@@ -63,7 +63,7 @@ def test_factornet_max_needs_the_theano_flip(shared_dir, tmp_path):
     assert flipped.metadata["tracks"] == {"mappability": 1.0, "dnase": 0.1}
     unflipped, _ = build_factornet(folder / "model.json", folder / "best_model.hdf5",
                                    model_name=name, theano_kernels=False)
-    x = dna.random_sequences(16, 1002, gc=0.42, rng=2)
+    x = dna.random_sequences(10, 1002, gc=0.42, rng=2)
     xi = x.copy()
     xi[:, 498:504] = dna.one_hot("CACGTG")[0]
     rise = np.asarray(flipped(xi))[:, 0] - np.asarray(flipped(x))[:, 0]

@@ -36,14 +36,17 @@ class MotifRecovery:
         adverse: every pattern that matches a decoy or no known motif, with the
             reason (reported, never dropped).
         q_threshold: the significance level used.
+        settings: dict method -> the ``attrs`` of its ``discover`` frame
+            (settings, database, expected/decoy groups, seconds per step).
     """
 
-    def __init__(self, patterns, recovery, summary, adverse, q_threshold):
+    def __init__(self, patterns, recovery, summary, adverse, q_threshold, settings=None):
         self.patterns = patterns
         self.recovery = recovery
         self.summary = summary
         self.adverse = adverse
         self.q_threshold = q_threshold
+        self.settings = dict(settings or {})
 
     def __repr__(self):
         lines = [f"<MotifRecovery q<{self.q_threshold}>"]
@@ -169,11 +172,12 @@ def motif_recovery(attributions=None, x=None, *, patterns=None, expected=None, d
     if not isinstance(patterns, dict):
         raise TypeError(f"`patterns` must be a dict name -> DataFrame. Received: "
                         f"type {type(patterns).__name__}")
-    recovery, summary, adverse, frames = [], [], [], []
+    recovery, summary, adverse, frames, settings = [], [], [], [], {}
     for name, frame in patterns.items():
         missing = sorted(set(PATTERN_COLUMNS) - set(frame.columns))
         if missing:
             raise ValueError(f"`patterns[{name!r}]` lacks discover() columns {missing}.")
+        settings[name] = dict(frame.attrs)
         groups = frame.attrs.get("expected", {})
         if expected is not None and attributions is None:
             groups = _groups_from(expected, frame)
@@ -191,6 +195,7 @@ def motif_recovery(attributions=None, x=None, *, patterns=None, expected=None, d
         pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
         pd.DataFrame(adverse, columns=ADVERSE_COLUMNS),
         q_threshold,
+        settings,
     )
 
 
