@@ -88,11 +88,14 @@ def confounded(planted):
     model = _scanner(LENGTH, [planted["ctcf"], planted["tp53"]])
     attr = keras_iml.explain(model, planted["x"], "saliency", verbose=0)
     protocol = {"base": None, "n_bootstrap": 50,
-                "metrics": {"motif_recovery": {"decoys": ["MA0106"], "n_threads": 1,
-                                               "modisco_options": MODISCO}}}
+                "metrics": {"motif_recovery": {"n_threads": 1, "modisco_options": MODISCO}}}
+    # Expected motif from `motifs=`, the decoy from the instance table's "decoy" rows.
+    table = planted["sites"].assign(
+        motif_id=planted["sites"].motif.map({"CTCF": "MA0139.2", "TP53": "MA0106.3"}),
+        role=planted["sites"].motif.map({"CTCF": "true", "TP53": "decoy"}), strand="+")
     report = keras_iml.validate(model, planted["x"], methods=["saliency"],
                                 attributions={"saliency": attr}, motifs=["MA0139.2"],
-                                protocol=protocol, verbose=0)
+                                ground_truth=table, protocol=protocol, verbose=0)
     return report
 
 
@@ -269,6 +272,9 @@ def test_confounded_model_reports_the_decoy(confounded, planted):
     summary = confounded.summary.set_index("metric")
     assert summary.loc["motif_decoy_free", "tier"] == 3
     assert summary.loc["motif_decoy_free", "value"] == pytest.approx(free.mean())
+    recovered = confounded.tables["motif_recovery"].set_index("motif")
+    assert bool(recovered.loc["MA0139.2", "recovered"])
+    assert "MA1930.2" in recovered.loc["MA0139.2", "matrix_ids"]  # every CTCF matrix counts
 
 
 def test_validation_report_round_trips_motif_table(confounded, tmp_path):

@@ -53,8 +53,9 @@ class MotifRecoveryMetric(Metric):
     dropped) and ``"motif_recovery"`` (each expected motif: recovered or not, by
     which pattern, at which q).
 
-    Expected motifs come from ``expected`` or ``validate(motifs=...)``; decoys
-    from ``decoys`` or a benchmark instance table.
+    Expected motifs come from ``expected``, else ``validate(motifs=...)``, else
+    the ``"true"`` rows of a benchmark instance table given as ``ground_truth``;
+    decoys from ``decoys``, else the table's ``"decoy"`` rows.
 
     Args:
         expected: expected motifs (JASPAR IDs, TF names, matrices; see ``discover``).
@@ -76,7 +77,7 @@ class MotifRecoveryMetric(Metric):
     quick = False
 
     def __init__(self, expected=None, decoys=None, database="JASPAR", q_threshold=0.05,
-                 max_seqlets=2000, n_leiden_runs=2, window=None, max_sequences=None,
+                 max_seqlets=1000, n_leiden_runs=2, window=None, max_sequences=None,
                  modisco_options=None, n_threads=None):
         self.expected = expected
         self.decoys = decoys
@@ -106,7 +107,9 @@ class MotifRecoveryMetric(Metric):
         key = ("motif_database", repr(self.database))
         if key not in ctx.memo:
             ctx.memo[key] = load_database(self.database)
-        expected = self.expected if self.expected is not None else _expected_from_context(ctx)
+        expected = self.expected
+        if expected is None:
+            expected = _expected_from_context(ctx) or _table_motifs(ctx, "true")
         decoys = self.decoys if self.decoys is not None else _table_motifs(ctx, "decoy")
         frame = discover(
             attr, ctx.x, database=ctx.memo[key], expected=expected, decoys=decoys,
