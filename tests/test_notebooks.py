@@ -16,6 +16,7 @@ def _execute(name, tmp_path, monkeypatch, timeout=300):
 
     monkeypatch.setenv("KERAS_IML_CI", "1")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.setenv("KERAS_IML_CACHE", str(tmp_path / "cache"))  # not the user's cache
     work = tmp_path / "examples"
     work.mkdir()
     shutil.copy(EXAMPLES / name, work / name)
