@@ -116,7 +116,8 @@ def _crop(hyp, x, window, max_sequences, seed):
         window = int(window)
         if not 0 < window <= length:
             raise ValueError(
-                f"`window` must be in [1, {length}] (the sequence length). Received: window={window}"
+                f"`window` must be in [1, {length}] (the sequence length). "
+                f"Received: window={window}"
             )
         start = (length - window) // 2
         hyp, x = hyp[:, start:start + window], x[:, start:start + window]
@@ -277,7 +278,8 @@ def discover(attributions, x=None, *, database="JASPAR", expected=None, decoys=N
         ``"pos_patterns.pattern_0"``), ``method``, ``sign`` (``"pos"``/``"neg"``),
         ``n_seqlets``, ``length``, ``pfm`` and ``cwm`` (``L x 4`` nested lists,
         ACGT), ``seqlets`` (``[seq, start, end, strand]`` of every seqlet, in the
-        coordinates of ``x``, trimmed like the pattern), ``best_match`` (database ID), ``best_match_name`` (TF name),
+        coordinates of ``x``, trimmed like the pattern), ``best_match`` (database
+        ID), ``best_match_name`` (TF name),
         ``information`` (bits per position of the PFM), ``p_value``, ``q_value``,
         ``significant``, ``matches`` (up to ``top_n``
         significant ``"ID name"``), ``expected_match``/``expected_q`` and

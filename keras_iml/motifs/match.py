@@ -11,8 +11,8 @@ __all__ = ["match", "information_content", "MATCH_FIELDS", "same_tf", "expand_gr
 
 MATCH_FIELDS = [
     "information", "best_match", "best_match_name", "p_value", "q_value", "shuffle_p",
-    "significant", "matches", "expected_match", "expected_q", "expected_hits", "decoy_match", "decoy_q",
-    "decoy_hits", "status",
+    "significant", "matches", "expected_match", "expected_q", "expected_hits", "decoy_match",
+    "decoy_q", "decoy_hits", "status",
 ]
 
 

@@ -49,6 +49,9 @@ class MotifRecoveryMetric(Metric):
     * ``motif_decoy_free``: 0 when one of them is in a pattern matching a decoy,
       else 1 (so the adverse events list the sequences behind decoy patterns).
 
+    Both rows pass at a mean of at least ``threshold`` (0.5); a sequence scoring
+    below it is an adverse event.
+
     Tables: ``"motifs"`` (every pattern, with its match and status, nothing
     dropped) and ``"motif_recovery"`` (each expected motif: recovered or not, by
     which pattern, at which q).
@@ -128,6 +131,7 @@ class MotifRecoveryMetric(Metric):
     def adverse_reason(self, row, value, threshold):
         if row == "motif_decoy_free":
             return "a seqlet of this sequence is in a TF-MoDISco pattern matching a decoy motif"
-        return (f"{value:.0%} of this sequence's seqlets in TF-MoDISco patterns match an expected "
-                f"motif (below {threshold:.0%}; the rest match a decoy, another motif or nothing known)")
+        return (f"{value:.0%} of this sequence's seqlets in TF-MoDISco patterns match an "
+                f"expected motif (below {threshold:.0%}; the rest match a decoy, another motif "
+                "or nothing known)")
 

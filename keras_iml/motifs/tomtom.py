@@ -54,8 +54,8 @@ def tomtom(queries, database, *, top_n=5, query_ids=None):
 
     Returns:
         DataFrame with columns ``query, rank, target_index, target_id,
-        target_name, p_value, q_value, offset, overlap, strand`` (strand ``"+"`` or ``"-"``: the target
-        strand that aligned best), ``top_n`` rows per query.
+        target_name, p_value, q_value, offset, overlap, strand`` (strand ``"+"`` or
+        ``"-"``: the target strand that aligned best), ``top_n`` rows per query.
 
     Example:
         >>> tomtom([pfm], load_jaspar(), top_n=3)
