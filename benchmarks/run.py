@@ -48,7 +48,7 @@ PLAN = [
     ("keras_iml ism", "keras_iml:ism", 32, {}),
     ("naive batched ISM (predict)", "naive batched ISM (predict)", 4, {}),
     ("tangermeme saturation_mutagenesis", "tangermeme saturation_mutagenesis", 4, {}),
-    ("keras_iml occlusion", "keras_iml:occlusion", 64, {}),
+    ("keras_iml occlusion", "keras_iml:occlusion", 16, {}),
     ("keras_iml grad_cam", "keras_iml:grad_cam", 256, {}),
 ]
 

@@ -27,6 +27,12 @@ def build_parser():
 
 
 def main(argv=None):
+    import tensorflow as tf
+
+    # The command line is an application: TensorFlow's "triggered tf.function
+    # retracing" notices (one trace per compiled model function, by design) are noise
+    # here. The library itself leaves TensorFlow's logger alone.
+    tf.get_logger().setLevel("ERROR")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
