@@ -158,8 +158,13 @@ def case_tfexplain_ig():
     from tf_explain.core.integrated_gradients import IntegratedGradients
 
     model = keras_model()
+    alphas = ((np.arange(32) + 0.5) / 32).astype("float32")[None, :, None, None]
+
+    def path(xb):  # tf-explain's helper takes the interpolated inputs, (N * steps, L, 4)
+        return tf.constant((alphas * xb[:, None]).reshape(-1, LENGTH, 4))
+
     return lambda x: [IntegratedGradients.get_integrated_gradients(
-        tf.constant(x[i : i + 8]), model, 0, 32) for i in range(0, len(x), 8)]
+        path(x[i : i + 8]), model, 0, 32) for i in range(0, len(x), 8)]
 
 
 def case_captum_saliency():
@@ -196,7 +201,7 @@ def case_tangermeme_dls():
 
 def case_tangermeme_ism():
     import torch
-    from tangermeme.ism import saturation_mutagenesis
+    from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
     net = torch_model(keras_model())
     tt = lambda x: torch.tensor(np.transpose(x, (0, 2, 1)))  # noqa: E731
