@@ -62,6 +62,9 @@ RATIOS = [
 ]
 
 
+MARKER = "<!-- other benchmarks: kept by benchmarks/run.py -->"
+
+
 def run_case(case, n, options, timeout):
     cmd = [sys.executable, os.path.join(HERE, "cases.py"), case, str(n), json.dumps(options)]
     try:
@@ -138,7 +141,13 @@ def write_markdown(path, results):
         else:
             lines.append(f"| {title} | n/a | peer or method did not run |")
     lines.append("")
-    atomic_write(path, lambda tmp: open(tmp, "w").write("\n".join(lines)))
+    # Sections below the marker come from the other benchmark scripts: keep them.
+    kept = ""
+    if os.path.exists(path):
+        old = open(path).read()
+        if MARKER in old:
+            kept = old[old.index(MARKER):]
+    atomic_write(path, lambda tmp: open(tmp, "w").write("\n".join(lines) + "\n" + kept))
 
 
 if __name__ == "__main__":
