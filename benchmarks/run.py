@@ -113,7 +113,8 @@ def write_markdown(path, results):
     lines = [
         "# Benchmarks",
         "",
-        "Produced by `make bench` (`python benchmarks/run.py`), which rewrites this page.",
+        "The attribution tables are produced by `make bench` (`python benchmarks/run.py`); the",
+        "sections after them come from the other scripts in `benchmarks/`.",
         f"Measured {datetime.date.today()} on {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()},",
         f"Python {platform.python_version()}, TensorFlow {tf_version}.",
         "",
