@@ -80,9 +80,9 @@ def test_resume_loses_nothing_and_duplicates_nothing(shared_dir, tmp_path, monke
     calls = []
     real = executors.validate_model
 
-    def counting(name, s):
+    def counting(name, s, **kw):
         calls.append(name)
-        return real(name, s)
+        return real(name, s, **kw)
 
     monkeypatch.setattr(executors, "validate_model", counting)
     out = tmp_path / "out"
@@ -135,3 +135,17 @@ def test_cli_list_and_validate(shared_dir, tmp_path, capsys):
     assert code == 0
     assert "1 models" in capsys.readouterr().out
     assert ResultsStore(batch.results_path(tmp_path / "o")).models()["status"].tolist() == ["ok"]
+
+
+def test_worker_processes_match_in_process_results(shared_dir, tmp_path):
+    """Two worker processes fed from a queue (each with its own ModelPool) = one process."""
+    settings = _settings(shared_dir, tmp_path)
+    names = [CTCF, TBP, "DeepBind/Homo_sapiens/TF/D00290.003_SELEX_ALX3"]
+    alone = run_batch(names, settings, tmp_path / "one", summary=False).set_index("name")
+    seen = []
+    pair = run_batch(names, settings, tmp_path / "two", n_workers=2, summary=False,
+                     progress=lambda done, total, row: seen.append(done)).set_index("name")
+    assert seen[-1] == 3 and pair["status"].eq("ok").all()
+    column = "localisation_auroc|saliency"
+    np.testing.assert_allclose(pair.loc[names, column].to_numpy(float), alone.loc[names, column].to_numpy(float),
+                               atol=1e-6)

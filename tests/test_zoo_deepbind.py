@@ -174,3 +174,53 @@ def test_jaspar_consensus_raises_deepbind_scores(params_dir):
     assert (real["fraction_raised"] >= 0.9).mean() >= 0.6
     assert (null["fraction_raised"] >= 0.9).mean() <= 0.15
     assert (real["fraction_raised"] > null["fraction_raised"]).mean() >= 0.8
+
+
+def _random_params(rng, rc, avg, hidden, m=6, d=3):
+    h1, h2 = (2 * d if avg else d), (hidden or 1)
+    from keras_iml.zoo.deepbind import DeepBindParams
+
+    return DeepBindParams(
+        reverse_complement=rc, has_avg_pooling=avg, num_hidden=hidden,
+        detectors=rng.normal(0, 1, (m, 4, d)).astype(np.float32),
+        thresholds=rng.normal(-1, 0.5, d).astype(np.float32),
+        weights1=rng.normal(0, 1, (h1, h2)).astype(np.float32),
+        biases1=rng.normal(0, 0.1, h2).astype(np.float32),
+        weights2=rng.normal(0, 1, hidden).astype(np.float32) if hidden else None,
+        biases2=0.3 if hidden else None, name="random")
+
+
+@pytest.mark.parametrize("rc,avg,hidden,average,length", [
+    (True, False, 0, False, 40), (False, True, 4, False, 40), (True, True, 4, True, 40),
+    (False, False, 0, True, 31), (True, False, 4, False, 8),  # 8 bp: one window (L <= window)
+])
+def test_ism_rescoring_only_touched_windows_equals_every_mutant(rc, avg, hidden, average, length):
+    """DeepBind's own substitution scorer (LayerISM) == every mutant through the model."""
+    import keras_iml
+    from keras_iml.methods.ism import LayerISM
+
+    p = _random_params(np.random.default_rng(length), rc, avg, hidden)
+    model = build_deepbind(p, length, average=average, window_size=9)
+    x = dna.random_sequences(3, length, rng=1)
+    x[1, 3] = 0.25  # an N: that batch falls back to the general path, still exact
+    function = keras_iml.targets.ModelFunction(model)
+    assert isinstance(keras_iml.methods.get("ism").runner(function, x), LayerISM)
+    for batch in (x[[0, 2]], x):
+        fast = keras_iml.explain(model, batch, "ism", verbose=0).values
+        slow = keras_iml.explain(model, batch, "ism", fast=False, verbose=0).values
+        np.testing.assert_allclose(fast, slow, atol=1e-5)
+        assert np.abs(fast).max() > 1e-3  # mutations do move the score
+
+
+def test_ism_layer_hook_handles_stacked_models_and_targets():
+    import keras_iml
+
+    rng = np.random.default_rng(3)
+    group = [_random_params(rng, True, False, 0) for _ in range(2)]
+    model = build_deepbind(group, 30, window_size=9)
+    x = dna.random_sequences(2, 30, rng=2)
+    for target in (0, 1):
+        fast = keras_iml.explain(model, x, "ism", target=target, verbose=0).values
+        single = keras_iml.explain(build_deepbind(group[target], 30, window_size=9), x, "ism",
+                                   fast=False, verbose=0).values
+        np.testing.assert_allclose(fast, single, atol=1e-5)

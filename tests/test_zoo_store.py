@@ -143,3 +143,35 @@ def test_catalogue_list():
         zoo.list(supported_only=True)["name"])
     with pytest.raises(TypeError, match="family"):
         zoo.list(family=3)
+
+
+def test_catalogue_ships_with_a_regular_install(tmp_path, monkeypatch):
+    """A wheel carries model_zoo/catalogue.tsv, and an install prefix is searched for it."""
+    import pathlib
+    import subprocess
+    import sys
+    import zipfile
+
+    from keras_iml.zoo import catalogue
+
+    repo = pathlib.Path(catalogue.__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+         "-q", "-w", str(tmp_path / "dist"), str(repo)],
+        capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {result.stderr[-300:]}")
+    (wheel,) = (tmp_path / "dist").glob("keras_iml-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = [n for n in archive.namelist() if n.endswith("data/share/keras_iml/model_zoo/catalogue.tsv")]
+        assert len(shipped) == 1
+        assert archive.read(shipped[0]) == (repo / "model_zoo" / "catalogue.tsv").read_bytes()
+    # An installed package (no source tree beside it) reads <prefix>/share/keras_iml/...
+    installed = tmp_path / "prefix" / "share" / "keras_iml" / "model_zoo" / "catalogue.tsv"
+    installed.parent.mkdir(parents=True)
+    installed.write_bytes((repo / "model_zoo" / "catalogue.tsv").read_bytes())
+    monkeypatch.delenv("KERAS_IML_ZOO_CATALOGUE", raising=False)
+    monkeypatch.setattr(catalogue, "__file__", str(tmp_path / "site" / "keras_iml" / "zoo" / "catalogue.py"))
+    monkeypatch.setattr(catalogue.sysconfig, "get_path", lambda name: str(tmp_path / "prefix"))
+    assert catalogue.catalogue_path() == installed
+    assert len(catalogue.read_catalogue()) == len(catalogue.read_catalogue(repo / "model_zoo" / "catalogue.tsv"))

@@ -14,7 +14,19 @@ from keras_iml.explain import _run_batch
 from keras_iml.targets import ModelFunction
 from keras_iml.metrics._stats import stable_seed
 
-__all__ = ["Context", "signed_contribution"]
+__all__ = ["Context", "signed_contribution", "function_for"]
+
+
+def function_for(store, model, target, logit, example):
+    """The :class:`ModelFunction` of ``model`` for a target, built once per ``store``.
+
+    The model is kept next to its function, so ``id(model)`` cannot be reused by
+    another object while the entry exists.
+    """
+    key = ("function", id(model), repr(target), bool(logit))
+    if key not in store:
+        store[key] = (model, ModelFunction(model, target=target, logit=logit, example=example))
+    return store[key][1]
 
 
 def signed_contribution(values, x):
@@ -51,11 +63,15 @@ class Context:
         seed: the run's seed.
         explain_kwargs: keyword arguments for :func:`keras_iml.explain` (target,
             logit, batch_size, alphabet).
+        functions: the store of compiled model functions and of models built for
+            metrics (randomised copies, the PWM oracle): the caller's dict when one
+            is given to :func:`keras_iml.validate` (kept between runs, so models of
+            one architecture are traced once), else a dict of this run.
     """
 
     def __init__(self, *, x, model=None, function=None, attributions=None, methods=None,
                  y=None, ground_truth=None, ground_truth_table=None, motifs=None, ensemble=None,
-                 protocol=None, seed=0, explain_kwargs=None, alphabet="ACGT"):
+                 protocol=None, seed=0, explain_kwargs=None, alphabet="ACGT", functions=None):
         self.x = x
         self.y = y
         self.model = model
@@ -70,6 +86,7 @@ class Context:
         self.seed = int(seed)
         self.alphabet = alphabet
         self.explain_kwargs = dict(explain_kwargs or {})
+        self.functions = {} if functions is None else functions
         self.memo = {}
 
     # -- shapes and randomness -----------------------------------------------------
@@ -159,18 +176,27 @@ class Context:
         return scale if np.isfinite(scale) and scale > 0 else 1.0
 
     def model_function(self, model=None, **overrides):
-        """The compiled :class:`ModelFunction` of a model, built once per run and model."""
+        """The compiled :class:`ModelFunction` of a model, built once per model and target.
+
+        Kept in :attr:`functions`, so it lives as long as the run (or as the
+        caller's store, when one was given).
+        """
         model = self.model if model is None else model
         opts = {**self.explain_kwargs, **overrides}
-        key = ("function", id(model), repr(opts.get("target")), bool(opts.get("logit")))
-        if key not in self.memo:
-            if model is self.model and self.function is not None and not overrides:
-                function = self.function
-            else:
-                function = ModelFunction(model, target=opts.get("target"), logit=opts.get("logit", False),
-                                         example=self.x[:1])
-            self.memo[key] = (model, function)  # the model is kept so that id() stays unique
-        return self.memo[key][1]
+        if model is self.model and self.function is not None and not overrides:
+            return self.function
+        return function_for(self.functions, model, opts.get("target"), opts.get("logit", False),
+                            self.x[:1])
+
+    def shared(self, key, build):
+        """``build()``, made once per ``key`` and kept in :attr:`functions`.
+
+        For models a metric builds (e.g. the PWM oracle): reusing the same model
+        object reuses its compiled functions in later runs with the same store.
+        """
+        if key not in self.functions:
+            self.functions[key] = build()
+        return self.functions[key]
 
     def explain(self, method, x=None, model=None, seed=None, **overrides):
         """Re-runs an attribution method with the run's target and batch size.

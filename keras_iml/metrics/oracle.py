@@ -8,6 +8,8 @@ Pan & Reynolds 2025). It tests the method alone, on the user's sequences,
 independently of the user's model.
 """
 
+import hashlib
+
 import numpy as np
 
 from keras_iml import dna
@@ -65,7 +67,9 @@ class PWMOracle(Metric):
             index = ctx.subsample(self.n_sequences, ("pwm_oracle",))
             planted, _, _ = plant_site(ctx.x[index], pfm, ctx.rng("pwm_oracle", label))
             start, _, _ = best_match(planted, log_odds(pfm))
-            model = pwm_model(pfm, ctx.length, name="pwm_oracle")
+            digest = hashlib.sha1(np.ascontiguousarray(pfm, np.float64).tobytes()).hexdigest()
+            model = ctx.shared(("pwm_oracle_model", digest, ctx.length),
+                               lambda: pwm_model(pfm, ctx.length, name="pwm_oracle"))
             ctx.memo[key] = (index, planted, start, len(pfm), model)
         return ctx.memo[key]
 

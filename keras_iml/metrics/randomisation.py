@@ -30,7 +30,7 @@ def _random_like(weights, variables, rng):
     return out
 
 
-def randomised_cascade(model, rng):
+def randomised_cascade(model, rng, copies=None):
     """Copies of ``model`` with its weighted layers randomised cumulatively from the top.
 
     Each weight tensor is redrawn from ``N(0, sd(original tensor))`` (all-zero
@@ -39,6 +39,10 @@ def randomised_cascade(model, rng):
     Args:
         model: a Sequential or functional Keras model (not modified).
         rng: a numpy Generator.
+        copies: optional cascade returned by an earlier call for a model of the
+            same architecture: its copies are overwritten instead of cloned again
+            (the draws are the same as with fresh clones), so their compiled
+            functions can be reused.
 
     Returns:
         list of ``(layer_name, copy)``: the copy has that layer and every layer above
@@ -48,26 +52,24 @@ def randomised_cascade(model, rng):
         NotApplicable: the model cannot be cloned (e.g. a subclassed model without
             ``get_config``) or has no weights.
     """
-    try:
-        template = keras.models.clone_model(model)
-        template.set_weights(model.get_weights())
-    except Exception as err:  # noqa: BLE001 - any cloning failure means "cannot run"
-        raise NotApplicable(f"the model cannot be copied with keras.models.clone_model: {err}") from err
-    weighted = [i for i, layer in enumerate(template.layers) if layer.weights]
+    weighted = [i for i, layer in enumerate(model.layers) if layer.weights]
     if not weighted:
         raise NotApplicable("the model has no weights to randomise")
-    state = template.get_weights()
-    draws = {}
-    for i in reversed(weighted):
-        layer = template.layers[i]
-        draws[i] = _random_like(layer.get_weights(), layer.weights, rng)
+    order = list(reversed(weighted))
+    state = model.get_weights()
+    draws = {i: _random_like(model.layers[i].get_weights(), model.layers[i].weights, rng) for i in order}
+    if copies is None or len(copies) != len(order):
+        try:
+            template = keras.models.clone_model(model)
+        except Exception as err:  # noqa: BLE001 - any cloning failure means "cannot run"
+            raise NotApplicable(f"the model cannot be copied with keras.models.clone_model: {err}") from err
+        copies = [(model.layers[i].name, keras.models.clone_model(template)) for i in order]
     cascade = []
-    for depth in range(1, len(weighted) + 1):
-        copy = keras.models.clone_model(template)
+    for depth, (_, copy) in enumerate(copies, start=1):
         copy.set_weights(state)
-        for i in list(reversed(weighted))[:depth]:
+        for i in order[:depth]:
             copy.layers[i].set_weights(draws[i])
-        cascade.append((template.layers[list(reversed(weighted))[depth - 1]].name, copy))
+        cascade.append((model.layers[order[depth - 1]].name, copy))
     return cascade
 
 
@@ -101,8 +103,14 @@ class ModelRandomisation(Metric):
         if inst is None:
             raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
         if "randomised_cascade" not in ctx.memo:
+            # Copies made for a model of the same architecture in an earlier run that
+            # shared this store are overwritten, keeping their compiled functions.
+            key = ("randomised_copies", id(ctx.model))
             try:
-                ctx.memo["randomised_cascade"] = randomised_cascade(ctx.model, ctx.rng("randomisation"))
+                cascade = randomised_cascade(ctx.model, ctx.rng("randomisation"),
+                                             copies=ctx.functions.get(key, (None, None))[1])
+                ctx.functions[key] = (ctx.model, cascade)
+                ctx.memo["randomised_cascade"] = cascade
             except NotApplicable as err:
                 ctx.memo["randomised_cascade"] = err
         cascade = ctx.memo["randomised_cascade"]

@@ -11,10 +11,10 @@ import keras
 from keras_iml import _checks
 from keras_iml.explain import _check_batch_size, _verbose
 from keras_iml.metrics import Context, NotApplicable
+from keras_iml.metrics.context import function_for
 from keras_iml.metrics._stats import auroc_rows, average_precision_rows
 from keras_iml.metrics.base import as_result
 from keras_iml.models_pwm import load_motifs
-from keras_iml.targets import ModelFunction
 from keras_iml.validation import inputs as _inputs
 from keras_iml.validation import verdict as _verdict
 from keras_iml.validation.hashing import provenance as _provenance
@@ -33,7 +33,7 @@ _MISSING = {
 
 def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, ensemble=None,
              protocol=None, batch_size=128, seed=None, verbose="auto", alphabet="ACGT",
-             attributions=None, target=None, logit=False):
+             attributions=None, target=None, logit=False, functions=None):
     """Validates a model's explanations over a whole dataset, tier by tier.
 
     Tier 1 (consistency): cross-method agreement, hyper-parameter sensitivity, seed
@@ -66,6 +66,12 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
             (those methods are not explained again).
         target: which model output to explain (see :mod:`keras_iml.targets`).
         logit: explain the logit of a final sigmoid/softmax.
+        functions: optional dict owned by the caller in which compiled model
+            functions, and the models metrics build (randomised copies, the PWM
+            oracle), are kept between calls. Validating many models of one
+            architecture in turn (one model object whose weights are replaced with
+            ``set_weights``, as :class:`keras_iml.zoo.ModelPool` does) then traces
+            every graph once instead of once per model.
 
     Returns:
         a :class:`ValidationReport`.
@@ -85,11 +91,14 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     n = x.shape[0]
     explain_kwargs = {"target": target, "logit": logit, "batch_size": batch_size, "alphabet": alphabet}
     function = None
+    store = {} if functions is None else functions
+    if not isinstance(store, dict):
+        raise TypeError(f"`functions` must be a dict or None. Received: {type(functions).__name__}")
     if model is not None:
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model or None. Received: {type(model).__name__}")
         _checks.check_against_model(x, model)
-        function = ModelFunction(model, target=target, logit=logit, example=x[:1])
+        function = function_for(store, model, target, logit, x[:1])
     elif not attributions:
         raise ValueError("Without a `model`, pass precomputed `attributions`. Received: model=None")
     precomputed = _inputs.check_attributions(attributions, x)
@@ -100,7 +109,7 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         ground_truth_table=ground_truth if isinstance(ground_truth, pd.DataFrame) else None,
         motifs=load_motifs(motifs), ensemble=_inputs.check_ensemble(ensemble, x, model, explain_kwargs),
         protocol=proto.to_dict(), seed=proto.seed, explain_kwargs=explain_kwargs, alphabet=alphabet,
-        methods=specs,
+        methods=specs, functions=store,
     )
     metrics = proto.metric_instances()
     to_explain = [label for label in specs if label not in precomputed]

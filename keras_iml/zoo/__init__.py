@@ -14,6 +14,7 @@ See ``docs/zoo.md``.
 from keras_iml.zoo.catalogue import jaspar_lookup, list_models, read_catalogue
 from keras_iml.zoo.errors import ChecksumError, UnsupportedLayerError, WeightsUnavailableError
 from keras_iml.zoo.load import load
+from keras_iml.zoo.pool import ModelPool
 from keras_iml.zoo.spec import ModelSpec, read_spec
 from keras_iml.zoo.store import WeightStore
 
@@ -21,6 +22,7 @@ list = list_models  # noqa: A001 - ``keras_iml.zoo.list(...)`` is the public nam
 
 __all__ = [
     "ChecksumError",
+    "ModelPool",
     "ModelSpec",
     "UnsupportedLayerError",
     "WeightStore",

@@ -149,12 +149,15 @@ def _flatten_report(report):
     return row, metrics
 
 
-def validate_model(name, settings):
+def validate_model(name, settings, pool=None):
     """Loads and validates one model; never raises.
 
     Args:
         name: the zoo name.
         settings: a :class:`BatchSettings` (or a dict of its fields).
+        pool: optional :class:`~keras_iml.zoo.pool.ModelPool` kept by the caller
+            across models: models of an architecture seen before reuse its
+            compiled functions (same results, no tracing).
 
     Returns:
         ``(row, metrics)``: the model's row (a dict with ``status`` and ``reason``) and
@@ -195,9 +198,11 @@ def validate_model(name, settings):
         stage = "validate"
         t2 = time.perf_counter()
         multi = row["n_outputs"] > 1
-        report = validate(iml.model, x, ground_truth=mask, motifs=[motif] if mask is not None else None,
+        model, functions = pool.adopt(iml.model) if pool is not None else (iml.model, None)
+        report = validate(model, x, ground_truth=mask, motifs=[motif] if mask is not None else None,
                           protocol=settings.protocol, seed=settings.seed, verbose=0,
-                          batch_size=settings.batch_size, target=settings.target if multi else None)
+                          batch_size=settings.batch_size, target=settings.target if multi else None,
+                          functions=functions)
         row["seconds_validate"] = time.perf_counter() - t2
         flat, metrics = _flatten_report(report)
         row.update(flat)

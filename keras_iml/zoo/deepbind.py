@@ -273,30 +273,51 @@ class DeepBindScan(keras.layers.Layer):
                     np.array([p.biases2 for p in params_list], dtype=np.float32)]
         return out
 
-    def _scores(self, x):
+    def _window_scores(self, windows):
+        """Scores of windows ``(R, width, 4)`` on each strand: ``(R, strands, num_models)``."""
         ops = keras.ops
-        m, d, k = self.detector_len, self.num_detectors, self.num_models
-        index, n_windows, width = _window_index(self.input_length, self.window_size)
+        m, k = self.detector_len, self.num_models
         strands = 2 if self.reverse_complement else 1
-        windows = ops.take(x, ops.convert_to_tensor(index), axis=1)
-        windows = ops.reshape(windows, (-1, width, 4))
         windows = ops.pad(windows, [[0, 0], [m - 1, m - 1], [0, 0]], constant_values=0.25)
         kernel, bias = self.detectors, self.thresholds
         if strands == 2:  # the reverse strand of a window = the window scored with RC kernels
             kernel = ops.concatenate([kernel, ops.flip(kernel, axis=(0, 1))], axis=-1)
             bias = ops.concatenate([bias, bias])
         act = ops.relu(ops.conv(windows, kernel, strides=1, padding="valid") + bias)
-        feats = ops.max(act, axis=1)  # (B * windows, strands * k * d)
+        feats = ops.max(act, axis=1)  # (R, strands * k * d)
         if self.has_avg_pooling:  # features interleaved (max, mean) per detector
             feats = ops.stack([feats, ops.mean(act, axis=1)], axis=-1)
-        feats = ops.reshape(feats, (-1, n_windows, strands, k, self.weights1.shape[1]))
-        hidden = ops.einsum("bwski,kij->bwskj", feats, self.weights1) + self.biases1
+        feats = ops.reshape(feats, (-1, strands, k, self.weights1.shape[1]))
+        hidden = ops.einsum("rski,kij->rskj", feats, self.weights1) + self.biases1
         if self.num_hidden:
-            score = ops.sum(ops.relu(hidden) * self.weights2, axis=-1) + self.biases2
-        else:
-            score = hidden[..., 0]
+            return ops.sum(ops.relu(hidden) * self.weights2, axis=-1) + self.biases2
+        return hidden[..., 0]
+
+    def _scores(self, x):
+        ops = keras.ops
+        index, n_windows, width = _window_index(self.input_length, self.window_size)
+        windows = ops.reshape(ops.take(x, ops.convert_to_tensor(index), axis=1), (-1, width, 4))
+        score = self._window_scores(windows)
+        score = ops.reshape(score, (-1, n_windows) + tuple(score.shape[1:]))
         score = ops.mean(score, axis=1) if self.average else ops.max(score, axis=1)  # (B, S, k)
         return ops.max(score, axis=1)
+
+    def iml_substitution_outputs(self, x):
+        """Outputs for the 3 substitutions at every position, faster than the full layer.
+
+        Used by the ``ism`` method (see :mod:`keras_iml.zoo.deepbind_ism`): only the
+        windows that contain a mutation are scored again.
+
+        Args:
+            x: one-hot ``(B, L, 4)`` tensor.
+
+        Returns:
+            ``(B * L * 3, num_models)``: rows in (sequence, position, r) order, where
+            substitution ``r`` puts base ``(original + r + 1) % 4``.
+        """
+        from keras_iml.zoo.deepbind_ism import substitution_outputs
+
+        return substitution_outputs(self, x)
 
     def call(self, x):
         if x.shape[1] is None:  # traced with a free length: the built length is required

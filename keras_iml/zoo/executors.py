@@ -1,4 +1,8 @@
-"""Running batch validation over many models: local (in process or a process pool) or Ray.
+"""Running batch validation over many models: local (in process or worker processes) or Ray.
+
+Every worker (a process fed from a queue, or a Ray actor) keeps a
+:class:`~keras_iml.zoo.pool.ModelPool` for its whole life, so each architecture is
+traced once per worker rather than once per model.
 
 :func:`run_batch` skips models already in the results table when resuming, submits
 the others to the executor, and writes each model's row in one transaction as soon as
@@ -6,13 +10,14 @@ it completes (only this process writes the table). At the end it writes
 ``results.csv`` (one row per model, every metric as a column) and ``summary.html``.
 """
 
-import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
+import queue
 
 from keras_iml.attributions import atomic_write
 from keras_iml.zoo.batch import BatchSettings, open_results, validate_model
+from keras_iml.zoo.pool import ModelPool
 
 __all__ = ["run_batch", "EXECUTORS"]
 
@@ -25,18 +30,90 @@ def _init_worker(threads):
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+def _worker_loop(settings_dict, tasks, results, threads, worker_id):
+    """A worker process: validates the names it takes from ``tasks`` with its own pool."""
+    _init_worker(threads)
+    settings, pool = BatchSettings(**settings_dict), ModelPool()
+    for name in iter(tasks.get, None):
+        results.put(("start", worker_id, name))
+        results.put(("done", worker_id, *validate_model(name, settings, pool=pool)))
+
+
+def _died_row(name, reason):
+    row = {"name": name, "family": name.split("/")[0], "status": "failed", "reason": reason}
+    return row, []
+
+
 def _local(names, settings, n_workers, address, on_result):  # noqa: ARG001
+    """Worker processes fed from a queue; each keeps a :class:`ModelPool` for its life.
+
+    A worker that dies (e.g. killed for memory) gets its current model reported as
+    ``failed`` with the exit code, and is replaced.
+    """
     if n_workers <= 1:
+        pool = ModelPool()
         for name in names:
-            on_result(*validate_model(name, settings))
+            on_result(*validate_model(name, settings, pool=pool))
         return
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // n_workers)
-    with concurrent.futures.ProcessPoolExecutor(n_workers, mp_context=context,
-                                                initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = [pool.submit(validate_model, name, dataclasses.asdict(settings)) for name in names]
-        for future in concurrent.futures.as_completed(futures):
-            on_result(*future.result())
+    tasks, results = context.Queue(), context.Queue()
+    for name in names:
+        tasks.put(name)
+    settings_dict = dataclasses.asdict(settings)
+    workers, current = {}, {}
+
+    def start(worker_id):
+        proc = context.Process(target=_worker_loop, daemon=True,
+                               args=(settings_dict, tasks, results, threads, worker_id))
+        proc.start()
+        workers[worker_id] = proc
+
+    for worker_id in range(min(n_workers, len(names))):
+        tasks.put(None)
+        start(worker_id)
+    remaining = len(names)
+    try:
+        while remaining:
+            try:
+                message = results.get(timeout=1.0)
+            except queue.Empty:
+                for worker_id, proc in list(workers.items()):
+                    if proc.is_alive():
+                        continue
+                    name = current.pop(worker_id, None)
+                    if name is not None:  # died while validating `name`
+                        on_result(*_died_row(name, f"worker process died (exit code {proc.exitcode})"))
+                        remaining -= 1
+                        tasks.put(None)
+                        start(worker_id)
+                    else:
+                        del workers[worker_id]
+                if not workers and remaining:
+                    raise RuntimeError(f"All worker processes exited with {remaining} models left; "
+                                       "run again with resume=True.")
+                continue
+            if message[0] == "start":
+                current[message[1]] = message[2]
+            else:
+                current.pop(message[1], None)
+                on_result(message[2], message[3])
+                remaining -= 1
+    finally:
+        for proc in workers.values():
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=5)
+
+
+class _RayWorker:
+    """A Ray actor: validates models one at a time with its own :class:`ModelPool`."""
+
+    def __init__(self, settings_dict):
+        self.settings, self.pool = BatchSettings(**settings_dict), ModelPool()
+
+    def validate(self, name):
+        return validate_model(name, self.settings, pool=self.pool)
 
 
 def _ray(names, settings, n_workers, address, on_result):
@@ -50,15 +127,25 @@ def _ray(names, settings, n_workers, address, on_result):
         ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
                  configure_logging=False, **kwargs)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(validate_model)
-        todo, running = list(names), []
-        limit = max(2, 2 * int(ray.cluster_resources().get("CPU", n_workers or 1)))
+        actor = ray.remote(num_cpus=1, max_restarts=0)(_RayWorker)
+        n_actors = max(1, min(len(names), int(ray.cluster_resources().get("CPU", n_workers or 1))))
         settings_dict = dataclasses.asdict(settings)
+        todo, running = list(names), {}  # object ref -> (actor, name)
+        idle = [actor.remote(settings_dict) for _ in range(n_actors)]
         while todo or running:
-            while todo and len(running) < limit:
-                running.append(task.remote(todo.pop(0), settings_dict))
-            ready, running = ray.wait(running, num_returns=1)
-            on_result(*ray.get(ready[0]))
+            while todo and idle:
+                worker = idle.pop()
+                name = todo.pop(0)
+                running[worker.validate.remote(name)] = (worker, name)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            worker, name = running.pop(ready[0])
+            try:
+                result = ray.get(ready[0])
+            except ray.exceptions.RayActorError as err:  # the actor died: report, replace
+                result = _died_row(name, f"Ray worker died: {type(err).__name__}")
+                worker = actor.remote(settings_dict)
+            idle.append(worker)
+            on_result(*result)
     finally:
         if started:
             ray.shutdown()
