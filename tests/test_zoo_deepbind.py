@@ -224,3 +224,16 @@ def test_ism_layer_hook_handles_stacked_models_and_targets():
         single = keras_iml.explain(build_deepbind(group[target], 30, window_size=9), x, "ism",
                                    fast=False, verbose=0).values
         np.testing.assert_allclose(fast, single, atol=1e-5)
+
+
+@pytest.mark.parametrize("avg,hidden,average", [(False, 0, False), (True, 4, True)])
+def test_deeplift_shap_is_complete_on_deepbind_scans(avg, hidden, average):
+    """Windows, N-padding, the folded convolution, max/mean pooling: DeepLIFT still sums up."""
+    import keras_iml
+
+    p = _random_params(np.random.default_rng(11), True, avg, hidden)
+    model = build_deepbind(p, 40, average=average, window_size=9)
+    x = dna.random_sequences(3, 40, rng=4)
+    attr = keras_iml.explain(model, x, "deeplift_shap", n_references=4, seed=0, verbose=0)
+    assert np.abs(attr.convergence_delta).max() < 1e-3
+    assert np.abs(attr.values).sum() > 1e-2

@@ -63,7 +63,7 @@ def substitution_outputs(layer, x):
     x = tf.ensure_shape(tf.convert_to_tensor(x, tf.float32), [None, length, 4])
     index = (np.arange(n_windows)[:, None] + np.arange(width)[None]).reshape(-1).astype(np.int32)
     windows = tf.reshape(tf.gather(x, index, axis=1), (-1, n_windows, width, 4))
-    base = layer._window_scores(tf.reshape(windows, (-1, width, 4)))  # (B * W, S, k)
+    base = layer._window_scores(tf.reshape(windows, (-1, width, 4)), phases=1)  # (B * W, S, k)
     strands, k = base.shape[1], base.shape[2]
     base = tf.reshape(base, (-1, n_windows, strands, k))
 
@@ -74,7 +74,7 @@ def substitution_outputs(layer, x):
     at = tf.one_hot(p_idx, width, dtype=tf.float32)[None, :, None, :, None]  # (1, T, 1, w, 1)
     source = tf.gather(windows, s_idx, axis=1)[:, :, None]  # (B, T, 1, w, 4)
     mutated = source * (1.0 - at) + at * alt[:, :, :, None, :]  # (B, T, 3, w, 4)
-    new = layer._window_scores(tf.reshape(mutated, (-1, width, 4)))
+    new = layer._window_scores(tf.reshape(mutated, (-1, width, 4)), phases=1)  # forward only
     new = tf.transpose(tf.reshape(new, (-1, len(s_idx), 3, strands, k)), (1, 0, 2, 3, 4))
 
     if layer.average:  # mean over windows: total - old windows with i + the new ones

@@ -28,6 +28,9 @@ def _init_worker(threads):
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+    # Worker processes belong to the batch: TensorFlow's "triggered tf.function
+    # retracing" notices (one trace per pooled architecture, by design) are noise there.
+    tf.get_logger().setLevel("ERROR")
 
 
 def _worker_loop(settings_dict, tasks, results, threads, worker_id):
