@@ -3,7 +3,11 @@
 Every case runs in its own subprocess (``python benchmarks/cases.py CASE N``) so
 that its peak memory (max RSS) is its own. The model is the issue's Basset-like
 CNN: Conv1D 64x19 ReLU, MaxPool 4, Conv1D 64x7 ReLU, GlobalMaxPool, Dense 1, on
-1,000-bp inputs; weights are seeded, and the PyTorch twin gets the same weights.
+1,000-bp inputs; weights are seeded, and the PyTorch twins get the same weights
+(:func:`torch_model` written functionally, :func:`torch_module_twin` with
+``nn.Module`` nonlinearities, which tangermeme's DeepLIFT rules need). Cases may
+attach a ``quality`` function: it runs after the timing and adds its figures
+(here the convergence of DeepLIFT-style attributions) to the printed JSON.
 """
 
 import json
@@ -65,6 +69,46 @@ def torch_model(kmodel):
         net.fc.weight.copy_(torch.tensor(w[4].T))
         net.fc.bias.copy_(torch.tensor(w[5]))
     return net
+
+
+def torch_module_twin(kmodel):
+    """The same CNN and weights written with ``nn.Module`` nonlinearities.
+
+    tangermeme applies its DeepLIFT rules through hooks on ``nn.ReLU`` and
+    ``nn.MaxPool1d`` modules only; on :func:`torch_model` (functional ``torch.relu``,
+    ``max_pool1d`` and ``max``) it silently treats every nonlinearity as linear.
+    Here the global max is ``nn.MaxPool1d`` over the whole remaining length.
+    """
+    import torch
+
+    nn = torch.nn
+    src = torch_model(kmodel)
+    net = nn.Sequential(
+        nn.Conv1d(4, 64, 19), nn.ReLU(), nn.MaxPool1d(4), nn.Conv1d(64, 64, 7), nn.ReLU(),
+        nn.MaxPool1d((LENGTH - 18) // 4 - 6), nn.Flatten(), nn.Linear(64, 1),
+    ).eval()
+    with torch.no_grad():
+        for i, part in ((0, src.c1), (3, src.c2), (7, src.fc)):
+            net[i].load_state_dict(part.state_dict())
+    return net
+
+
+def convergence(attr_sums, gains):
+    """How far attributions are from summing to the output difference they explain.
+
+    Args:
+        attr_sums: ``(N,)`` sums of each sequence's attributions.
+        gains: ``(N,)`` the differences they should sum to, ``mean_k f(x) - f(r_k)``.
+
+    Returns:
+        dict with ``convergence_max_rel`` (max over sequences of
+        ``|sum - gain| / |gain|``) and ``convergence_mean_rel``
+        (``mean |sum - gain| / mean |gain|``).
+    """
+    err = np.abs(np.asarray(attr_sums, np.float64) - np.asarray(gains, np.float64))
+    gains = np.abs(np.asarray(gains, np.float64))
+    return {"convergence_max_rel": float(np.max(err / np.maximum(gains, 1e-12))),
+            "convergence_mean_rel": float(err.mean() / max(gains.mean(), 1e-12))}
 
 
 def data(n):
@@ -132,7 +176,18 @@ def keras_iml_case(name, **options):
         import keras_iml
 
         iml = keras_iml.wrap(keras_model())  # keeps its compiled functions, like predict
-        return lambda x: iml.explain(x, name, seed=0, verbose=0, **options)
+
+        def run(x):
+            return iml.explain(x, name, seed=0, verbose=0, **options)
+
+        def quality(x, attr):  # from the timed result: sum(values) - delta = the gain
+            if getattr(attr, "convergence_delta", None) is None:
+                return {}
+            sums = attr.values.sum(axis=(1, 2))
+            return convergence(sums, sums - attr.convergence_delta)
+
+        run.quality = quality
+        return run
 
     return make
 
@@ -189,14 +244,40 @@ def case_captum_ig32():
                       for i in range(0, len(x), 16)]
 
 
-def case_tangermeme_dls():
-    import torch
-    from tangermeme.deep_lift_shap import deep_lift_shap
+def tangermeme_dls_case(twin):
+    """tangermeme's ``deep_lift_shap`` (20 dinucleotide shuffles) on a PyTorch twin.
 
-    net = torch_model(keras_model())
-    tt = lambda x: torch.tensor(np.transpose(x, (0, 2, 1)))  # noqa: E731
-    return lambda x: deep_lift_shap(net, tt(x), target=0, n_shuffles=20, random_state=0,
-                                  warning_threshold=1e9, verbose=False)
+    ``quality`` (not timed) reruns it with ``return_references=True`` (same seed,
+    same attributions) and measures how far each sequence's attributions are from
+    summing to ``mean_k f(x) - f(r_k)``.
+    """
+
+    def make():
+        import torch
+        from tangermeme.deep_lift_shap import deep_lift_shap
+
+        net = twin(keras_model())
+        tt = lambda x: torch.tensor(np.transpose(x, (0, 2, 1)))  # noqa: E731
+        kwargs = dict(target=0, n_shuffles=20, random_state=0, warning_threshold=1e9,
+                      verbose=False)
+
+        def run(x):
+            return deep_lift_shap(net, tt(x), **kwargs)
+
+        def quality(x, _):
+            out = deep_lift_shap(net, tt(x), return_references=True, **kwargs)
+            refs = out.references
+            with torch.no_grad():
+                fx = net(tt(x))[:, 0].double()
+                fr = net(refs.reshape((-1,) + refs.shape[2:]))[:, 0].double()
+            gains = fx - fr.reshape(refs.shape[:2]).mean(dim=1)
+            return convergence(out.attributions.double().sum(dim=(1, 2)).numpy(),
+                               gains.numpy())
+
+        run.quality = quality
+        return run
+
+    return make
 
 
 def case_tangermeme_ism():
@@ -243,7 +324,8 @@ CASES = {
     "tf-explain IG helper (32 steps, no x input)": case_tfexplain_ig,
     "captum Saliency (PyTorch)": case_captum_saliency,
     "captum IG 32 (PyTorch)": case_captum_ig32,
-    "tangermeme deep_lift_shap (20)": case_tangermeme_dls,
+    "tangermeme deep_lift_shap (20)": tangermeme_dls_case(torch_module_twin),
+    "tangermeme deep_lift_shap (20), functional twin": tangermeme_dls_case(torch_model),
     "tangermeme saturation_mutagenesis": case_tangermeme_ism,
 }
 
@@ -259,14 +341,16 @@ def main():
         fn, x = factory(), data(n)
         fn(x[:2])  # warm-up: tracing and compilation are not timed, as for the peers
     t0 = time.perf_counter()
-    fn(x)
+    out = fn(x)
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import tensorflow as tf
 
-    print(json.dumps({"case": name, "n": n, "seconds": seconds, "seq_per_s": n / seconds,
-                      "peak_rss_mb": peak_mb, "start_rss_mb": base_rss / 1024,
-                      "tf": tf.__version__}))
+    result = {"case": name, "n": n, "seconds": seconds, "seq_per_s": n / seconds,
+              "peak_rss_mb": peak_mb, "start_rss_mb": base_rss / 1024, "tf": tf.__version__}
+    if hasattr(fn, "quality"):  # after timing and the memory reading: not counted
+        result.update(fn.quality(x, out))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

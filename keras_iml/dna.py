@@ -14,6 +14,8 @@ Conventions used across keras_iml:
   keras_iml draws from a global random state.
 """
 
+import itertools
+
 import numpy as np
 
 __all__ = [
@@ -130,78 +132,114 @@ def shuffle(x, rng=None):
     return np.take_along_axis(x, order[..., None], axis=1)
 
 
-def _dinuc_shuffle_codes(codes, rng):
-    """Altschul–Erickson shuffle of one integer sequence keeping dinucleotide counts.
+def _last_exit_trees(counts, last):
+    """Every choice of last exits that forms a tree towards ``last``, with its weight.
 
-    Draws a random Eulerian path of the sequence's dinucleotide multigraph that
-    starts and ends at the original first and last letters: a random arborescence
-    of "last exits" towards the final letter, the other exits permuted per letter.
+    Args:
+        counts: ``(4, 4)`` dinucleotide counts (``counts[u, v]`` edges ``u -> v``).
+        last: the sequence's final letter.
+
+    Returns:
+        ``(targets (T, 4), weights (T,))``: the letter each letter's last exit goes
+        to (-1 for ``last`` and absent letters) and the number of edge-level trees
+        with those targets (the product of the chosen edges' multiplicities).
     """
-    n = codes.shape[0]
-    if n < 3:
-        return codes.copy()
-    src, dst = codes[:-1], codes[1:]
-    letters = np.unique(codes)
-    last = codes[-1]
-    # Random last-exit edge for every letter except the final one: a random walk
-    # backwards from `last` (Wilson-style loop-erased construction on the reverse graph).
-    in_tree = {int(last)}
-    last_exit = {}
-    edges_by_src = {int(a): np.flatnonzero(src == a) for a in letters}
-    for start in letters:
-        start = int(start)
-        if start in in_tree or edges_by_src[start].size == 0:
-            continue
-        u = start
-        path_next = {}
-        while u not in in_tree:
-            e = rng.choice(edges_by_src[u])
-            path_next[u] = e
-            u = int(dst[e])
-        u = start
-        while u not in in_tree:
-            last_exit[u] = path_next[u]
-            in_tree.add(u)
-            u = int(dst[path_next[u]])
-    # Per letter, the ordered list of exits: others permuted, the last exit kept last.
-    exits = {}
-    for a, es in edges_by_src.items():
-        if a in last_exit:
-            le = last_exit[a]
-            others = es[es != le]
-            exits[a] = list(dst[rng.permutation(others)]) + [dst[le]]
-        else:
-            exits[a] = list(dst[rng.permutation(es)])
-    out = np.empty(n, dtype=codes.dtype)
-    out[0] = codes[0]
-    pos = {a: 0 for a in exits}
-    cur = int(codes[0])
-    for i in range(1, n):
-        nxt = exits[cur][pos[cur]]
-        pos[cur] += 1
-        out[i] = nxt
-        cur = int(nxt)
-    return out
+    letters = [u for u in range(4) if u != last and counts[u].sum() > 0]
+    if not letters:
+        return np.full((1, 4), -1), np.ones(1)
+    combos = np.array(list(itertools.product(range(4), repeat=len(letters))))
+    targets = np.full((len(combos), 4), -1)
+    targets[:, letters] = combos
+    weights = np.prod(counts[letters, combos], axis=1).astype(float)
+    follow = targets.copy()
+    follow[:, last] = last
+    node, rows = np.broadcast_to(np.array(letters), combos.shape), np.arange(len(combos))[:, None]
+    for _ in letters:  # a tree: every letter reaches `last` within |letters| steps
+        node = follow[rows, node]
+    keep = (weights > 0) & np.all(node == last, axis=1)
+    return targets[keep], weights[keep]
+
+
+def _exit_keys(src, dst, last, rng, reps):
+    """Sort keys of one sequence's edges for ``reps`` shuffles (one row per shuffle).
+
+    Sorting the edges by ``2 * src + key`` lists every letter's exits in the order
+    the walk takes them: uniformly random, except that the last one follows the
+    drawn last-exit tree.
+    """
+    counts = np.zeros((4, 4), np.int64)
+    np.add.at(counts, (src, dst), 1)
+    targets, weights = _last_exit_trees(counts, last)
+    pick = rng.choice(len(weights), size=reps, p=weights / weights.sum())
+    keys = rng.random((reps, src.shape[0]))
+    # Which u -> v edge is held back to go last does not matter (only letters are
+    # written): take the first one, so the others stay in uniformly random order.
+    first = np.full(16, -1)
+    pairs = (src * 4 + dst)[::-1]
+    found, where = np.unique(pairs, return_index=True)
+    first[found] = src.shape[0] - 1 - where
+    chosen = targets[pick]
+    held = np.where(chosen >= 0, first[np.arange(4) * 4 + np.maximum(chosen, 0)], -1)
+    rows, letters = np.nonzero(held >= 0)
+    keys[rows, held[rows, letters]] += 1.0
+    return keys + 2.0 * src
+
+
+def _walk(codes, keys):
+    """Eulerian walks: ``codes (B, L)``, ``keys (B, R, L - 1)`` -> ``(B, R, L)``."""
+    b, reps, m = keys.shape
+    p = b * reps
+    src = codes[:, :-1]
+    order = np.argsort(keys, axis=-1)
+    exits = np.take_along_axis(np.broadcast_to(codes[:, None, 1:], keys.shape), order, -1)
+    exits = exits.reshape(-1).astype(np.intp)
+    # pointer of each (walk, letter) into `exits`: start of the letter's sorted block
+    start = np.zeros((b, 4), np.intp)
+    start[:, 1:] = np.cumsum([(src == a).sum(axis=1) for a in range(3)], axis=0).T
+    pos = (np.repeat(start, reps, axis=0) + (np.arange(p) * m)[:, None]).reshape(-1)
+    cur = np.repeat(codes[:, 0], reps).astype(np.intp)
+    base = np.arange(p, dtype=np.intp) * 4
+    slot, idx = np.empty(p, np.intp), np.empty(p, np.intp)
+    out = np.empty((m + 1, p), np.intp)
+    out[0] = cur
+    for i in range(1, m + 1):  # vectorised over all walks; one step per position
+        np.add(base, cur, out=slot)
+        np.take(pos, slot, out=idx)
+        np.take(exits, idx, out=cur)
+        idx += 1
+        pos[slot] = idx
+        out[i] = cur
+    return out.T.reshape(b, reps, m + 1)
 
 
 def dinuc_shuffle(x, rng=None, n_shuffles=None):
     """Dinucleotide-preserving shuffle of one-hot sequences.
 
     Every output keeps the exact dinucleotide counts (and first/last base) of its
-    input. Columns that are not a single base (``N``) are read as their argmax
-    letter, so shuffles of sequences with ``N`` contain only A, C, G and T.
+    input, drawn uniformly among such sequences (Altschul & Erickson 1985): a
+    random last-exit tree towards the final base (drawn exactly, by enumerating the
+    at most 16 trees of a 4-letter alphabet weighted by their edge
+    multiplicities), the other exits of every base in random order, then the
+    Eulerian walk through them. The walks of all sequences and shuffles advance
+    together, one vectorised step per position. Columns that are not a single
+    base (``N``) are read as their argmax letter, so shuffles of sequences with
+    ``N`` contain only A, C, G and T.
 
     Args:
         x: one-hot array ``(L, 4)`` or ``(N, L, 4)``.
-        rng: a ``numpy.random.Generator`` or a seed.
+        rng: a ``numpy.random.Generator`` or a seed (sequences draw from it in
+            turn), or a list of one Generator per sequence (sequence ``i`` draws
+            only from ``rng[i]``, so its shuffles do not depend on the batch).
         n_shuffles: if given, returns ``n_shuffles`` shuffles of each sequence with a
             new leading axis: ``(n_shuffles, L, 4)`` for one sequence,
             ``(N, n_shuffles, L, 4)`` for a batch.
 
     Returns:
         float32 one-hot array.
+
+    Example:
+        >>> refs = dinuc_shuffle(x, rng=0, n_shuffles=20)  # (N, 20, L, 4)
     """
-    rng = _rng(rng)
     x = np.asarray(x, dtype=np.float32)
     single = x.ndim == 2
     batch = x[None] if single else x
@@ -209,13 +247,30 @@ def dinuc_shuffle(x, rng=None, n_shuffles=None):
         raise ValueError(
             f"`x` must have shape (N, L, 4) or (L, 4). Received: x.shape={x.shape}"
         )
+    if isinstance(rng, (list, tuple)):
+        if len(rng) != batch.shape[0]:
+            raise ValueError(
+                f"`rng` as a list must hold one generator per sequence. Received: "
+                f"{len(rng)} generators for {batch.shape[0]} sequences"
+            )
+        rngs = [_rng(r) for r in rng]
+    else:
+        rngs = [_rng(rng)] * batch.shape[0]
     reps = 1 if n_shuffles is None else int(n_shuffles)
     codes = batch.argmax(-1)
+    length = codes.shape[1]
     eye = np.eye(4, dtype=np.float32)
-    out = np.empty((batch.shape[0], reps) + batch.shape[1:], dtype=np.float32)
-    for n in range(batch.shape[0]):
-        for r in range(reps):
-            out[n, r] = eye[_dinuc_shuffle_codes(codes[n], rng)]
+    if length < 3:
+        out = np.repeat(codes[:, None], reps, axis=1)
+    else:
+        out = np.empty((batch.shape[0], reps, length), np.int8)
+        step = max(1, 4096 // reps)  # bounds the keys' memory
+        for lo in range(0, batch.shape[0], step):
+            part = codes[lo : lo + step]
+            keys = np.stack([_exit_keys(c[:-1], c[1:], c[-1], r, reps)
+                             for c, r in zip(part, rngs[lo : lo + step])])
+            out[lo : lo + step] = _walk(part, keys)
+    out = eye[out]
     if n_shuffles is None:
         out = out[:, 0]
     return out[0] if single else out

@@ -45,6 +45,54 @@ def test_dinuc_shuffle_preserves_dinucleotides_and_is_seeded():
         assert not np.array_equal(s1[n, 0], x[n])
 
 
+def test_dinuc_shuffle_per_sequence_generators_are_batch_invariant():
+    x = dna.random_sequences(4, 120, rng=5)
+    together = dna.dinuc_shuffle(x, [np.random.default_rng(i) for i in range(4)], n_shuffles=3)
+    for i in range(4):  # sequence i draws only from its own generator
+        alone = dna.dinuc_shuffle(x[i], np.random.default_rng(i), n_shuffles=3)
+        np.testing.assert_array_equal(together[i], alone)
+    # different shuffles of one sequence differ; different seeds give different shuffles
+    assert len({together[0, r].tobytes() for r in range(3)}) == 3
+    assert not np.array_equal(dna.dinuc_shuffle(x, rng=1), dna.dinuc_shuffle(x, rng=2))
+    with pytest.raises(ValueError, match="one generator per sequence"):
+        dna.dinuc_shuffle(x, [np.random.default_rng(0)] * 3)
+
+
+def test_dinuc_shuffle_edge_cases():
+    same = dna.one_hot(["AAAAAAA", "ACACACA"])  # only one sequence has these dinucleotides
+    np.testing.assert_array_equal(dna.dinuc_shuffle(same, rng=0, n_shuffles=2),
+                                  np.repeat(same[:, None], 2, axis=1))
+    short = dna.one_hot(["AC"])
+    np.testing.assert_array_equal(dna.dinuc_shuffle(short, rng=0), short)
+    with_n = dna.one_hot(["ACNGTNACGT"])  # N read as its argmax letter (A)
+    out = dna.dinuc_shuffle(with_n, rng=0, n_shuffles=3)
+    assert set(np.unique(out)) == {0.0, 1.0} and (out.sum(-1) == 1).all()
+    codes = with_n[0].argmax(-1)
+    for r in range(3):
+        np.testing.assert_array_equal(_dinucs(out[0, r].argmax(-1)), _dinucs(codes))
+
+
+def test_dinuc_shuffle_is_uniform_over_sequences_with_the_same_dinucleotides():
+    """Every sequence with the input's first base and dinucleotide counts (enumerated
+    by brute force) comes out, each about equally often (a uniform shuffle). This
+    sequence has 5 last-exit trees, one of weight 2: the trees must be weighted."""
+    seq = "GCTATAGGTC"
+    codes = dna.one_hot([seq])[0].argmax(-1)
+    n = len(seq)
+    grid = np.indices((4,) * (n - 1)).reshape(n - 1, -1).T  # every possible tail
+    every = np.concatenate([np.full((len(grid), 1), codes[0]), grid], axis=1)
+    pairs = every[:, :-1] * 4 + every[:, 1:]
+    counts = np.stack([(pairs == d).sum(1) for d in range(16)], axis=1)
+    valid = {tuple(v) for v in every[(counts == _dinucs(codes)).all(1)]}
+    assert len(valid) > 5
+    draws = dna.dinuc_shuffle(dna.one_hot([seq])[0], rng=0, n_shuffles=12000).argmax(-1)
+    seen = [tuple(d) for d in draws]
+    assert set(seen) == valid
+    freq = np.array([seen.count(v) for v in sorted(valid)])
+    expected = len(seen) / len(valid)
+    assert np.abs(freq - expected).max() < 5 * np.sqrt(expected), freq
+
+
 def test_shuffle_keeps_composition_and_random_gc():
     x = dna.random_sequences(3, 500, gc=0.8, rng=1)
     s = dna.shuffle(x, rng=2)

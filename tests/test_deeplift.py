@@ -98,14 +98,26 @@ def test_convergence_on_maxpool_globalmax_cnn(head_activation):
                                    atol=1e-5)
 
 
-def test_xla_fused_rules_equal_the_plain_rules(monkeypatch):
-    """Large activations take the XLA-fused path of the rules; force it on a small model."""
-    model = make_cnn(length=L, head_activation="sigmoid")
+@pytest.mark.parametrize("first_conv", [{}, {"padding": "same"}, {"strides": 2},
+                                        {"dilation_rate": 2, "padding": "same"}])
+def test_xla_fused_rules_equal_the_plain_rules(first_conv, monkeypatch):
+    """Large chunks take the XLA-fused rules and the native input gradient of the first
+    (4-channel, stride-1) convolution, zero-padded to one chunk shape; force that on a
+    small model (3 inputs in chunks of 2: the last one padded). Strided and dilated
+    convolutions keep TensorFlow's gradient."""
+    model = _seeded_weights(keras.Sequential([
+        keras.Input((L, 4)), keras.layers.Conv1D(6, 7, activation="relu", **first_conv),
+        keras.layers.MaxPooling1D(2), keras.layers.Conv1D(6, 3, activation="relu"),
+        keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1, activation="sigmoid"),
+    ]), 5)
     x = dna.random_sequences(3, L, rng=12)
-    plain = _explain(model, x, "deeplift_shap", n_references=3, seed=2)
+    plain = _explain(model, x, "deeplift_shap", n_references=3, seed=2, chunk_size=6)
     monkeypatch.setattr(_deeplift_rules, "FUSE_MIN_SIZE", 0)
-    fused = _explain(model, x, "deeplift_shap", n_references=3, seed=2)
+    monkeypatch.setattr(_deeplift_engine, "FUSE_MIN_POSITIONS", 0)
+    fused = _explain(model, x, "deeplift_shap", n_references=3, seed=2, chunk_size=6)
+    assert np.abs(plain.values).max() > 1e-4
     np.testing.assert_allclose(fused.values, plain.values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(fused.hypothetical, plain.hypothetical, rtol=1e-5, atol=1e-7)
     assert np.abs(fused.convergence_delta).max() < 1e-5
 
 
@@ -229,12 +241,12 @@ def test_nonlinear_layers_named_and_warning_names_them():
     model = make_cnn(length=L)
     x = dna.random_sequences(2, L, rng=1)
     runner = _deeplift_engine.DeepLiftRunner(ModelFunction(model))
-    m, fx, fr = runner(x, np.zeros_like(x))
+    values, hyp, fx, fr, delta = runner(x, np.zeros_like(x)[:, None])
     kinds = {layer.name for layer in model.layers if not isinstance(layer, keras.layers.Dense)}
     assert set(runner.nonlinear_layers) == kinds  # both Conv1D (ReLU) and both poolings
-    assert np.abs(m).max() > 0 and fx.shape == fr.shape == (2,)
+    assert np.abs(values).max() > 0 and fx.shape == (2,) and fr.shape == delta.shape == (2, 1)
     with pytest.warns(UserWarning, match="global_max_pooling1d"):
-        _deeplift_engine.warn_if_not_converged(np.array([0.0, 0.5]), fx, fr, runner,
+        _deeplift_engine.warn_if_not_converged(np.array([0.0, 0.5]), fx, fr[:, 0], runner,
                                                "deeplift")
 
 

@@ -9,6 +9,13 @@ from the (stacked) input to the explained output are inspected. Each must be:
   reshapes, slices, batch normalisation in inference (a product with constants)...;
 * a product/quotient in which only one operand depends on the input.
 
+The rules pair each input's activations with those of its references row by row
+(the references of input ``i`` are rows ``i * k ... i * k + k - 1``), so the batch
+must stay the outermost axis of every tensor that reaches a nonlinearity: an op
+that moves or mixes it (a transpose of axis 0, a concatenation, slice or gather
+along it, ``SpaceToBatchND`` until its ``BatchToSpaceND``) before a rule is
+refused too.
+
 Anything else (a product of two input-dependent tensors as in gating, GELU or
 SiLU; ``Erf`` inside GELU is fine but its product is not; control flow; custom
 gradients; ops we do not know) raises a ``ValueError`` listing the op types and the
@@ -92,6 +99,115 @@ def _reduces_batch(op):
     rank = op.inputs[0].shape.rank
     axes = np.atleast_1d(value).astype(int)
     return any((a % rank if rank else a) == 0 for a in axes)
+
+
+def _static(tensor):
+    value = tf.get_static_value(tensor)
+    return None if value is None else np.atleast_1d(value).astype(int)
+
+
+def _bit0(op, mask):
+    return bool(op.get_attr(mask) & 1)
+
+
+def _touches_axis0(axes, rank):
+    """Whether constant ``axes`` (None: unknown) include axis 0 of a rank-``rank`` tensor."""
+    if axes is None or rank is None:
+        return True
+    return any(int(a) % max(rank, 1) == 0 for a in axes)
+
+
+def _mixes_batch(op):
+    """Whether ``op`` moves the batch axis from the outside or mixes its rows."""
+    kind, rank = op.type, op.inputs[0].shape.rank
+    if kind in ("ReverseV2", "Split", "SplitV", "GatherV2", "ConcatV2", "Pack", "Unpack"):
+        axis_of = {"ReverseV2": (1, rank), "Split": (0, op.inputs[-1].shape.rank),
+                   "SplitV": (2, rank), "GatherV2": (2, rank),
+                   "ConcatV2": (-1, rank)}
+        if kind in ("Pack", "Unpack"):
+            extra = 1 if kind == "Pack" else 0
+            return _touches_axis0([op.get_attr("axis")], None if rank is None else rank + extra)
+        index, axis_rank = axis_of[kind]
+        return _touches_axis0(_static(op.inputs[index]), axis_rank)
+    if kind == "Tile":
+        multiples = _static(op.inputs[1])
+        return multiples is None or multiples[0] != 1
+    if kind == "Slice":
+        begin, size = _static(op.inputs[1]), _static(op.inputs[2])
+        return begin is None or size is None or begin[0] != 0 or size[0] != -1
+    if kind == "StridedSlice":
+        if _bit0(op, "ellipsis_mask"):  # t[..., i:j]: the batch stays whole
+            return False
+        if _bit0(op, "new_axis_mask") or _bit0(op, "shrink_axis_mask"):
+            return True
+        begin, strides = _static(op.inputs[1]), _static(op.inputs[3])
+        full_begin = _bit0(op, "begin_mask") or (begin is not None and begin[0] == 0)
+        return not (full_begin and _bit0(op, "end_mask") and strides is not None
+                    and strides[0] == 1)
+    return kind in ("SpaceToBatchND", "Gather", "GatherNd", "ResourceGather", "Concat")
+
+
+# Ops that keep every input's layout (a batch axis moved by a transpose stays put).
+_KEEPS_LAYOUT = frozenset({"Identity", "Cast", "Neg", "Add", "AddV2", "Sub", "Mul", "RealDiv",
+                           "BiasAdd"}) | frozenset(rules.ELEMENTWISE)
+
+
+def _full_along(op, axis):
+    """Whether a StridedSlice keeps every index along ``axis`` (axes past its spec do)."""
+    strides = _static(op.inputs[3])
+    if strides is None:
+        return False
+    if axis >= len(strides):
+        return True
+    masks = op.get_attr("begin_mask") & op.get_attr("end_mask")
+    return bool(masks >> axis & 1) and strides[axis] == 1
+
+
+def _moved_axis(op, found):
+    """Where the batch axis goes through ``op`` when it is not outermost (None: lost).
+
+    Follows the moves a per-step layer makes (transpose time first, unstack or
+    slice the steps, stack them back, transpose back).
+    """
+    if any(axis is None for axis in found) or len(set(found)) != 1:
+        return None
+    axis, kind = found[0], op.type
+    rank = op.inputs[0].shape.rank
+    if kind in _KEEPS_LAYOUT:
+        return axis
+    if kind in ("Pack", "Unpack") and rank is not None:
+        where = op.get_attr("axis") % (rank + 1 if kind == "Pack" else rank)
+        if kind == "Pack":
+            return axis + (where <= axis)
+        return None if where == axis else axis - (where < axis)
+    if kind == "StridedSlice" and not (op.get_attr("ellipsis_mask") or op.get_attr("new_axis_mask")):
+        shrink = op.get_attr("shrink_axis_mask")
+        if shrink in (0, 1) and _full_along(op, axis):
+            return axis - shrink
+    return None
+
+
+def _batch_axes(ops, dependent):
+    """Where the batch axis of each input-dependent tensor is (None: rows mixed).
+
+    Tensors not listed have the batch as their outermost axis (axis 0).
+    """
+    axes = {}
+    for op in ops:
+        found = [axes.get(t.ref(), 0) for t in op.inputs if t.ref() in dependent]
+        if not found or op.type in _SHAPE_ONLY:
+            continue
+        if op.type == "BatchToSpaceND":  # undoes a SpaceToBatchND (dilated convolution)
+            new = 0
+        elif op.type in ("Transpose", "ConjugateTranspose"):
+            perm = _static(op.inputs[1])
+            new = None if perm is None or found[0] is None else list(perm).index(found[0])
+        elif any(axis != 0 for axis in found) or op.type == "Pack":
+            new = _moved_axis(op, found)
+        else:
+            new = None if _mixes_batch(op) else 0
+        axes.update((out.ref(), new) for out in op.outputs)
+    return axes
 
 
 def _problem(op, dependent):
@@ -181,10 +297,13 @@ def check_path(ops, source, target, model):
         TensorFlow does not rewrite it).
     """
     on_path, dependent = _path(ops, source, target)
+    batch_axes = _batch_axes(ops, dependent)
     names = layer_names(model)
     problems = {}
     for op in on_path:
         why = _problem(op, dependent)
+        if op.type in rules.RULE_TYPES and batch_axes.get(op.inputs[0].ref(), 0) != 0:
+            why = f"{op.type} (after an operation that moves the batch axis)"
         if why is not None:
             problems.setdefault(why, set()).add(layer_of(op, names))
     if not problems:

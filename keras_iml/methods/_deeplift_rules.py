@@ -7,11 +7,15 @@ rule composes multipliers and the input attributions ``(x - r) * m`` sum to
 ``f(x) - f(r)`` ("summation to delta").
 
 The rules below are TensorFlow gradient functions. The engine traces the model
-twice in one graph, on the inputs ``x`` (under ``gradient_override_map``) and on
-the references ``r`` (plainly), and pairs every overridden op with its *twin* in
-the reference trace (:func:`set_twins`), so a rule reads the reference
-activations from the twin's inputs and outputs. Only the input trace is
-differentiated, so the backward pass costs what a plain gradient costs.
+twice in one graph: on the inputs ``x`` (``b`` rows, plainly) and on the
+references (``b * k`` rows, ``k`` per input, grouped by input, under
+``gradient_override_map``). It pairs every overridden op of the reference trace
+with its *twin* in the input trace (:func:`set_twins`), so a rule reads the input
+activations from the twin, repeated for each of the input's ``k`` references
+(:func:`expand`). Only the reference trace is differentiated: the input's forward
+pass runs once per input, however many references it has, and the backward pass
+costs what a plain gradient of the ``b * k`` rows costs. The multipliers below are
+symmetric in the two sides except for tie-breaking, which is kept as written.
 
 Rules:
 
@@ -29,7 +33,10 @@ Rules:
   ``D`` through the input's argmax only, i.e. the gradient, as captum and
   tangermeme do, loses it there). This is the rule shap's DeepExplainer uses for
   max pooling; here it also covers ``Max`` reductions (global max pooling), where
-  tied maxima share the difference evenly as in TensorFlow's own gradient.
+  tied maxima share the difference evenly as in TensorFlow's own gradient. In a
+  window, ``D`` goes to the first maximum (as ``MaxPoolGrad`` routes); for
+  non-overlapping VALID pooling (Keras' default) the rule is one pass over the
+  windows instead of two ``MaxPoolGrad`` calls over the whole activation.
 * **Softmax** (last axis): the softmax Jacobian averaged along the straight line
   from the reference logits to the input logits (8-point Gauss-Legendre), each
   output's row rescaled so that its contributions sum exactly to
@@ -45,6 +52,9 @@ __all__ = [
     "FUSE_MIN_SIZE",
     "OVERRIDES",
     "RULE_TYPES",
+    "TILED_MAXPOOL",
+    "expand",
+    "fusing",
     "set_twins",
 ]
 
@@ -53,6 +63,9 @@ EPS = 1e-6
 
 #: Tensors with at least this many elements use XLA-fused rules.
 FUSE_MIN_SIZE = 1 << 20
+
+#: Non-overlapping VALID max pooling uses the one-pass window rule (else MaxPoolGrad).
+TILED_MAXPOOL = True
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
@@ -82,27 +95,82 @@ ELEMENTWISE = {
 
 _TWINS_ATTR = "_keras_iml_deeplift_twins"
 
+# Forward functions of the piecewise-linear ops, recomputed inside the rescale rule
+# (exactly as the forward pass computed them) instead of read from memory.
+_PIECEWISE_LINEAR = {
+    "Relu": lambda z, a: tf.nn.relu(z),
+    "Relu6": lambda z, a: tf.nn.relu6(z),
+    "LeakyRelu": lambda z, a: tf.nn.leaky_relu(z, a),
+}
 
-def set_twins(graph, pairs):
-    """Records, on the graph being traced, the reference twin of each overridden op."""
-    setattr(graph, _TWINS_ATTR, {op.name: twin for op, twin in pairs})
+
+def set_twins(graph, pairs, batch, repeats, fuse):
+    """Records, on the graph being traced, the input-side twin of each overridden op.
+
+    Args:
+        graph: the graph being traced.
+        pairs: ``(reference-side op, input-side op)`` pairs.
+        batch: scalar int32 tensor, the number ``b`` of inputs.
+        repeats: scalar int32 tensor, the number ``k`` of references per input.
+        fuse: whether rules on large tensors may use XLA (see :func:`_fused`).
+    """
+    twins = {op.name: twin for op, twin in pairs}
+    setattr(graph, _TWINS_ATTR, (twins, batch, repeats, bool(fuse)))
+
+
+def fusing(graph):
+    """Whether the trace being built may use XLA-fused kernels (see :func:`set_twins`)."""
+    return getattr(graph, _TWINS_ATTR, (None, None, None, False))[3]
 
 
 def _twin(op):
-    twins = getattr(op.graph, _TWINS_ATTR, None) or {}
-    if op.name not in twins:
-        raise LookupError(f"DeepLIFT: no reference twin recorded for op {op.name!r}.")
-    return twins[op.name]
+    twins = getattr(op.graph, _TWINS_ATTR, None)
+    if twins is None or op.name not in twins[0]:
+        raise LookupError(f"DeepLIFT: no input twin recorded for op {op.name!r}.")
+    return twins[0][op.name]
+
+
+def _grouped(small, big):
+    """``small`` as ``(b, 1, T, ...)`` and ``big`` as ``(b, k, T, ...)``, checked.
+
+    Row ``p`` of the reference side belongs to input ``p // k``. Every tensor on
+    the path keeps the batch as its outermost axis (checked op by op in
+    :mod:`keras_iml.methods._deeplift_graph`), so the reference side is ``b``
+    blocks of ``k`` copies of the input side's layout, also where a layer merged
+    the batch with another axis (``T > 1``, e.g. a reshape to ``(B * L, C)``). The shapes are
+    checked at run time too: the reference side must have ``k`` times as many rows
+    of the same trailing shape. Axis ``a > 0`` of the op becomes axis ``a + 2``.
+    """
+    _, batch, repeats, _ = getattr(small.graph, _TWINS_ATTR)
+    shape_s, shape_b = tf.shape(small), tf.shape(big)
+    ok = tf.reduce_all(tf.equal(shape_s[1:], shape_b[1:])) & tf.equal(
+        shape_b[0], repeats * shape_s[0])
+    check = tf.debugging.Assert(ok, [
+        "DeepLIFT: input and reference activations do not line up (the batch axis "
+        "must stay outermost); shapes:", shape_s, shape_b])
+    with tf.control_dependencies([check]):
+        small = tf.reshape(small, tf.concat([[batch, 1, -1], shape_s[1:]], 0))
+    return small, tf.reshape(big, tf.concat([[batch, repeats, -1], shape_b[1:]], 0))
+
+
+def expand(small, big):
+    """The input-side tensor ``small`` repeated for each reference, shaped like ``big``."""
+    small, grouped = _grouped(small, big)
+    return tf.reshape(tf.broadcast_to(small, tf.shape(grouped)), tf.shape(big))
 
 
 def _fused(fn, *args):
-    """``fn(*args)``, compiled with XLA when the tensors are large.
+    """``fn(*args)``, compiled with XLA when the trace allows it and tensors are large.
 
     Without fusion each rule makes ~10 full passes over activation-sized tensors,
     several times the cost of the model's own backward pass on CPU; XLA runs them
-    as one loop. Small tensors skip XLA, whose compilation (once per shape) would
-    then cost more than it saves.
+    as one loop (reading the input side, broadcast over its references, from
+    cache). XLA compiles once per shape (~0.1 s a rule), so the engine traces a
+    fused variant only for calls it pads to one fixed chunk shape, and small
+    tensors skip XLA even there.
     """
+    if not fusing(args[0].graph):
+        return fn(*args)
     fused = tf.function(fn, jit_compile=True, autograph=False)
     return tf.cond(tf.size(args[0]) >= FUSE_MIN_SIZE, lambda: fused(*args), lambda: fn(*args))
 
@@ -114,15 +182,26 @@ def _safe_div(num, den, fallback):
 
 @tf.RegisterGradient("KerasImlDeepLiftRescale")
 def _rescale_grad(op, grad):
-    ref = _twin(op)
+    twin = _twin(op)
     derivative = ELEMENTWISE[op.type]
     alpha = op.get_attr("alpha") if op.type == "LeakyRelu" else 0.0
+    forward = _PIECEWISE_LINEAR.get(op.type)
 
-    def kernel(zx, zr, yx, yr, g):
+    def rule(zr, zx, yr, yx, g):
         mid = 0.5 * (zx + zr)
         return g * _safe_div(yx - yr, zx - zr, derivative(mid, tf.cast(alpha, mid.dtype)))
 
-    return _fused(kernel, op.inputs[0], ref.inputs[0], op.outputs[0], ref.outputs[0], grad)
+    def recomputed(zr, zx, g):
+        return rule(zr, zx, forward(zr, alpha), forward(zx, alpha), g)
+
+    zx, zr = _grouped(twin.inputs[0], op.inputs[0])
+    g = tf.reshape(grad, tf.shape(zr))
+    if forward is not None:
+        m = _fused(recomputed, zr, zx, g)
+    else:
+        yx, yr = _grouped(twin.outputs[0], op.outputs[0])
+        m = _fused(rule, zr, zx, yr, yx, g)
+    return tf.reshape(m, tf.shape(op.inputs[0]))
 
 
 def _split_gain(mx, mr, g):
@@ -135,13 +214,57 @@ def _divide_routed(routed_x, routed_r, zx, zr):
     return _safe_div(routed_x + routed_r, zx - zr, tf.zeros_like(zx))
 
 
+def _first_argmax(z, m, axes, index, size):
+    """One-hot of the first maximum of each window (row-major), as MaxPoolGrad routes."""
+    first = tf.reduce_min(tf.where(tf.equal(z, m), index, size), axes, keepdims=True)
+    return tf.cast(tf.equal(index, first), z.dtype)
+
+
+def _tiled_maxpool(zx, zr, g, kh, kw):
+    """Max rule for non-overlapping VALID pooling, as one pass over the windows.
+
+    ``zx`` ``(b, 1, T, H, W, C)`` (the input side), ``zr`` ``(b, k, T, H, W, C)``,
+    ``g`` ``(b, k, T, H // kh, W // kw, C)``. Equal to routing with two
+    ``MaxPoolGrad`` calls (see :func:`_maxpool_grad`), without their passes over
+    the whole activation.
+    """
+    hp, wp = tf.shape(zr)[3] // kh, tf.shape(zr)[4] // kw
+
+    def windows(z):
+        z = z[:, :, :, : hp * kh, : wp * kw]
+        s = tf.shape(z)
+        return tf.reshape(z, tf.stack([s[0], s[1], s[2], hp, kh, wp, kw, s[5]]))
+
+    wx, wr = windows(zx), windows(zr)
+    axes = [4, 6]
+    mx = tf.reduce_max(wx, axes, keepdims=True)
+    mr = tf.reduce_max(wr, axes, keepdims=True)
+    index = tf.reshape(tf.range(kh * kw), [1, 1, 1, 1, kh, 1, kw, 1])
+    first = tf.where(mx >= mr, _first_argmax(wx, mx, axes, index, kh * kw),
+                     _first_argmax(wr, mr, axes, index, kh * kw))
+    gain = g[:, :, :, :, None, :, None] * (mx - mr)
+    m = _safe_div(first * gain, wx - wr, tf.zeros_like(wr))
+    s = tf.shape(zr)
+    m = tf.reshape(m, tf.stack([s[0], s[1], s[2], hp * kh, wp * kw, s[5]]))
+    tail = [[0, 0]] * 3 + [[0, s[3] - hp * kh], [0, s[4] - wp * kw], [0, 0]]
+    return tf.pad(m, tail)
+
+
 @tf.RegisterGradient("KerasImlDeepLiftMaxPool")
 def _maxpool_grad(op, grad):
-    ref = _twin(op)
-    zx, zr = op.inputs[0], ref.inputs[0]
-    mx, mr = op.outputs[0], ref.outputs[0]
-    to_x, to_r = _fused(_split_gain, mx, mr, grad)
+    twin = _twin(op)
+    zr, mr = op.inputs[0], op.outputs[0]
     attrs = {k: op.get_attr(k) for k in ("ksize", "strides", "padding", "data_format")}
+    ksize, strides = list(attrs["ksize"]), list(attrs["strides"])
+    tiled = attrs["padding"] in (b"VALID", "VALID") and ksize == strides
+    if TILED_MAXPOOL and tiled and ksize[0] == ksize[3] == 1:
+        zx, zr3 = _grouped(twin.inputs[0], zr)
+        _, g = _grouped(twin.outputs[0], tf.reshape(grad, tf.shape(mr)))
+        kh, kw = ksize[1], ksize[2]
+        m = _fused(lambda r, x, g_: _tiled_maxpool(x, r, g_, kh, kw), zr3, zx, g)
+        return tf.reshape(m, tf.shape(zr))
+    zx, mx = expand(twin.inputs[0], zr), expand(twin.outputs[0], mr)
+    to_x, to_r = _fused(_split_gain, mx, mr, grad)
     routed_x = tf.raw_ops.MaxPoolGrad(orig_input=zx, orig_output=mx, grad=to_x, **attrs)
     routed_r = tf.raw_ops.MaxPoolGrad(orig_input=zr, orig_output=mr, grad=to_r, **attrs)
     return _fused(_divide_routed, routed_x, routed_r, zx, zr)
@@ -159,21 +282,23 @@ def _reduced_axes(op):
 
 @tf.RegisterGradient("KerasImlDeepLiftMax")
 def _max_grad(op, grad):
-    ref = _twin(op)
-    axes = _reduced_axes(op)
+    twin = _twin(op)
+    axes = [a + 2 for a in _reduced_axes(op)]  # in the (b, k, T, ...) layout
 
     def ties(z, m):  # TF's own Max gradient: split evenly among tied maxima
         hit = tf.cast(tf.equal(z, m), z.dtype)
         return hit / tf.reduce_sum(hit, axes, keepdims=True)
 
-    def kernel(zx, zr, g):
+    def kernel(zr, zx, g):
         mx = tf.reduce_max(zx, axes, keepdims=True)
         mr = tf.reduce_max(zr, axes, keepdims=True)
-        gain = tf.reshape(g, tf.shape(mx)) * (mx - mr)
+        gain = tf.reshape(g, tf.shape(mr)) * (mx - mr)
         routed = tf.where(mx >= mr, ties(zx, mx), ties(zr, mr)) * gain
-        return _safe_div(routed, zx - zr, tf.zeros_like(zx))
+        return _safe_div(routed, zx - zr, tf.zeros_like(zr))
 
-    return _fused(kernel, op.inputs[0], ref.inputs[0], grad), None
+    zx, zr = _grouped(twin.inputs[0], op.inputs[0])
+    m = _fused(kernel, zr, zx, grad)
+    return tf.reshape(m, tf.shape(op.inputs[0])), None
 
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
@@ -183,8 +308,9 @@ _GL_WEIGHTS = (_GL_WEIGHTS / 2.0).astype(np.float32)
 
 @tf.RegisterGradient("KerasImlDeepLiftSoftmax")
 def _softmax_grad(op, grad):
-    ref = _twin(op)
-    zx, zr = op.inputs[0], ref.inputs[0]
+    twin = _twin(op)
+    zr, sr = op.inputs[0], op.outputs[0]
+    zx, sx = expand(twin.inputs[0], zr), expand(twin.outputs[0], sr)
     dz = zx - zr
     shape = [-1] + [1] * zx.shape.rank
     t = tf.reshape(tf.constant(_GL_NODES), shape)
@@ -195,7 +321,7 @@ def _softmax_grad(op, grad):
         jv = ys * v[None] - ys * tf.reduce_sum(ys * v[None], axis=-1, keepdims=True)
         return tf.reduce_sum(w * jv, axis=0)
 
-    scale = _safe_div(op.outputs[0] - ref.outputs[0], jbar(dz), tf.ones_like(dz))
+    scale = _safe_div(sx - sr, jbar(dz), tf.ones_like(dz))
     return jbar(grad * scale)
 
 

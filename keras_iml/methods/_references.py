@@ -1,9 +1,10 @@
 """Baselines and references shared by the path and reference-based methods.
 
 Integrated gradients, expected gradients, DeepLIFT and DeepLIFT-SHAP compare the input
-with one or more *references*. This module builds them for a batch, one sequence at a
-time with that sequence's own random generator (so results do not depend on the batch
-size and are reproducible under a seed).
+with one or more *references*. This module builds them for a batch, every sequence
+drawing only from its own random generator (so results do not depend on the batch
+size and are reproducible under a seed); dinucleotide shuffles of the whole batch
+are walked together (:func:`keras_iml.dna.dinuc_shuffle`).
 
 Reference kinds:
 
@@ -146,29 +147,27 @@ def make_references(kind, x, rngs, n=None, option="baseline"):
         return _from_array(kind, x, n, option, rngs)
     reps = 1 if n is None else int(n)
     shape = (x.shape[0], reps) + x.shape[1:]
-    if kind == "zeros":
+    if kind == "zeros" or x.shape[0] == 0:
         out = np.zeros(shape, dtype=np.float32)
     elif kind == "uniform":
         out = np.full(shape, 0.25, dtype=np.float32)
     else:
-        out = np.empty(shape, dtype=np.float32)
-        draw = _DRAWS[kind]
-        for i in range(x.shape[0]):
-            out[i] = draw(x[i], rngs[i], reps)
+        out = _DRAWS[kind](x, rngs, reps)
     return out[:, 0] if n is None else out
 
 
-def _draw_random(seq, rng, reps):
-    codes = rng.integers(0, 4, size=(reps, seq.shape[0]))
+def _draw_random(x, rngs, reps):
+    codes = np.stack([rng.integers(0, 4, size=(reps, x.shape[1])) for rng in rngs])
     return np.eye(4, dtype=np.float32)[codes]
 
 
-def _draw_shuffle(seq, rng, reps):
-    return np.stack([dna.shuffle(seq, rng) for _ in range(reps)])
+def _draw_shuffle(x, rngs, reps):
+    return np.stack([np.stack([dna.shuffle(seq, rng) for _ in range(reps)])
+                     for seq, rng in zip(x, rngs)])
 
 
-def _draw_dinuc(seq, rng, reps):
-    return dna.dinuc_shuffle(seq, rng, n_shuffles=reps)
+def _draw_dinuc(x, rngs, reps):  # all sequences' walks at once, each from its own rng
+    return dna.dinuc_shuffle(x, list(rngs), n_shuffles=reps)
 
 
 _DRAWS = {"random": _draw_random, "shuffle": _draw_shuffle, "dinuc_shuffle": _draw_dinuc}

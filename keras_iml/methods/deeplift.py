@@ -61,7 +61,7 @@ class DeepLift(AttributionMethod):
 
     def attribute(self, function, x, rngs):
         ref = refs_lib.make_references(self.baseline, x, rngs)
-        values, hyp, gain = engine.attribute_pairs(self, function, x, ref, self.chunk_size)
+        values, hyp, gain = engine.attribute(self, function, x, ref[:, None], self.chunk_size)
         return {
             "values": values,
             "hypothetical": hyp,

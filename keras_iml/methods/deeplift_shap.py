@@ -1,7 +1,5 @@
 """DeepLIFT-SHAP: the DeepLIFT rescale rule averaged over many references per input."""
 
-import numpy as np
-
 from keras_iml.methods import _deeplift_engine as engine
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, register
@@ -18,8 +16,11 @@ class DeepLiftShap(AttributionMethod):
     dinucleotide shuffles drawn from that sequence's generator), as in
     tangermeme's ``deep_lift_shap`` and shap's ``DeepExplainer`` with a background
     set. The ``B * n_references`` (input, reference) pairs of a batch go through one
-    compiled DeepLIFT pass in chunks of ``chunk_size`` pairs (see
-    :class:`keras_iml.methods.deeplift.DeepLift` for the rules).
+    compiled DeepLIFT pass in chunks of about ``chunk_size`` pairs (see
+    :class:`keras_iml.methods.deeplift.DeepLift` for the rules); each input's
+    forward pass runs once and is shared by its references, and the averaging over
+    references happens inside the compiled call (see
+    :mod:`keras_iml.methods._deeplift_engine`).
 
     ``convergence_delta = sum(values) - mean_k (f(x) - f(r_k))`` per sequence, which
     equals the mean over references of the per-reference deltas. ``hypothetical``
@@ -31,7 +32,8 @@ class DeepLiftShap(AttributionMethod):
             ``"zeros"`` or an array ``(L, 4)``, ``(k, L, 4)`` (a shared set: all used
             in order when ``k == n_references``, otherwise ``n_references`` drawn per
             sequence) or ``(B, k, L, 4)``.
-        chunk_size: (input, reference) pairs per compiled call (memory knob).
+        chunk_size: (input, reference) pairs per compiled call (memory knob; at
+            least one input with all its references).
 
     Example:
         >>> attr = keras_iml.explain(model, x, "deeplift_shap", n_references=20, seed=0)
@@ -51,15 +53,9 @@ class DeepLiftShap(AttributionMethod):
         refs_lib.check_reference(self.references, "references")
 
     def attribute(self, function, x, rngs):
-        b, k = x.shape[0], self.n_references
-        refs = refs_lib.make_references(self.references, x, rngs, n=k, option="references")
-        refs = refs.reshape((b * k,) + x.shape[1:])
-        xs = np.repeat(x, k, axis=0)
-        values, hyp, gain = engine.attribute_pairs(self, function, xs, refs, self.chunk_size)
-        shape = (b, k) + x.shape[1:]
-        values = values.reshape(shape).mean(axis=1)
-        hyp = hyp.reshape(shape).mean(axis=1)
-        gain = gain.reshape(b, k).mean(axis=1)
+        refs = refs_lib.make_references(self.references, x, rngs, n=self.n_references,
+                                        option="references")
+        values, hyp, gain = engine.attribute(self, function, x, refs, self.chunk_size)
         return {
             "values": values,
             "hypothetical": hyp,
