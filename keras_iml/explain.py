@@ -99,6 +99,21 @@ def _project(method, out, xb):
     return out
 
 
+def _rows_of(method, start, stop, n_total):
+    """The method with its per-sequence options cut to rows ``start:stop`` of ``n_total``.
+
+    Arrays with another first-axis length are left for the method to refuse (its
+    error names the option); so are streams of unknown length (``n_total`` None).
+    """
+    names = method.per_sequence_options()
+    if not names or n_total is None or stop - start == n_total:
+        return method
+    config = method.get_config()
+    cut = {name: np.asarray(config[name])[start:stop] for name in names
+           if np.shape(config[name])[0] == n_total}
+    return type(method).from_config({**config, **cut}) if cut else method
+
+
 def _run_batch(method, function, xb, start, base_seed, rc_average):
     rngs = [np.random.default_rng([base_seed, start + i]) for i in range(len(xb))]
     out = _project(method, method.attribute(function, xb, rngs), xb)
@@ -175,7 +190,8 @@ def _explain_stream(model, x, method, *, target, batch_size, verbose, seed, logi
             v = _verbose(verbose, n_batches if n_batches is not None else 2)
             if v:
                 bar = keras.utils.Progbar(n_total, verbose=v, unit_name="seq")
-        out = _run_batch(method, function, xb, start, base_seed, rc_average)
+        rows = _rows_of(method, start, start + len(xb), n_total)
+        out = _run_batch(rows, function, xb, start, base_seed, rc_average)
         start += len(xb)
         if bar is not None:
             bar.update(start)

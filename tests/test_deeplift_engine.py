@@ -81,6 +81,17 @@ def test_chunking_and_shared_input_pass_do_not_change_results():
         np.testing.assert_allclose(other.convergence_delta, base.convergence_delta, atol=1e-6)
 
 
+def _assert_shap_is_mean_of_single_references(model, x, refs):
+    """DeepLIFT-SHAP over ``refs`` (each input's forward pass shared by all of them)
+    equals the mean of one plain DeepLIFT run per reference, and converges."""
+    shap_like = _explain(model, x, "deeplift_shap", references=refs, n_references=len(refs))
+    singles = [_explain(model, x, "deeplift", baseline=r) for r in refs]
+    assert np.abs(shap_like.values).max() > 1e-3
+    np.testing.assert_allclose(shap_like.values, np.mean([a.values for a in singles], 0),
+                               atol=1e-6)
+    assert np.abs(shap_like.convergence_delta).max() < 1e-5
+
+
 def test_batch_merged_with_another_axis_still_pairs_rows():
     """A ReLU applied with the batch merged into the rows (reshape (B, L, 4) -> (B*L, 4))
     keeps the batch outermost: pairing input and references stays right."""
@@ -91,14 +102,8 @@ def test_batch_merged_with_another_axis_still_pairs_rows():
     h = layers.Lambda(lambda t: keras.ops.reshape(t, (-1, L, 3)))(h)
     h = layers.Conv1D(4, 3, activation="relu")(h)
     model = _seeded_weights(keras.Model(inp, layers.Dense(1)(layers.GlobalMaxPooling1D()(h))), 4)
-    x = dna.random_sequences(3, L, rng=15)
-    refs = dna.random_sequences(4, L, rng=16)
-    shap_like = _explain(model, x, "deeplift_shap", references=refs, n_references=4)
-    singles = [_explain(model, x, "deeplift", baseline=r) for r in refs]
-    assert np.abs(shap_like.values).max() > 1e-3
-    np.testing.assert_allclose(shap_like.values, np.mean([a.values for a in singles], 0),
-                               atol=1e-6)
-    assert np.abs(shap_like.convergence_delta).max() < 1e-5
+    _assert_shap_is_mean_of_single_references(model, dna.random_sequences(3, L, rng=15),
+                                              dna.random_sequences(4, L, rng=16))
 
 
 def test_per_step_layer_that_moves_the_batch_axis_and_back_is_supported():
@@ -115,14 +120,8 @@ def test_per_step_layer_that_moves_the_batch_axis_and_back_is_supported():
     h = layers.Lambda(per_step)(layers.Conv1D(3, 5, strides=4)(inp))  # 9 steps
     h = layers.MaxPooling1D(2)(h)
     model = _seeded_weights(keras.Model(inp, layers.Dense(1)(layers.GlobalMaxPooling1D()(h))), 6)
-    x = dna.random_sequences(3, L, rng=17)
-    refs = dna.random_sequences(3, L, rng=18)
-    shap_like = _explain(model, x, "deeplift_shap", references=refs, n_references=3)
-    singles = [_explain(model, x, "deeplift", baseline=r) for r in refs]
-    assert np.abs(shap_like.values).max() > 1e-3
-    np.testing.assert_allclose(shap_like.values, np.mean([a.values for a in singles], 0),
-                               atol=1e-6)
-    assert np.abs(shap_like.convergence_delta).max() < 1e-5
+    _assert_shap_is_mean_of_single_references(model, dna.random_sequences(3, L, rng=17),
+                                              dna.random_sequences(3, L, rng=18))
 
 
 def test_nonlinearity_on_a_moved_batch_axis_raises(onehot):

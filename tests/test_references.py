@@ -104,3 +104,35 @@ def test_invalid_arguments(x):
         make_references("zeros", x, _rngs(3), n=0)
     with pytest.raises(ValueError, match="rngs"):
         make_references("shuffle", x, _rngs(2))
+
+
+@pytest.mark.parametrize("method,option,shape", [
+    ("integrated_gradients", "baseline", (7, 30, 4)),
+    ("deeplift", "baseline", (7, 30, 4)),
+    ("deeplift_shap", "references", (7, 3, 30, 4)),
+    ("expected_gradients", "references", (7, 3, 30, 4)),
+])
+def test_per_sequence_arrays_work_with_any_batch_size(method, option, shape):
+    """One baseline (or reference set) per sequence: batches of 3 of 7 sequences give what
+    one batch gives, and (for the deterministic methods) what explaining a sequence
+    alone with its own entry gives; an array of the wrong length is refused."""
+    import keras_iml
+
+    from conftest import make_cnn
+
+    model = make_cnn(length=30)
+    x = dna.random_sequences(7, 30, rng=21)
+    arr = dna.random_sequences(int(np.prod(shape[:-2])), 30, rng=22).reshape(shape)
+    kw = {option: arr, "verbose": 0, "seed": 5}
+    if len(shape) == 4:
+        kw["n_references"] = shape[1]
+    whole = keras_iml.explain(model, x, method, batch_size=100, **kw)
+    batched = keras_iml.explain(model, x, method, batch_size=3, **kw)
+    assert np.abs(whole.values).max() > 1e-3
+    np.testing.assert_allclose(batched.values, whole.values, rtol=1e-5, atol=1e-6)
+    if method != "expected_gradients":  # it draws path points from sequence i's generator
+        alone = keras_iml.explain(model, x[5:6], method, batch_size=1, **{**kw, option: arr[5:6]})
+        np.testing.assert_allclose(alone.values[0], whole.values[5], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=rf"for each of the N sequences.*"
+                                         rf"Received: {option}.shape=\(6,"):
+        keras_iml.explain(model, x, method, batch_size=3, **{**kw, option: arr[:6]})

@@ -17,15 +17,17 @@ Reference kinds:
   sequence of the batch) or, when several references are asked for, ``(k, L, 4)``
   (a reference set shared by all sequences; all ``k`` are used in order when
   ``k == n``, otherwise ``n`` are drawn with replacement per sequence) or
-  ``(B, k, L, 4)`` (a set per sequence). Per-sequence arrays must match the batch
-  given to the method, so use them with ``batch_size >= N``.
+  ``(B, k, L, 4)`` (a set per sequence). Per-sequence arrays hold one entry per
+  sequence explained (``B = N``); the engine cuts them to each batch's rows (see
+  :func:`per_sequence`).
 """
 
 import numpy as np
 
 from keras_iml import dna
 
-__all__ = ["KINDS", "RANDOM_KINDS", "check_reference", "is_random", "make_references"]
+__all__ = ["KINDS", "RANDOM_KINDS", "check_reference", "is_random", "make_references",
+           "per_sequence"]
 
 KINDS = ("zeros", "uniform", "random", "shuffle", "dinuc_shuffle")
 RANDOM_KINDS = ("random", "shuffle", "dinuc_shuffle")
@@ -34,6 +36,20 @@ RANDOM_KINDS = ("random", "shuffle", "dinuc_shuffle")
 def is_random(kind):
     """Whether references of this kind are drawn at random."""
     return isinstance(kind, str) and kind in RANDOM_KINDS
+
+
+def per_sequence(kind, n=None):
+    """Whether ``kind`` is an array with one entry per sequence.
+
+    Args:
+        kind: a reference kind or array.
+        n: references per sequence (None: one), as given to :func:`make_references`.
+
+    Returns:
+        True for a ``(B, L, 4)`` array when ``n`` is None and a ``(B, k, L, 4)`` one
+        otherwise (a 3-D array is then a set shared by all sequences).
+    """
+    return not isinstance(kind, str) and np.ndim(kind) == (3 if n is None else 4)
 
 
 def check_reference(kind, option="baseline", length=None):
@@ -85,8 +101,8 @@ def _from_array(arr, x, n, option, rngs):
         if arr.ndim == 3 and arr.shape[0] in (1, b):
             return np.broadcast_to(arr, x.shape).copy()
         raise ValueError(
-            f"`{option}` must have shape (L, 4) or (B, L, 4) with B = {b} sequences in the "
-            f"batch (explain with batch_size >= N for per-sequence arrays). "
+            f"`{option}` must have shape (L, 4), or (N, L, 4) with one baseline for each "
+            f"of the N sequences explained (here the batch holds {b}). "
             f"Received: {option}.shape={arr.shape}"
         )
     if arr.ndim == 2:
@@ -97,8 +113,9 @@ def _from_array(arr, x, n, option, rngs):
         pool = np.broadcast_to(arr, (b,) + arr.shape[1:])
     else:
         raise ValueError(
-            f"`{option}` as a 4-D array must have shape (B, k, L, 4) with B = {b} sequences "
-            f"in the batch. Received: {option}.shape={arr.shape}"
+            f"`{option}` as a 4-D array must have shape (N, k, L, 4), a set of references "
+            f"for each of the N sequences explained (here the batch holds {b}). "
+            f"Received: {option}.shape={arr.shape}"
         )
     k = pool.shape[1]
     if k == n:

@@ -41,6 +41,15 @@ class AttributionMethod:
         params = inspect.signature(cls.__init__).parameters
         return [p for p in params if p != "self"]
 
+    def per_sequence_options(self):
+        """Names of options that hold one entry per sequence (along their first axis).
+
+        The engine gives each batch a copy of the method with those options cut to
+        the batch's rows, so per-sequence arrays (e.g. one baseline per sequence)
+        work with any ``batch_size``. None by default.
+        """
+        return ()
+
     def check_params(self, function):  # noqa: ARG002 - hook
         """Raises ValueError for invalid parameter values. ``function`` is the ModelFunction."""
 

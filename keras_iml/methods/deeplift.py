@@ -55,6 +55,9 @@ class DeepLift(AttributionMethod):
     def stochastic(self):
         return refs_lib.is_random(self.baseline)
 
+    def per_sequence_options(self):
+        return ("baseline",) if refs_lib.per_sequence(self.baseline) else ()
+
     def check_params(self, function):
         refs_lib.check_reference(self.baseline, "baseline")
         check_positive_int(self.chunk_size, "chunk_size")

@@ -47,6 +47,9 @@ class DeepLiftShap(AttributionMethod):
         self.references = references
         self.chunk_size = chunk_size
 
+    def per_sequence_options(self):
+        return ("references",) if refs_lib.per_sequence(self.references, 2) else ()
+
     def check_params(self, function):
         check_positive_int(self.n_references, "n_references")
         check_positive_int(self.chunk_size, "chunk_size")

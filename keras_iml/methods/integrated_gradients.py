@@ -250,6 +250,10 @@ class IntegratedGradients(AttributionMethod):
     def stochastic(self):
         return refs_lib.is_random(self.baseline)
 
+    def per_sequence_options(self):
+        n = None if self.n_baselines == 1 else self.n_baselines
+        return ("baseline",) if refs_lib.per_sequence(self.baseline, n) else ()
+
     def check_params(self, function):
         refs_lib.check_reference(self.baseline, "baseline")
         check_positive_int(self.steps, "steps")
