@@ -103,16 +103,17 @@ def test_convergence_on_maxpool_globalmax_cnn(head_activation):
 def test_xla_fused_rules_equal_the_plain_rules(first_conv, monkeypatch):
     """Large chunks take the XLA-fused rules and the native input gradient of the first
     (4-channel, stride-1) convolution, zero-padded to one chunk shape; force that on a
-    small model (3 inputs in chunks of 2: the last one padded; the plain run is one
-    partial chunk of 10). Strided and dilated convolutions keep TensorFlow's gradient."""
+    small model (3 inputs in chunks of 2: the last one padded). Strided and dilated
+    convolutions keep TensorFlow's gradient."""
     model = _seeded_weights(keras.Sequential([
         keras.Input((L, 4)), keras.layers.Conv1D(6, 7, activation="relu", **first_conv),
         keras.layers.MaxPooling1D(2), keras.layers.Conv1D(6, 3, activation="relu"),
         keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1, activation="sigmoid"),
     ]), 5)
     x = dna.random_sequences(3, L, rng=12)
-    plain = _explain(model, x, "deeplift_shap", n_references=3, seed=2, chunk_size=30)
+    plain = _explain(model, x, "deeplift_shap", n_references=3, seed=2, chunk_size=6)
     monkeypatch.setattr(_deeplift_rules, "FUSE_MIN_SIZE", 0)
+    monkeypatch.setattr(_deeplift_engine, "FUSE_MIN_POSITIONS", 0)
     fused = _explain(model, x, "deeplift_shap", n_references=3, seed=2, chunk_size=6)
     assert np.abs(plain.values).max() > 1e-4
     np.testing.assert_allclose(fused.values, plain.values, rtol=1e-5, atol=1e-7)
@@ -120,21 +121,22 @@ def test_xla_fused_rules_equal_the_plain_rules(first_conv, monkeypatch):
     assert np.abs(fused.convergence_delta).max() < 1e-5
 
 
-@pytest.mark.parametrize("n_inputs,chunk_size,fused", [(3, 30, False), (3, 9, True),
-                                                       (3, 6, True), (2, 9, False)])
-def test_calls_that_fill_a_chunk_run_the_fused_rules(n_inputs, chunk_size, fused):
-    """A call of at least one chunk (``chunk_size // k`` inputs) traces only the fused
-    variant, whatever the sequence length (a DeepBind scan of 101 bp has 40 times more
-    activations than bases); a smaller call traces only the plain one. Both agree."""
+@pytest.mark.parametrize("scale,fused", [(None, False), (1e4, True)])
+def test_layers_declaring_large_activations_get_the_fused_rules(scale, fused):
+    """A chunk of 9 pairs of 40 bp is small (plain rules) unless a layer declares many
+    activation positions per base (``iml_positions_per_base``, as DeepBind's window
+    scan does): then only the fused variant is traced. Both agree."""
     model = make_cnn(length=L)
-    x = dna.random_sequences(n_inputs, L, rng=3)
+    if scale is not None:
+        model.layers[0].iml_positions_per_base = scale
+    x = dna.random_sequences(3, L, rng=3)
     refs = np.stack([dna.dinuc_shuffle(x, rng=r) for r in range(3)], axis=1)
     runner = _deeplift_engine.DeepLiftRunner(ModelFunction(model))
-    values = runner(x, refs, chunk_size=chunk_size)[0]
+    values = runner(x, refs, chunk_size=9)[0]
     counts = {f: runner._compiled[f].experimental_get_tracing_count() for f in (False, True)}
     assert counts == {fused: 1, not fused: 0}
-    other = _deeplift_engine.DeepLiftRunner(ModelFunction(model))(x, refs, chunk_size=30)[0]
-    np.testing.assert_allclose(values, other, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(values, _deeplift_engine.DeepLiftRunner(ModelFunction(
+        make_cnn(length=L)))(x, refs, chunk_size=9)[0], rtol=1e-5, atol=1e-7)
 
 
 def test_logit_of_sigmoid_head_equals_the_linear_head():

@@ -296,3 +296,27 @@ def test_deeplift_shap_is_complete_on_deepbind_scans(avg, hidden, average):
     attr = keras_iml.explain(model, x, "deeplift_shap", n_references=4, seed=0, verbose=0)
     assert np.abs(attr.convergence_delta).max() < 1e-3
     assert np.abs(attr.values).sum() > 1e-2
+
+
+def test_deepbind_scan_declares_its_activation_scale_and_gets_fused_rules():
+    """72 windows of 30 bp, each with 49 padded positions, per 101 bases: the DeepLIFT
+    engine counts that scale and runs DeepLIFT-SHAP of 16 sequences x 20 references
+    with its XLA-fused rules, with the same attributions as the plain rules."""
+    from keras_iml.methods import _deeplift_engine
+    from keras_iml.targets import ModelFunction
+
+    p = _random_params(np.random.default_rng(12), True, False, 0, m=20, d=4)
+    model = build_deepbind(p, 101)
+    assert model.get_layer("deepbind").iml_positions_per_base == pytest.approx(72 * 49 / 101)
+    x = dna.random_sequences(16, 101, rng=5)
+    refs = np.stack([dna.dinuc_shuffle(x, rng=r) for r in range(20)], axis=1)
+    runner = _deeplift_engine.DeepLiftRunner(ModelFunction(model))
+    fused = runner(x, refs)
+    assert runner._compiled[True].experimental_get_tracing_count() == 1
+    assert runner._compiled[False].experimental_get_tracing_count() == 0
+    plain = _deeplift_engine.DeepLiftRunner(ModelFunction(build_deepbind(p, 101)))
+    plain._scale = 1.0  # the input length alone: plain rules
+    reference = plain(x, refs)
+    assert plain._compiled[False].experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(fused[0], reference[0], rtol=1e-4, atol=1e-6)
+    assert np.abs(fused[4]).max() < 1e-3 * max(1.0, np.abs(fused[2]).max())

@@ -35,15 +35,32 @@ from keras_iml.methods import _deeplift_graph as graph_check
 from keras_iml.methods import _deeplift_linear as linear
 from keras_iml.methods import _deeplift_rules as rules
 
-__all__ = ["DeepLiftRunner", "attribute", "runner_for", "warn_if_not_converged",
-           "FUSE_MIN_POSITIONS", "TOLERANCE"]
+__all__ = ["DeepLiftRunner", "attribute", "positions_per_base", "runner_for",
+           "warn_if_not_converged", "FUSE_MIN_POSITIONS", "TOLERANCE"]
 
 #: Relative tolerance of the convergence check (of ``max(1, |f(x)|, |f(r)|)``).
 TOLERANCE = 1e-3
 
-#: Chunks of at least this many (pair, position) rows run the XLA-fused rules (so
-#: do calls that fill at least one chunk, see :meth:`DeepLiftRunner.__call__`).
+#: Chunks of at least this many (pair, position) rows run the XLA-fused rules
+#: (positions counted at the widest layer's scale, see :func:`positions_per_base`).
 FUSE_MIN_POSITIONS = 1 << 16
+
+
+def positions_per_base(model):
+    """How many activation positions a layer of ``model`` has per input base (>= 1).
+
+    A layer whose activations are much larger than its input says so with an
+    ``iml_positions_per_base`` attribute (a number): e.g.
+    :class:`keras_iml.zoo.deepbind.DeepBindScan` scores every overlapping window
+    with its own padding, about 37 activation positions per base at 101 bp. Read
+    once per runner; the largest value over the (nested) layers counts.
+    """
+    scale, stack = 1.0, [model]
+    while stack:
+        layer = stack.pop()
+        scale = max(scale, float(getattr(layer, "iml_positions_per_base", 1) or 1))
+        stack.extend(getattr(layer, "layers", None) or [])
+    return scale
 
 
 class DeepLiftRunner:
@@ -65,6 +82,7 @@ class DeepLiftRunner:
         self.function = function
         self.nonlinear_layers = []
         self._error = None
+        self._scale = positions_per_base(function.model)
         spec = tf.TensorSpec([None, None, 4], tf.float32)
         # Two variants: XLA-fused rules (chunks padded to one shape, so XLA compiles
         # once) and plain rules (any shape, nothing to compile). A partial (no
@@ -106,11 +124,12 @@ class DeepLiftRunner:
         """Attributions of ``x[i]`` averaged over its references ``refs[i]``.
 
         Inputs go through in chunks of ``step = max(1, chunk_size // k)`` inputs
-        and their references. When the call fills at least one chunk, or a chunk
-        holds at least :data:`FUSE_MIN_POSITIONS` (pair, position) rows, the rules run
-        XLA-fused (about twice as fast; the input length alone does not tell: a
-        DeepBind scan of 101 bp has 40 times more activations per row than bases)
-        and every chunk, also that of a call with fewer inputs, is zero-padded to
+        and their references. When a chunk holds at least
+        :data:`FUSE_MIN_POSITIONS` (pair, position) rows, counting positions at the
+        scale the model declares (:func:`positions_per_base`: a DeepBind scan of
+        101 bp has about 37 activation positions per base), the rules run
+        XLA-fused (about twice as fast) and every chunk, also that of a call with
+        fewer inputs, is zero-padded to
         ``step`` inputs: one shape, compiled once per sequence length, instead of
         a compilation (~0.1 s a rule) for every new batch or tail size. A call
         then costs at least one chunk. Other calls run the plain rules, unpadded.
@@ -136,7 +155,7 @@ class DeepLiftRunner:
             return (np.zeros_like(x), np.zeros_like(x), np.zeros(0, np.float32),
                     np.zeros((0, k), np.float32), np.zeros((0, k), np.float32))
         step = max(1, chunk_size // k)
-        fuse = b >= step or step * k * x.shape[1] >= FUSE_MIN_POSITIONS
+        fuse = step * k * x.shape[1] * self._scale >= FUSE_MIN_POSITIONS
         self._compiled[fuse].get_concrete_function()  # traces once per variant
         if self._error is not None:
             raise ValueError(self._error)

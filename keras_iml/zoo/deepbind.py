@@ -198,6 +198,17 @@ class DeepBindScan(keras.layers.Layer):
         score = ops.mean(score, axis=1) if self.average else ops.max(score, axis=1)  # (B, S, k)
         return ops.max(score, axis=1)
 
+    @property
+    def iml_positions_per_base(self):
+        """Activation positions per input base (read by the DeepLIFT engine to choose
+        its XLA-fused rules): every window is scored with its own padding, so a
+        101-bp input has about 37 times more positions than bases."""
+        length = getattr(self, "input_length", None)
+        if not length:
+            return 1.0
+        _, n_windows, width = _window_index(length, self.window_size)
+        return n_windows * (width + self.detector_len - 1) / length
+
     def iml_substitution_outputs(self, x):
         """Outputs for the 3 substitutions at every position, faster than the full layer.
 
