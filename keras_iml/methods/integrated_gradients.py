@@ -77,14 +77,20 @@ def _affine_first_layer(model):
     z(r))``: the first layer runs twice per path instead of once per step, and the
     input gradient is one transposed pass of the step-averaged gradient. The other
     layers are applied in order to tensors (no new Keras graph nodes are added to the
-    user's layers). Returns None when the model does not qualify or when a check on
+    user's layers). A first layer may also split itself: ``iml_affine_split()``
+    returning its own ``(pre_activation, activation, rest)`` (as
+    :class:`keras_iml.zoo.deepbind.DeepBindScan` does for its window scan). Returns
+    None when the model does not qualify or when a check on
     a random probe does not reproduce the model (the generic path is used then).
     """
     layers = _layer_chain(model)
     if layers is None:
         return None
     first, others = layers[0], layers[1:]
-    if type(first) is keras.layers.Conv1D:
+    rest_of_first = None
+    if hasattr(first, "iml_affine_split"):  # a layer that splits itself (e.g. DeepBindScan)
+        pre_activation, activation, rest_of_first = first.iml_affine_split()
+    elif type(first) is keras.layers.Conv1D:
         if first.groups != 1 or first.padding not in ("valid", "same") \
                 or first.data_format != "channels_last":
             return None
@@ -100,9 +106,12 @@ def _affine_first_layer(model):
             return z + first.bias if first.use_bias else z
     else:
         return None
-    activation = first.activation or keras.activations.linear
+    if rest_of_first is None:
+        activation = first.activation or keras.activations.linear
 
     def rest(h):
+        if rest_of_first is not None:
+            h = rest_of_first(h)
         for layer in others:
             h = layer(h, training=False)
         return h

@@ -136,7 +136,12 @@ class DeepBindScan(keras.layers.Layer):
         return out
 
     def _window_act(self, windows, phases):
-        """``relu(conv(N-padded windows) + thresholds)``: ``(R, positions, strands * k * d)``.
+        """``relu(conv(N-padded windows) + thresholds)`` (see :meth:`_window_pre`)."""
+        pre, n_positions = self._window_pre(windows, phases)
+        return keras.ops.relu(pre), n_positions
+
+    def _window_pre(self, windows, phases):
+        """``conv(N-padded windows) + thresholds``: ``(R, positions, strands * k * d)``.
 
         With ``phases = s > 1`` the convolution runs on ``s`` consecutive positions
         folded into ``4 s`` channels, with a kernel bank giving the ``s`` output phases
@@ -148,7 +153,8 @@ class DeepBindScan(keras.layers.Layer):
         rectify to exactly 0 and change neither the max nor the (re-scaled) sum.
 
         Returns:
-            ``(act, n_positions)``: the activations and how many positions are real.
+            ``(pre, n_positions)``: the pre-activations (affine in the windows) and
+            how many positions are real.
         """
         ops = keras.ops
         m, width = self.detector_len, windows.shape[1]
@@ -159,7 +165,7 @@ class DeepBindScan(keras.layers.Layer):
         n_positions = width + m - 1
         if phases == 1:
             windows = ops.pad(windows, [[0, 0], [m - 1, m - 1], [0, 0]], constant_values=0.25)
-            return ops.relu(ops.conv(windows, kernel, strides=1, padding="valid") + bias), n_positions
+            return ops.conv(windows, kernel, strides=1, padding="valid") + bias, n_positions
         s, channels = int(phases), kernel.shape[-1]
         taps, groups = -(-(s + m - 1) // s), -(-n_positions // s)
         folded = groups + taps - 1
@@ -173,13 +179,17 @@ class DeepBindScan(keras.layers.Layer):
                           constant_values=0.25)
         conv = ops.conv(ops.reshape(windows, (-1, folded, 4 * s)), bank, strides=1, padding="valid")
         extra = np.where(np.arange(groups * s) < n_positions, 0.0, -1e9).astype("float32")[:, None]
-        return ops.relu(ops.reshape(conv, (-1, groups * s, channels)) + bias + extra), n_positions
+        return ops.reshape(conv, (-1, groups * s, channels)) + bias + extra, n_positions
 
     def _window_scores(self, windows, phases=4):
         """Scores of windows ``(R, width, 4)`` on each strand: ``(R, strands, num_models)``."""
+        act, n_positions = self._window_act(windows, phases)
+        return self._pooled_scores(act, n_positions)
+
+    def _pooled_scores(self, act, n_positions):
+        """Window scores ``(R, strands, num_models)`` from activations ``(R, positions, C)``."""
         ops = keras.ops
         strands = 2 if self.reverse_complement else 1
-        act, n_positions = self._window_act(windows, phases)
         feats = ops.max(act, axis=1)  # (R, strands * k * d)
         if self.has_avg_pooling:  # features interleaved (max, mean) per detector
             feats = ops.stack([feats, ops.sum(act, axis=1) / float(n_positions)], axis=-1)
@@ -189,14 +199,46 @@ class DeepBindScan(keras.layers.Layer):
             return ops.sum(ops.relu(hidden) * self.weights2, axis=-1) + self.biases2
         return hidden[..., 0]
 
-    def _scores(self, x):
-        ops = keras.ops
+    def _windows(self, x):
         index, n_windows, width = _window_index(self.input_length, self.window_size)
-        windows = ops.reshape(ops.take(x, ops.convert_to_tensor(index), axis=1), (-1, width, 4))
-        score = self._window_scores(windows)
+        windows = keras.ops.take(x, keras.ops.convert_to_tensor(index), axis=1)
+        return keras.ops.reshape(windows, (-1, width, 4)), n_windows
+
+    def _sequence_scores(self, score, n_windows):
+        ops = keras.ops
         score = ops.reshape(score, (-1, n_windows) + tuple(score.shape[1:]))
         score = ops.mean(score, axis=1) if self.average else ops.max(score, axis=1)  # (B, S, k)
         return ops.max(score, axis=1)
+
+    def _scores(self, x):
+        windows, n_windows = self._windows(x)
+        return self._sequence_scores(self._window_scores(windows), n_windows)
+
+    def iml_affine_split(self):
+        """``(pre_activation, activation, rest)`` with ``rest(activation(pre(x))) == self(x)``.
+
+        ``pre_activation`` (every window's N-padded convolution plus thresholds,
+        ``(B, windows * positions, channels)``) is affine in ``x``: integrated
+        gradients then run it once for the input and once for the baseline and take
+        the path's steps through the pooling and the dense layers only (see
+        :func:`keras_iml.methods.integrated_gradients.path_gradients`), the same
+        values for a fraction of the work.
+        """
+        ops = keras.ops
+        _, n_windows, width = _window_index(self.input_length, self.window_size)
+        real = width + self.detector_len - 1
+        folded = -(-real // 4) * 4  # positions of the 4-phase convolution (extras rectify to 0)
+
+        def pre_activation(x):
+            windows, _ = self._windows(x)
+            pre, _ = self._window_pre(windows, 4)
+            return ops.reshape(pre, (-1, n_windows * folded, pre.shape[-1]))
+
+        def rest(h):
+            act = ops.reshape(h, (-1, folded, h.shape[-1]))
+            return self._sequence_scores(self._pooled_scores(act, real), n_windows)
+
+        return pre_activation, keras.activations.relu, rest
 
     @property
     def iml_positions_per_base(self):
