@@ -135,6 +135,16 @@ class DeepBindScan(keras.layers.Layer):
                     np.array([p.biases2 for p in params_list], dtype=np.float32)]
         return out
 
+    def strand_kernel(self):
+        """``(kernel (m, 4, C), bias (C,))`` with the reverse-complement detectors stacked
+        after the forward ones when both strands are scored (the reverse strand of a
+        window is the window scored with reverse-complemented kernels)."""
+        kernel, bias = self.detectors, self.thresholds
+        if self.reverse_complement:
+            kernel = keras.ops.concatenate([kernel, keras.ops.flip(kernel, axis=(0, 1))], axis=-1)
+            bias = keras.ops.concatenate([bias, bias])
+        return kernel, bias
+
     def _window_act(self, windows, phases):
         """``relu(conv(N-padded windows) + thresholds)`` (see :meth:`_window_pre`)."""
         pre, n_positions = self._window_pre(windows, phases)
@@ -158,10 +168,7 @@ class DeepBindScan(keras.layers.Layer):
         """
         ops = keras.ops
         m, width = self.detector_len, windows.shape[1]
-        kernel, bias = self.detectors, self.thresholds
-        if self.reverse_complement:  # the reverse strand of a window = the window scored with RC kernels
-            kernel = ops.concatenate([kernel, ops.flip(kernel, axis=(0, 1))], axis=-1)
-            bias = ops.concatenate([bias, bias])
+        kernel, bias = self.strand_kernel()
         n_positions = width + m - 1
         if phases == 1:
             windows = ops.pad(windows, [[0, 0], [m - 1, m - 1], [0, 0]], constant_values=0.25)
@@ -189,10 +196,16 @@ class DeepBindScan(keras.layers.Layer):
     def _pooled_scores(self, act, n_positions):
         """Window scores ``(R, strands, num_models)`` from activations ``(R, positions, C)``."""
         ops = keras.ops
+        mean = ops.sum(act, axis=1) / float(n_positions) if self.has_avg_pooling else None
+        return self._feature_scores(ops.max(act, axis=1), mean)
+
+    def _feature_scores(self, feats, mean=None):
+        """Window scores ``(R, strands, num_models)`` from pooled features ``(R, C)``
+        (the max over positions, and the mean with average pooling)."""
+        ops = keras.ops
         strands = 2 if self.reverse_complement else 1
-        feats = ops.max(act, axis=1)  # (R, strands * k * d)
         if self.has_avg_pooling:  # features interleaved (max, mean) per detector
-            feats = ops.stack([feats, ops.sum(act, axis=1) / float(n_positions)], axis=-1)
+            feats = ops.stack([feats, mean], axis=-1)
         feats = ops.reshape(feats, (-1, strands, self.num_models, self.weights1.shape[1]))
         hidden = ops.einsum("rski,kij->rskj", feats, self.weights1) + self.biases1
         if self.num_hidden:
@@ -222,7 +235,10 @@ class DeepBindScan(keras.layers.Layer):
         gradients then run it once for the input and once for the baseline and take
         the path's steps through the pooling and the dense layers only (see
         :func:`keras_iml.methods.integrated_gradients.path_gradients`), the same
-        values for a fraction of the work.
+        values for a fraction of the work. With max pooling only, the rectifier is
+        applied after the max over positions (``max relu = relu max``: the same
+        function, and the steps touch the large activation once instead of three
+        times).
         """
         ops = keras.ops
         _, n_windows, width = _window_index(self.input_length, self.window_size)
@@ -236,9 +252,13 @@ class DeepBindScan(keras.layers.Layer):
 
         def rest(h):
             act = ops.reshape(h, (-1, folded, h.shape[-1]))
-            return self._sequence_scores(self._pooled_scores(act, real), n_windows)
+            if self.has_avg_pooling:
+                return self._sequence_scores(self._pooled_scores(act, real), n_windows)
+            feats = ops.relu(ops.max(act, axis=1))
+            return self._sequence_scores(self._feature_scores(feats), n_windows)
 
-        return pre_activation, keras.activations.relu, rest
+        activation = keras.activations.relu if self.has_avg_pooling else keras.activations.linear
+        return pre_activation, activation, rest
 
     @property
     def iml_positions_per_base(self):
