@@ -49,8 +49,9 @@ def _triples(length, window_size):
 
 
 def _rescored_windows(layer, x, windows, s_idx, p_idx, i_idx):
-    """Scores ``(B, T, 3, strands, k)`` of window ``s_idx[t]`` with offset ``p_idx[t]``
-    given each of the 3 other bases (one-hot ``x``).
+    """Scores of every window, and of window ``s_idx[t]`` with offset ``p_idx[t]`` given
+    each of the 3 other bases (one-hot ``x``): ``(B * W, strands, k)`` and
+    ``(B, T, 3, strands, k)``.
 
     The window's pre-activations at positions ``p .. p + m - 1`` (those whose
     detector covers offset ``p``, at tap ``m - 1 - u`` for position ``p + u``) move by
@@ -90,7 +91,8 @@ def _rescored_windows(layer, x, windows, s_idx, p_idx, i_idx):
         mean = (kept[:, :, None] + tf.reduce_sum(new_act, axis=3)) / float(n_positions)
         mean = tf.reshape(mean, (-1, channels))
     scores = layer._feature_scores(tf.reshape(feats, (-1, channels)), mean)  # (B * T * 3, S, k)
-    return tf.reshape(scores, (-1, len(s_idx), 3) + tuple(scores.shape[1:]))
+    base = layer._pooled_scores(tf.reshape(act, (-1, n_positions, channels)), n_positions)
+    return base, tf.reshape(scores, (-1, len(s_idx), 3) + tuple(scores.shape[1:]))
 
 
 def substitution_outputs(layer, x):
@@ -110,14 +112,12 @@ def substitution_outputs(layer, x):
     x = tf.ensure_shape(tf.convert_to_tensor(x, tf.float32), [None, length, 4])
     index = (np.arange(n_windows)[:, None] + np.arange(width)[None]).reshape(-1).astype(np.int32)
     windows = tf.reshape(tf.gather(x, index, axis=1), (-1, n_windows, width, 4))
-    base = layer._window_scores(tf.reshape(windows, (-1, width, 4)), phases=1)  # (B * W, S, k)
+    # Every window, and every window again with each of its positions given each of
+    # the 3 other bases: only the m positions whose detector covers that position change.
+    base, new = _rescored_windows(layer, x, windows, s_idx, p_idx, i_idx)
     strands, k = base.shape[1], base.shape[2]
-    base = tf.reshape(base, (-1, n_windows, strands, k))
-
-    # Every window again with each of its positions given each of the 3 other bases:
-    # only the m positions whose detector covers that position change.
-    new = _rescored_windows(layer, x, windows, s_idx, p_idx, i_idx)  # (B, T, 3, S, k)
-    new = tf.transpose(new, (1, 0, 2, 3, 4))
+    base = tf.reshape(base, (-1, n_windows, strands, k))  # (B, W, S, k)
+    new = tf.transpose(new, (1, 0, 2, 3, 4))  # (T, B, 3, S, k)
 
     if layer.average:  # mean over windows: total - old windows with i + the new ones
         old_in = tf.math.unsorted_segment_sum(tf.transpose(tf.gather(base, s_idx, axis=1), (1, 0, 2, 3)),
