@@ -17,6 +17,7 @@ import tensorflow as tf
 import keras
 
 from keras_iml.methods import _references as refs_lib
+from keras_iml.methods._max_envelope import max_path_gradients
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
 
 __all__ = ["IntegratedGradients", "path_gradients", "check_positive_int"]
@@ -128,6 +129,77 @@ def _affine_first_layer(model):
     return pre_activation, activation, rest
 
 
+def _max_pool_split(model):
+    """``(pre_activation, group, head)`` when a one-layer model's layer declares it.
+
+    A layer with ``iml_max_pool_split()`` (see
+    :meth:`keras_iml.zoo.deepbind.DeepBindScan.iml_max_pool_split`) computes
+    ``head(relu(max over groups of pre_activation(x)))`` with an affine
+    ``pre_activation``; the path steps then follow a few lines per group
+    (:func:`keras_iml.methods._max_envelope.max_path_gradients`). Checked on a probe
+    like :func:`_affine_first_layer`; None otherwise.
+    """
+    layers = _layer_chain(model)
+    if layers is None or len(layers) != 1 or not hasattr(layers[0], "iml_max_pool_split"):
+        return None
+    split = layers[0].iml_max_pool_split()
+    if split is None:
+        return None
+    pre_activation, group, head = split
+    try:
+        length = model.inputs[0].shape[1] or 64
+        probe = tf.constant(np.random.default_rng(0).random((2, length, 4)), tf.float32)
+        z = pre_activation(probe)
+        pooled = tf.reduce_max(tf.reshape(z, (2, -1, group, z.shape[-1])), axis=2)
+        if not np.allclose(head(tf.nn.relu(pooled)), model(probe, training=False),
+                           rtol=1e-4, atol=1e-5):
+            return None
+    except (ValueError, TypeError):
+        return None
+    return split
+
+
+class _EnvelopePath:
+    """The path function of a :func:`_max_pool_split` model (same signature as the others).
+
+    The envelope (:func:`keras_iml.methods._max_envelope.max_path_gradients`) is many
+    small ops: XLA fuses them (~3x faster than the plain graph on DeepBind) but takes
+    ~2 s to compile, which a one-off explain of a few sequences would not win back.
+    So the first ``xla_after`` calls of this object run the plain graph and later
+    calls the XLA-compiled one (the same values to float rounding); ``calls`` counts
+    them. The object lives in its ModelFunction's store, as the other path functions.
+    """
+
+    xla_after = 16
+
+    def __init__(self, split, select, correct, signature):
+        pre, group, head = split
+        self.calls = 0
+
+        def envelope(zx, zr, alphas, weights):
+            return max_path_gradients(zx, zr, alphas, weights, group,
+                                      lambda feats: select(head(feats)))
+
+        def build(inner):
+            @tf.function(input_signature=signature)
+            def path_fn(x, refs, alphas, weights):
+                dz = inner(pre(x), pre(refs), alphas, weights)
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    zx = pre(x)
+                return correct(tape.gradient(zx, x, output_gradients=dz))
+
+            return path_fn
+
+        self._plain = build(envelope)
+        self._fused = build(tf.function(envelope, jit_compile=True))
+
+    def __call__(self, x, refs, alphas, weights):
+        self.calls += 1
+        fn = self._fused if self.calls > self.xla_after else self._plain
+        return fn(x, refs, alphas, weights)
+
+
 def _build_path_function(function):
     """Compiled ``(x, refs, alphas, weights) -> sum_s w * grad f(path)`` for a ModelFunction.
 
@@ -156,6 +228,9 @@ def _build_path_function(function):
         grad = tf.reshape(tape.gradient(value, flat), tf.shape(path))
         return correct(tf.reduce_sum(grad * weights[:, :, None, None], axis=1))
 
+    max_split = None if function.logit else _max_pool_split(function.model)
+    if max_split is not None:
+        return _EnvelopePath(max_split, function.select, correct, [spec, spec, coef, coef])
     if split is None:
         return path_fn
     pre_activation, activation, rest = split

@@ -189,7 +189,17 @@ class DeepBindScan(keras.layers.Layer):
         return ops.reshape(conv, (-1, groups * s, channels)) + bias + extra, n_positions
 
     def _window_scores(self, windows, phases=4):
-        """Scores of windows ``(R, width, 4)`` on each strand: ``(R, strands, num_models)``."""
+        """Scores of windows ``(R, width, 4)`` on each strand: ``(R, strands, num_models)``.
+
+        With max pooling only, the rectifier runs after the max (``max relu = relu
+        max``, with the same gradient): the large per-position tensor then passes
+        through one op instead of two, in the forward pass, its gradient and the
+        DeepLIFT rules alike.
+        """
+        if not self.has_avg_pooling:
+            pre, _ = self._window_pre(windows, phases)
+            pooled = keras.ops.max_pool(pre, pool_size=pre.shape[1], strides=pre.shape[1])
+            return self._feature_scores(keras.ops.relu(keras.ops.reshape(pooled, (-1, pre.shape[-1]))))
         act, n_positions = self._window_act(windows, phases)
         return self._pooled_scores(act, n_positions)
 
@@ -259,6 +269,24 @@ class DeepBindScan(keras.layers.Layer):
 
         activation = keras.activations.relu if self.has_avg_pooling else keras.activations.linear
         return pre_activation, activation, rest
+
+    def iml_max_pool_split(self):
+        """``(pre_activation, group, head)`` with ``head(relu(m)) == self(x)``, where ``m`` is
+        the max over each group of ``group`` consecutive positions of ``pre_activation(x)``
+        (one group per window): integrated gradients then follow the few lines of each
+        window's max along the path (:mod:`keras_iml.methods._max_envelope`). None with
+        average pooling (the mean sees every position)."""
+        if self.has_avg_pooling:
+            return None
+        pre_activation, _, _ = self.iml_affine_split()
+        _, n_windows, width = _window_index(self.input_length, self.window_size)
+        group = -(-(width + self.detector_len - 1) // 4) * 4
+
+        def head(feats):  # (B, windows, channels) rectified maxima
+            flat = keras.ops.reshape(feats, (-1, feats.shape[-1]))
+            return self._sequence_scores(self._feature_scores(flat), n_windows)
+
+        return pre_activation, group, head
 
     @property
     def iml_positions_per_base(self):
