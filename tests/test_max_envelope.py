@@ -13,20 +13,25 @@ def _head(weights):
     """A nonlinear head: per-group affine score, rectified, max over groups."""
     w = tf.constant(weights, tf.float32)
 
-    def head(feats):  # (R, G, C)
-        score = tf.nn.relu(tf.einsum("rgc,c->rg", feats, w) - 0.1)
-        return tf.reduce_max(score, axis=1)
+    def head(feats, means=None):  # (R, G, C) each
+        score = tf.einsum("rgc,c->rg", feats, w) - 0.1
+        if means is not None:
+            score += tf.einsum("rgc,c->rg", means, tf.abs(w[::-1]) + 0.5)
+        return tf.reduce_max(tf.nn.relu(score), axis=1)
 
     return head
 
 
-def _brute(zx, zr, alphas, weights, head):
+def _brute(zx, zr, alphas, weights, head, mean_of=None):
     z = zr[:, None] + alphas[:, :, None, None] * (zx - zr)[:, None]
     flat = tf.reshape(z, (-1,) + tuple(zx.shape[1:]))
     with tf.GradientTape() as tape:
         tape.watch(flat)
-        pooled = tf.reduce_max(tf.reshape(flat, (flat.shape[0], GROUPS, GROUP, CHANNELS)), axis=2)
-        value = head(tf.nn.relu(pooled))
+        act = tf.nn.relu(tf.reshape(flat, (flat.shape[0], GROUPS, GROUP, CHANNELS)))
+        if mean_of is None:
+            value = head(tf.reduce_max(act, axis=2))
+        else:
+            value = head(tf.reduce_max(act, axis=2), tf.reduce_sum(act, axis=2) / mean_of)
     dz = tf.reshape(tape.gradient(value, flat), z.shape)
     return tf.reduce_sum(dz * weights[:, :, None, None], axis=1).numpy()
 
@@ -52,16 +57,17 @@ def _lines(rng, n_pairs, kind):
     return tf.constant(zx), tf.constant(zr)
 
 
+@pytest.mark.parametrize("mean_of", [None, 6.0])
 @pytest.mark.parametrize("kind", ["random", "ties", "hard", "overflow"])
 @pytest.mark.parametrize("jit", [False, True])
-def test_envelope_equals_the_gradient_of_every_step(kind, jit):
+def test_envelope_equals_the_gradient_of_every_step(kind, jit, mean_of):
     rng = np.random.default_rng(["random", "ties", "hard", "overflow"].index(kind))
     zx, zr = _lines(rng, 3, kind)
     steps = 16
     alphas = tf.constant(np.tile((np.arange(steps) + 0.5) / steps, (3, 1)), tf.float32)
     weights = tf.constant(rng.random((3, steps)), tf.float32)
     head = _head(rng.normal(0, 1, CHANNELS))
-    reference = _brute(zx, zr, alphas, weights, head)
+    reference = _brute(zx, zr, alphas, weights, head, mean_of)
     # the regime each case exercises: units within k=4 candidates and at most U / 16
     # over (those take all their lines), or more over (every unit takes all)
     units = lambda z: tf.reshape(tf.transpose(tf.reshape(z, (3, GROUPS, GROUP, CHANNELS)),
@@ -73,7 +79,8 @@ def test_envelope_equals_the_gradient_of_every_step(kind, jit):
     n_hard = 45 // 16  # units that may take all their lines before every unit does
     assert {"random": over <= n_hard, "ties": over <= n_hard, "hard": 1 <= over <= n_hard,
             "overflow": over > n_hard}[kind], over
-    fn = tf.function(lambda *a: max_path_gradients(*a, GROUP, head, k=4), jit_compile=jit)
+    fn = tf.function(lambda *a: max_path_gradients(*a, GROUP, head, k=4, mean_of=mean_of),
+                     jit_compile=jit)
     got = fn(zx, zr, alphas, weights).numpy()
     assert np.abs(reference).max() > 0.1
     np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-6)

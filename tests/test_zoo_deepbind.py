@@ -328,8 +328,8 @@ def test_deepbind_scan_declares_its_activation_scale_and_gets_fused_rules():
 def test_integrated_gradients_through_the_affine_window_split_equal_the_plain_path(
         params_dir, model_id, average, monkeypatch):
     """DeepBindScan splits itself for IG (window convolution once per input and baseline,
-    the steps through pooling and dense layers only; with max pooling only, the steps
-    follow each window's few maximal lines, plain or XLA-compiled): the same attributions as the
+    the steps through pooling and dense layers only; the steps follow each window's
+    few maximal lines, and its mean where it has average pooling, plain or XLA-compiled): the same attributions as the
     generic path on real models of four variants (max / max+mean pooling, with and
     without hidden units; window max or mean). (On random parameters near-tied windows
     can be broken differently by rounding in the two paths, as for any max.)"""
@@ -338,15 +338,14 @@ def test_integrated_gradients_through_the_affine_window_split_equal_the_plain_pa
 
     model = build_deepbind(read_params(params_dir / f"{model_id}.txt"), 101, average=average)
     assert integrated_gradients._affine_first_layer(model) is not None
-    max_only = not model.get_layer("deepbind").has_avg_pooling
-    assert (integrated_gradients._max_pool_split(model) is not None) == max_only
+    assert integrated_gradients._pool_split(model) is not None
     x = dna.random_sequences(4, 101, rng=6)
     fast = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
-    if max_only:  # the same path function after its switch to the XLA-compiled envelope
-        monkeypatch.setattr(integrated_gradients._EnvelopePath, "xla_after", 0)
-        fused = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
-        np.testing.assert_allclose(fused.values, fast.values, rtol=1e-5, atol=1e-6)
-    monkeypatch.setattr(integrated_gradients, "_max_pool_split", lambda model: None)
+    # the same path function after its switch to the XLA-compiled envelope
+    monkeypatch.setattr(integrated_gradients._EnvelopePath, "xla_after", 0)
+    fused = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
+    np.testing.assert_allclose(fused.values, fast.values, rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(integrated_gradients, "_pool_split", lambda model: None)
     split = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
     monkeypatch.setattr(integrated_gradients, "_affine_first_layer", lambda model: None)
     plain = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)

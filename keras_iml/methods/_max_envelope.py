@@ -59,7 +59,7 @@ def _max_share(z, top):
     return tf.math.divide_no_nan(hit, tf.reduce_sum(hit, axis=-1, keepdims=True))
 
 
-def max_path_gradients(zx, zr, alphas, weights, group, head, k=4, hard_share=16):
+def max_path_gradients(zx, zr, alphas, weights, group, head, k=4, hard_share=16, mean_of=None):
     """``sum_s w_s d head(relu(groupmax z_s)) / d z_s`` for ``z_s = zr + a_s (zx - zr)``.
 
     Args:
@@ -69,10 +69,13 @@ def max_path_gradients(zx, zr, alphas, weights, group, head, k=4, hard_share=16)
         alphas, weights: ``(P, S)`` steps and their weights.
         group: ``T``.
         head: maps rectified group maxima ``(P * S, G, C)`` to one value per row
-            ``(P * S,)``.
+            ``(P * S,)``; with ``mean_of``, ``head(maxima, means)``.
         k: candidate lines per unit before it takes all ``T``.
         hard_share: at most ``1 / hard_share`` of the units take all ``T`` lines;
             beyond that every unit does (the plain computation).
+        mean_of: with average pooling as well, the divisor of the group sums of
+            rectified lines (``sum_j relu(z_j) / mean_of``). Every line counts in a
+            mean, so it is evaluated at every step (XLA fuses that into one pass).
 
     Returns:
         ``(P, G * T, C)``: the weighted sum over steps of the gradients with respect
@@ -101,14 +104,15 @@ def max_path_gradients(zx, zr, alphas, weights, group, head, k=4, hard_share=16)
     return tf.cond(
         overflow,
         lambda: _gradients(a, b, alpha, weights, head, everything, tf.range(n_units)[:1],
-                           tf.zeros([1], tf.bool), (n_pairs, n_steps, channels, group)),
+                           tf.zeros([1], tf.bool), (n_pairs, n_steps, channels, group), mean_of),
         lambda: _gradients(a, b, alpha, weights, head, index, hard, is_hard,
-                           (n_pairs, n_steps, channels, group)))
+                           (n_pairs, n_steps, channels, group), mean_of))
 
 
-def _gradients(a, b, alpha, weights, head, index, hard, is_hard, dims):
+def _gradients(a, b, alpha, weights, head, index, hard, is_hard, dims, mean_of):
     """The step maxima over the lines ``index`` of each unit (over all lines for the
-    units ``hard`` where ``is_hard``) and the weighted gradients per line."""
+    units ``hard`` where ``is_hard``), the means over all lines when ``mean_of`` is
+    set, and the weighted gradients per line."""
     n_pairs, n_steps, channels, group = dims
     n_units, n_hard = tf.shape(a)[0], tf.shape(hard)[0]
 
@@ -124,15 +128,24 @@ def _gradients(a, b, alpha, weights, head, index, hard, is_hard, dims):
     top = tf.tensor_scatter_nd_update(
         top_c, hard[:, None], tf.where(is_hard[:, None], top_h, tf.gather(top_c, hard)))
 
-    feats = tf.reshape(tf.nn.relu(top), [n_pairs, -1, channels, n_steps])
-    feats = tf.reshape(tf.transpose(feats, [0, 3, 1, 2]), [n_pairs * n_steps, -1, channels])
+    def rows(u):  # (U, S) -> (P * S, G, C)
+        u = tf.reshape(u, [n_pairs, -1, channels, n_steps])
+        return tf.reshape(tf.transpose(u, [0, 3, 1, 2]), [n_pairs * n_steps, -1, channels])
+
+    def units(r):  # (P * S, G, C) -> (U, S)
+        r = tf.reshape(r, [n_pairs, n_steps, -1, channels])
+        return tf.reshape(tf.transpose(r, [0, 2, 3, 1]), [n_units, n_steps])
+
+    feats = [rows(tf.nn.relu(top))]
+    if mean_of is not None:
+        every = a[:, None, :] + alpha[:, :, None] * b[:, None, :]  # (U, S, T)
+        feats.append(rows(tf.reduce_sum(tf.nn.relu(every), axis=-1) / float(mean_of)))
     with tf.GradientTape() as tape:
         tape.watch(feats)
-        value = tf.reshape(head(feats), [n_pairs, n_steps])
+        value = tf.reshape(head(*feats), [n_pairs, n_steps])
         total = tf.reduce_sum(value * weights)
-    grad = tf.reshape(tape.gradient(total, feats), [n_pairs, n_steps, -1, channels])
-    grad = tf.reshape(tf.transpose(grad, [0, 2, 3, 1]), [n_units, n_steps])
-    grad = grad * tf.cast(top > 0.0, grad.dtype)  # the rectifier's gradient
+    grads = tape.gradient(total, feats)
+    grad = units(grads[0]) * tf.cast(top > 0.0, top.dtype)  # the rectifier's gradient
 
     per_line = tf.reduce_sum(grad[:, :, None] * _max_share(zc, top), axis=1)  # (U, k)
     dz = tf.reduce_sum(tf.one_hot(index, group, dtype=per_line.dtype) * per_line[..., None], axis=1)
@@ -140,5 +153,8 @@ def _gradients(a, b, alpha, weights, head, index, hard, is_hard, dims):
                                axis=1)  # (H, T)
     dz = tf.tensor_scatter_nd_update(
         dz, hard[:, None], tf.where(is_hard[:, None], hard_lines, tf.gather(dz, hard)))
+    if mean_of is not None:  # d mean / d z_j = [z_j > 0] / mean_of at every step
+        positive = tf.cast(every > 0.0, every.dtype)
+        dz += tf.reduce_sum(units(grads[1])[:, :, None] * positive, axis=1) / float(mean_of)
     dz = tf.transpose(tf.reshape(dz, [n_pairs, -1, channels, group]), [0, 1, 3, 2])
     return tf.reshape(dz, [n_pairs, -1, channels])

@@ -129,30 +129,33 @@ def _affine_first_layer(model):
     return pre_activation, activation, rest
 
 
-def _max_pool_split(model):
-    """``(pre_activation, group, head)`` when a one-layer model's layer declares it.
+def _pool_split(model):
+    """``(pre_activation, group, head, mean_of)`` when a one-layer model's layer declares it.
 
-    A layer with ``iml_max_pool_split()`` (see
-    :meth:`keras_iml.zoo.deepbind.DeepBindScan.iml_max_pool_split`) computes
-    ``head(relu(max over groups of pre_activation(x)))`` with an affine
-    ``pre_activation``; the path steps then follow a few lines per group
+    A layer with ``iml_window_pool_split()`` (see
+    :meth:`keras_iml.zoo.deepbind.DeepBindScan.iml_window_pool_split`) computes
+    ``head(relu(max over groups of pre_activation(x)))`` (and the groups' means of
+    rectified values when ``mean_of`` is set) with an affine ``pre_activation``; the
+    path steps then follow a few lines per group
     (:func:`keras_iml.methods._max_envelope.max_path_gradients`). Checked on a probe
     like :func:`_affine_first_layer`; None otherwise.
     """
     layers = _layer_chain(model)
-    if layers is None or len(layers) != 1 or not hasattr(layers[0], "iml_max_pool_split"):
+    if layers is None or len(layers) != 1 or not hasattr(layers[0], "iml_window_pool_split"):
         return None
-    split = layers[0].iml_max_pool_split()
+    split = layers[0].iml_window_pool_split()
     if split is None:
         return None
-    pre_activation, group, head = split
+    pre_activation, group, head, mean_of = split
     try:
         length = model.inputs[0].shape[1] or 64
         probe = tf.constant(np.random.default_rng(0).random((2, length, 4)), tf.float32)
         z = pre_activation(probe)
-        pooled = tf.reduce_max(tf.reshape(z, (2, -1, group, z.shape[-1])), axis=2)
-        if not np.allclose(head(tf.nn.relu(pooled)), model(probe, training=False),
-                           rtol=1e-4, atol=1e-5):
+        z = tf.reshape(z, (2, -1, group, z.shape[-1]))
+        feats = [tf.nn.relu(tf.reduce_max(z, axis=2))]
+        if mean_of is not None:
+            feats.append(tf.reduce_sum(tf.nn.relu(z), axis=2) / float(mean_of))
+        if not np.allclose(head(*feats), model(probe, training=False), rtol=1e-4, atol=1e-5):
             return None
     except (ValueError, TypeError):
         return None
@@ -160,7 +163,7 @@ def _max_pool_split(model):
 
 
 class _EnvelopePath:
-    """The path function of a :func:`_max_pool_split` model (same signature as the others).
+    """The path function of a :func:`_pool_split` model (same signature as the others).
 
     The envelope (:func:`keras_iml.methods._max_envelope.max_path_gradients`) is many
     small ops: XLA fuses them (~3x faster than the plain graph on DeepBind) but takes
@@ -173,12 +176,12 @@ class _EnvelopePath:
     xla_after = 16
 
     def __init__(self, split, select, correct, signature):
-        pre, group, head = split
+        pre, group, head, mean_of = split
         self.calls = 0
 
         def envelope(zx, zr, alphas, weights):
             return max_path_gradients(zx, zr, alphas, weights, group,
-                                      lambda feats: select(head(feats)))
+                                      lambda *feats: select(head(*feats)), mean_of=mean_of)
 
         def build(inner):
             @tf.function(input_signature=signature)
@@ -228,9 +231,9 @@ def _build_path_function(function):
         grad = tf.reshape(tape.gradient(value, flat), tf.shape(path))
         return correct(tf.reduce_sum(grad * weights[:, :, None, None], axis=1))
 
-    max_split = None if function.logit else _max_pool_split(function.model)
-    if max_split is not None:
-        return _EnvelopePath(max_split, function.select, correct, [spec, spec, coef, coef])
+    pool_split = None if function.logit else _pool_split(function.model)
+    if pool_split is not None:
+        return _EnvelopePath(pool_split, function.select, correct, [spec, spec, coef, coef])
     if split is None:
         return path_fn
     pre_activation, activation, rest = split

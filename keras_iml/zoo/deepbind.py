@@ -31,8 +31,10 @@ ignore position order), so both strands cost one fused convolution, written in a
 polyphase form whose gradient is fast (see ``DeepBindScan._window_act``). (A
 cumulative-sum formulation that shares work between overlapping windows was exact but
 ~5x slower on CPU: many small ops instead of one oneDNN convolution.) ISM re-scores
-only the windows a mutation touches (:mod:`keras_iml.zoo.deepbind_ism`). The
-parameter files are read by :mod:`keras_iml.zoo.deepbind_params`.
+only the windows a mutation touches (:mod:`keras_iml.zoo.deepbind_ism`); integrated
+gradients follow each window's few maximal lines along the path
+(``DeepBindScan.iml_window_pool_split``). The parameter files are read by
+:mod:`keras_iml.zoo.deepbind_params`.
 """
 
 import numpy as np
@@ -270,23 +272,24 @@ class DeepBindScan(keras.layers.Layer):
         activation = keras.activations.relu if self.has_avg_pooling else keras.activations.linear
         return pre_activation, activation, rest
 
-    def iml_max_pool_split(self):
-        """``(pre_activation, group, head)`` with ``head(relu(m)) == self(x)``, where ``m`` is
-        the max over each group of ``group`` consecutive positions of ``pre_activation(x)``
-        (one group per window): integrated gradients then follow the few lines of each
-        window's max along the path (:mod:`keras_iml.methods._max_envelope`). None with
-        average pooling (the mean sees every position)."""
-        if self.has_avg_pooling:
-            return None
+    def iml_window_pool_split(self):
+        """``(pre_activation, group, head, mean_of)`` with ``self(x) == head(relu(M))``
+        (``head(relu(M), S / mean_of)`` with average pooling), where ``M`` / ``S`` are
+        the max / sum over each group of ``group`` consecutive positions of the affine
+        ``pre_activation(x)`` (``S`` rectified first; one group per window): integrated
+        gradients then follow the few maximal lines of each window along the path
+        (:mod:`keras_iml.methods._max_envelope`)."""
         pre_activation, _, _ = self.iml_affine_split()
         _, n_windows, width = _window_index(self.input_length, self.window_size)
-        group = -(-(width + self.detector_len - 1) // 4) * 4
+        real = width + self.detector_len - 1
+        group = -(-real // 4) * 4
 
-        def head(feats):  # (B, windows, channels) rectified maxima
-            flat = keras.ops.reshape(feats, (-1, feats.shape[-1]))
-            return self._sequence_scores(self._feature_scores(flat), n_windows)
+        def head(maxima, means=None):  # (B, windows, channels) each
+            flat = keras.ops.reshape(maxima, (-1, maxima.shape[-1]))
+            mean = None if means is None else keras.ops.reshape(means, (-1, means.shape[-1]))
+            return self._sequence_scores(self._feature_scores(flat, mean), n_windows)
 
-        return pre_activation, group, head
+        return pre_activation, group, head, (real if self.has_avg_pooling else None)
 
     @property
     def iml_positions_per_base(self):

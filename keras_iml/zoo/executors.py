@@ -1,8 +1,9 @@
 """Running batch validation over many models: local (in process or worker processes) or Ray.
 
-Every worker (a process fed from a queue, or a Ray actor) keeps a
+Every worker (a process fed from its own queue, or a Ray actor) keeps a
 :class:`~keras_iml.zoo.pool.ModelPool` for its whole life, so each architecture is
-traced once per worker rather than once per model.
+traced once per worker rather than once per model; local workers are handed models
+of the architectures they already hold (:mod:`keras_iml.zoo.dispatch`).
 
 :func:`run_batch` skips models already in the results table when resuming, submits
 the others to the executor, and writes each model's row in one transaction as soon as
@@ -17,6 +18,7 @@ import queue
 
 from keras_iml.attributions import atomic_write
 from keras_iml.zoo.batch import BatchSettings, open_results, validate_model
+from keras_iml.zoo.dispatch import Dispatcher, architecture_hints
 from keras_iml.zoo.pool import ModelPool
 
 __all__ = ["run_batch", "EXECUTORS"]
@@ -48,10 +50,12 @@ def _died_row(name, reason):
 
 
 def _local(names, settings, n_workers, address, on_result):  # noqa: ARG001
-    """Worker processes fed from a queue; each keeps a :class:`ModelPool` for its life.
+    """Worker processes, each with a :class:`ModelPool` for its life and its own queue.
 
+    A :class:`~keras_iml.zoo.dispatch.Dispatcher` picks each worker's next model
+    (the architectures it already holds first), one model ahead of the one it runs.
     A worker that dies (e.g. killed for memory) gets its current model reported as
-    ``failed`` with the exit code, and is replaced.
+    ``failed`` with the exit code, and is replaced (reading the same queue).
     """
     if n_workers <= 1:
         pool = ModelPool()
@@ -60,20 +64,24 @@ def _local(names, settings, n_workers, address, on_result):  # noqa: ARG001
         return
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // n_workers)
-    tasks, results = context.Queue(), context.Queue()
-    for name in names:
-        tasks.put(name)
+    dispatcher = Dispatcher(names, architecture_hints(names))
+    results = context.Queue()
     settings_dict = dataclasses.asdict(settings)
-    workers, current = {}, {}
+    workers, current, queues = {}, {}, {}
+
+    def feed(worker_id):
+        queues[worker_id].put(dispatcher.next_for(worker_id))  # None: no more work
 
     def start(worker_id):
         proc = context.Process(target=_worker_loop, daemon=True,
-                               args=(settings_dict, tasks, results, threads, worker_id))
+                               args=(settings_dict, queues[worker_id], results, threads, worker_id))
         proc.start()
         workers[worker_id] = proc
 
     for worker_id in range(min(n_workers, len(names))):
-        tasks.put(None)
+        queues[worker_id] = context.Queue()
+        feed(worker_id)
+        feed(worker_id)
         start(worker_id)
     remaining = len(names)
     try:
@@ -88,7 +96,7 @@ def _local(names, settings, n_workers, address, on_result):  # noqa: ARG001
                     if name is not None:  # died while validating `name`
                         on_result(*_died_row(name, f"worker process died (exit code {proc.exitcode})"))
                         remaining -= 1
-                        tasks.put(None)
+                        feed(worker_id)
                         start(worker_id)
                     else:
                         del workers[worker_id]
@@ -102,6 +110,7 @@ def _local(names, settings, n_workers, address, on_result):  # noqa: ARG001
                 current.pop(message[1], None)
                 on_result(message[2], message[3])
                 remaining -= 1
+                feed(message[1])
     finally:
         for proc in workers.values():
             if proc.is_alive():
@@ -133,21 +142,21 @@ def _ray(names, settings, n_workers, address, on_result):
         actor = ray.remote(num_cpus=1, max_restarts=0)(_RayWorker)
         n_actors = max(1, min(len(names), int(ray.cluster_resources().get("CPU", n_workers or 1))))
         settings_dict = dataclasses.asdict(settings)
-        todo, running = list(names), {}  # object ref -> (actor, name)
-        idle = [actor.remote(settings_dict) for _ in range(n_actors)]
-        while todo or running:
-            while todo and idle:
-                worker = idle.pop()
-                name = todo.pop(0)
-                running[worker.validate.remote(name)] = (worker, name)
+        todo, running = Dispatcher(names, architecture_hints(names)), {}  # ref -> (id, actor, name)
+        idle = [(i, actor.remote(settings_dict)) for i in range(n_actors)]
+        while len(todo) or running:
+            while len(todo) and idle:
+                worker_id, worker = idle.pop()
+                name = todo.next_for(worker_id)
+                running[worker.validate.remote(name)] = (worker_id, worker, name)
             ready, _ = ray.wait(list(running), num_returns=1)
-            worker, name = running.pop(ready[0])
+            worker_id, worker, name = running.pop(ready[0])
             try:
                 result = ray.get(ready[0])
             except ray.exceptions.RayActorError as err:  # the actor died: report, replace
                 result = _died_row(name, f"Ray worker died: {type(err).__name__}")
                 worker = actor.remote(settings_dict)
-            idle.append(worker)
+            idle.append((worker_id, worker))
             on_result(*result)
     finally:
         if started:
