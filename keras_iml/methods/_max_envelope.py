@@ -64,8 +64,8 @@ def max_path_gradients(zx, zr, alphas, weights, group, head, k=4, hard_share=16,
 
     Args:
         zx, zr: pre-activations of the inputs and of their baselines, ``(P, G * T,
-            C)``: ``G`` groups of ``T`` consecutive positions, ``C`` channels (static
-            shapes: the function is XLA-compiled).
+            C)``: ``G`` groups of ``T`` consecutive positions, ``C`` channels (a
+            static ``C``; the rest may be dynamic, and the function XLA-compiled).
         alphas, weights: ``(P, S)`` steps and their weights.
         group: ``T``.
         head: maps rectified group maxima ``(P * S, G, C)`` to one value per row
@@ -121,8 +121,7 @@ def _gradients(a, b, alpha, weights, head, index, hard, is_hard, dims, mean_of):
         lb = tf.gather(tf.gather(b, index_rows), line_index, batch_dims=1)
         return la[:, None, :] + tf.gather(alpha, index_rows)[:, :, None] * lb[:, None, :]
 
-    rows = tf.range(n_units)
-    zc = lines(rows, index)  # (U, S, k)
+    zc = lines(tf.range(n_units), index)  # (U, S, k)
     zh = lines(hard, tf.broadcast_to(tf.range(group), [n_hard, group]))  # (H, S, T)
     top_c, top_h = tf.reduce_max(zc, axis=-1), tf.reduce_max(zh, axis=-1)
     top = tf.tensor_scatter_nd_update(
