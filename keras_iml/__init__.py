@@ -11,29 +11,27 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_iml import dna, methods  # noqa: E402
+from keras_iml import dna, methods, metrics  # noqa: E402
 from keras_iml.attributions import Attributions  # noqa: E402
 from keras_iml.explain import explain, iter_explain  # noqa: E402
+from keras_iml.explainer import Explainer, TraceCache  # noqa: E402
+from keras_iml.validation import validate  # noqa: E402
 from keras_iml.wrapper import IMLMixin, IMLModel, wrap  # noqa: E402
 
 __version__ = "0.1.0"
 
 
-def validate(model, x, y=None, **kwargs):
-    """Tiered validation of a model's explanations; see :mod:`keras_iml.validation`."""
-    from keras_iml.validation import validate as _validate
-
-    return _validate(model, x, y, **kwargs)
-
-
 __all__ = [
     "Attributions",
+    "Explainer",
+    "TraceCache",
     "IMLMixin",
     "IMLModel",
     "dna",
     "explain",
     "iter_explain",
     "methods",
+    "metrics",
     "validate",
     "wrap",
 ]

@@ -25,6 +25,7 @@ from keras_iml import methods as _methods
 from keras_iml.attributions import atomic_write
 from keras_iml.datasets import make_tf_binding
 from keras_iml.explain import explain
+from keras_iml.explainer import TraceCache
 from keras_iml.models import basset_like, evaluate, train_ensemble
 
 __all__ = ["DemoConfig", "run_demo", "summary_table", "MIN_AUROC"]
@@ -185,12 +186,12 @@ def run_demo(out="demo_out", *, quick=False, seed=0, verbose=1, config=None):
     _say(verbose, f"[3/5] Explaining {len(explained)} held-out sequences with {len(names)} "
                   f"methods: {', '.join(names)}")
     attributions, explain_seconds = {}, {}
-    functions = {}  # one compiled model function shared by every method
+    cache = TraceCache()  # one compiled model function shared by every method
     for name in names:
         t0 = time.perf_counter()
         _say(verbose, f"      {name}")
         attributions[name] = explain(model, explained.x, name, seed=int(seed), verbose=verbose,
-                                     functions=functions, **_method_options(protocol, name))
+                                     cache=cache, **_method_options(protocol, name))
         explain_seconds[name] = round(time.perf_counter() - t0, 3)
     timings["explain"] = sum(explain_seconds.values())
     model_info["explain_seconds"] = explain_seconds
@@ -200,7 +201,7 @@ def run_demo(out="demo_out", *, quick=False, seed=0, verbose=1, config=None):
     report = validation.validate(
         model, explained.x, explained.y, methods=names, ground_truth=explained.instances,
         motifs=list(data.true_motif_ids), ensemble=ensemble, protocol=protocol, seed=int(seed),
-        verbose=verbose, attributions=attributions)
+        verbose=verbose, attributions=attributions, cache=cache)
     timings["validate"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     model_info["seconds"] = {k: round(v, 2) for k, v in timings.items()}

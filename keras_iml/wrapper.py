@@ -3,6 +3,8 @@
 import keras
 
 from keras_iml.explain import explain as _explain
+from keras_iml.explainer import TraceCache
+from keras_iml.validation import validate as _validate
 
 __all__ = ["IMLMixin", "IMLModel", "wrap"]
 
@@ -29,25 +31,36 @@ class IMLMixin:
         """The model whose outputs are explained (the wrapped one for IMLModel)."""
         return self
 
-    def explain(self, x, method="saliency", **kwargs):
-        """Attributions for ``x``; see :func:`keras_iml.explain` for the arguments.
+    @property
+    def iml_cache(self):
+        """The :class:`keras_iml.TraceCache` of this model's explainers.
 
         Like ``predict``, which keeps its compiled ``predict_function`` on the model,
-        the compiled explain functions are kept on this object (``iml_functions``)
-        so that repeated calls are traced once; ``iml_functions.clear()`` drops them.
+        the compiled explain functions are kept on this object so that repeated calls
+        are traced once; ``iml_cache.clear()`` drops them.
         """
+        cache = self.__dict__.get("_iml_trace_cache")
+        if cache is None:
+            cache = TraceCache()
+            object.__setattr__(self, "_iml_trace_cache", cache)  # not a tracked Keras attribute
+        return cache
+
+    def explainer(self, target=None, **kwargs):
+        """The :class:`keras_iml.Explainer` of this model for ``target`` (kept in :attr:`iml_cache`)."""
         kwargs.setdefault("alphabet", self.alphabet)
-        if getattr(self, "iml_functions", None) is None:
-            self.iml_functions = {}
-        kwargs.setdefault("functions", self.iml_functions)
+        return self.iml_cache.explainer(self._iml_explained_model(), target=target, **kwargs)
+
+    def explain(self, x, method="saliency", **kwargs):
+        """Attributions for ``x``; see :func:`keras_iml.explain` for the arguments."""
+        kwargs.setdefault("alphabet", self.alphabet)
+        kwargs.setdefault("cache", self.iml_cache)
         return _explain(self._iml_explained_model(), x, method, **kwargs)
 
     def validate(self, x, y=None, **kwargs):
-        """Tiered validation of explanations; see :func:`keras_iml.validate`."""
-        from keras_iml.validation import validate
-
+        """Tiered validation of explanations; see :func:`keras_iml.validate` for the arguments."""
         kwargs.setdefault("alphabet", self.alphabet)
-        return validate(self._iml_explained_model(), x, y, **kwargs)
+        kwargs.setdefault("cache", self.iml_cache)
+        return _validate(self._iml_explained_model(), x, y, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="keras_iml")

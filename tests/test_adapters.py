@@ -10,7 +10,7 @@ import keras_iml
 from keras_iml import adapters, dna
 from keras_iml.adapters import shap_adapter
 from keras_iml.methods.integrated_gradients import path_gradients
-from keras_iml.targets import ModelFunction
+from keras_iml.engine import ModelFunction
 
 from conftest import _seeded_weights, make_cnn, make_linear, project
 

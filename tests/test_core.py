@@ -287,10 +287,10 @@ def test_linear_saliency_equals_weights():
 def test_wrapper_reuses_compiled_functions(tmp_path, onehot):
     iml = keras_iml.wrap(make_cnn())
     a = iml.explain(onehot, verbose=0)
-    assert len(iml.iml_functions) == 1
+    assert len(iml.iml_cache) == 1
     b = iml.explain(onehot[:3], verbose=0)
     c = iml.explain(onehot[:3], target=0, verbose=0)
-    assert len(iml.iml_functions) == 2
+    assert len(iml.iml_cache) == 2
     np.testing.assert_allclose(a.values[:3], b.values, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b.values, c.values, rtol=1e-5, atol=1e-6)
     iml.save(tmp_path / "m.keras")

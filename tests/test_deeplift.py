@@ -10,7 +10,7 @@ import keras
 import keras_iml
 from keras_iml import adapters, dna
 from keras_iml.methods import _deeplift_engine, _deeplift_rules
-from keras_iml.targets import ModelFunction
+from keras_iml.engine import ModelFunction
 
 from conftest import _seeded_weights, make_cnn, make_linear, project
 
@@ -121,14 +121,25 @@ def test_xla_fused_rules_equal_the_plain_rules(first_conv, monkeypatch):
     assert np.abs(fused.convergence_delta).max() < 1e-5
 
 
+@pytest.fixture
+def scale_plugin():
+    """An ``activation_scale`` fast-path plugin reading a test attribute of a layer."""
+    from keras_iml.engine import fast_paths
+
+    fast_paths.register("activation_scale", "test_scale")(
+        lambda layer: getattr(layer, "_test_scale", None))
+    yield
+    fast_paths.unregister("activation_scale", "test_scale")
+
+
 @pytest.mark.parametrize("scale,fused", [(None, False), (1e4, True)])
-def test_layers_declaring_large_activations_get_the_fused_rules(scale, fused):
-    """A chunk of 9 pairs of 40 bp is small (plain rules) unless a layer declares many
-    activation positions per base (``iml_positions_per_base``, as DeepBind's window
-    scan does): then only the fused variant is traced. Both agree."""
+def test_layers_declaring_large_activations_get_the_fused_rules(scale, fused, scale_plugin):
+    """A chunk of 9 pairs of 40 bp is small (plain rules) unless a plugin of the
+    ``activation_scale`` hook says a layer has many activation positions per base (as
+    DeepBind's window scan does): then only the fused variant is traced. Both agree."""
     model = make_cnn(length=L)
     if scale is not None:
-        model.layers[0].iml_positions_per_base = scale
+        model.layers[0]._test_scale = scale
     x = dna.random_sequences(3, L, rng=3)
     refs = np.stack([dna.dinuc_shuffle(x, rng=r) for r in range(3)], axis=1)
     runner = _deeplift_engine.DeepLiftRunner(ModelFunction(model))

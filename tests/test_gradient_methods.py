@@ -104,10 +104,10 @@ def _first_layer_models():
 
 @pytest.mark.parametrize("name", ["valid_conv", "same_conv_strided", "dense_first", "branching"])
 def test_ig_affine_first_layer_shortcut_is_exact(name, onehot):
-    from keras_iml.methods.integrated_gradients import _affine_first_layer
+    from keras_iml.methods.integrated_gradients import affine_first_layer
 
     model = _first_layer_models()[name]
-    assert (_affine_first_layer(model) is None) == (name == "branching")
+    assert (affine_first_layer(model) is None) == (name == "branching")
     x = onehot[:3]
     reference = _tape_ig(model, x, 8)
     a = _explain(model, x, "integrated_gradients", steps=8)

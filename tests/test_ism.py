@@ -10,7 +10,7 @@ import keras
 import keras_iml
 from keras_iml import dna
 from keras_iml.methods import _fast_ism, ism
-from keras_iml.targets import ModelFunction
+from keras_iml.engine import ModelFunction
 
 from conftest import _seeded_weights, make_cnn, make_linear, make_multi_output
 

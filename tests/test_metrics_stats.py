@@ -109,9 +109,10 @@ def test_lazy_registration_hook(tmp_path, monkeypatch):
         "        return ctx.importance(method).max(1)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
-    monkeypatch.setitem(base._LAZY, "fake_lazy", "fake_lazy_metric")
-    monkeypatch.setitem(base._LAZY, "absent_lazy", "no_such_module_for_keras_iml")
+    monkeypatch.setattr(base.REGISTRY, "_classes", dict(base.REGISTRY._classes))
+    monkeypatch.setattr(base.REGISTRY, "_lazy", dict(base.REGISTRY._lazy))
+    base.REGISTRY.register_lazy("fake_lazy", "fake_lazy_metric")
+    base.REGISTRY.register_lazy("absent_lazy", "no_such_module_for_keras_iml")
     assert "fake_lazy" in metrics.names() and "absent_lazy" not in metrics.names()
     assert metrics.get("fake_lazy").tier == 3
     with pytest.raises(ValueError, match="Unknown metric"):

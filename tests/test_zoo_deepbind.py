@@ -256,13 +256,13 @@ def _random_params(rng, rc, avg, hidden, m=6, d=3):
 def test_ism_rescoring_only_touched_windows_equals_every_mutant(rc, avg, hidden, average, length):
     """DeepBind's own substitution scorer (LayerISM) == every mutant through the model."""
     import keras_iml
-    from keras_iml.methods.ism import LayerISM
+    from keras_iml.zoo.deepbind_fast_paths import LayerISM
 
     p = _random_params(np.random.default_rng(length), rc, avg, hidden)
     model = build_deepbind(p, length, average=average, window_size=9)
     x = dna.random_sequences(3, length, rng=1)
     x[1, 3] = 0.25  # an N: that batch falls back to the general path, still exact
-    function = keras_iml.targets.ModelFunction(model)
+    function = keras_iml.engine.ModelFunction(model)
     assert isinstance(keras_iml.methods.get("ism").runner(function, x), LayerISM)
     for batch in (x[[0, 2]], x):
         fast = keras_iml.explain(model, batch, "ism", verbose=0).values
@@ -303,7 +303,7 @@ def test_deepbind_scan_declares_its_activation_scale_and_gets_fused_rules():
     engine counts that scale and runs DeepLIFT-SHAP of 16 sequences x 20 references
     with its XLA-fused rules, with the same attributions as the plain rules."""
     from keras_iml.methods import _deeplift_engine
-    from keras_iml.targets import ModelFunction
+    from keras_iml.engine import ModelFunction
 
     p = _random_params(np.random.default_rng(12), True, False, 0, m=20, d=4)
     model = build_deepbind(p, 101)
@@ -335,20 +335,20 @@ def test_integrated_gradients_through_the_affine_window_split_equal_the_plain_pa
     can be broken differently by rounding in the two paths, as for any max.)"""
     import keras_iml
     from keras_iml.methods import integrated_gradients
+    from keras_iml.zoo import deepbind_fast_paths
 
     model = build_deepbind(read_params(params_dir / f"{model_id}.txt"), 101, average=average)
-    assert integrated_gradients._affine_first_layer(model) is not None
-    assert integrated_gradients._pool_split(model) is not None
+    function = keras_iml.engine.ModelFunction(model)
+    assert integrated_gradients.build_path_function(function)[0] == "deepbind_window_envelope"
     x = dna.random_sequences(4, 101, rng=6)
     fast = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
     # the same path function after its switch to the XLA-compiled envelope
-    monkeypatch.setattr(integrated_gradients._EnvelopePath, "xla_after", 0)
+    monkeypatch.setattr(deepbind_fast_paths.EnvelopePath, "xla_after", 0)
     fused = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
     np.testing.assert_allclose(fused.values, fast.values, rtol=1e-5, atol=1e-6)
-    monkeypatch.setattr(integrated_gradients, "_pool_split", lambda model: None)
-    split = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
-    monkeypatch.setattr(integrated_gradients, "_affine_first_layer", lambda model: None)
-    plain = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0)
+    split = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0,
+                              fast="deepbind_affine_split")
+    plain = keras_iml.explain(model, x, "integrated_gradients", steps=16, verbose=0, fast=False)
     assert np.abs(plain.values).max() > 1e-3
     for got in (fast, split):
         np.testing.assert_allclose(got.values, plain.values, rtol=1e-4, atol=1e-5)

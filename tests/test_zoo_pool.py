@@ -89,6 +89,15 @@ def test_validating_through_a_pool_gives_the_results_of_a_fresh_run():
                            equal_nan=True)
 
 
-def test_validate_rejects_a_functions_store_that_is_not_a_dict(cnn, onehot):
-    with pytest.raises(TypeError, match="functions"):
-        keras_iml.validate(cnn, onehot[:4], protocol="quick", verbose=0, functions=[])
+def test_validate_rejects_a_cache_that_is_not_a_trace_cache(cnn, onehot):
+    with pytest.raises(TypeError, match="`cache` must be a keras_iml.TraceCache"):
+        keras_iml.validate(cnn, onehot[:4], protocol="quick", verbose=0, cache=[])
+
+
+def test_the_old_functions_store_still_works_with_a_deprecation_warning(cnn, onehot):
+    store = {}
+    with pytest.warns(DeprecationWarning, match="functions"):
+        a = keras_iml.explain(cnn, onehot[:4], "saliency", functions=store, verbose=0)
+    assert isinstance(store["keras_iml.trace_cache"], keras_iml.TraceCache)
+    b = keras_iml.explain(cnn, onehot[:4], "saliency", cache=store["keras_iml.trace_cache"], verbose=0)
+    np.testing.assert_array_equal(a.values, b.values)

@@ -13,15 +13,18 @@ import importlib
 import pkgutil
 
 from keras_iml.methods.base import (
+    REGISTRY,
     AttributionMethod,
     get,
     hypothetical_from_multipliers,
     names,
     register,
+    serialize,
 )
 
 for _info in pkgutil.iter_modules(__path__):
     if not _info.name.startswith("_") and _info.name != "base":
         importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["AttributionMethod", "get", "names", "register", "hypothetical_from_multipliers"]
+__all__ = ["REGISTRY", "AttributionMethod", "get", "names", "register", "serialize",
+           "hypothetical_from_multipliers"]

@@ -6,7 +6,7 @@ careful rules (captum, tangermeme) are PyTorch-only; they also apply their rules
 only to ``nn.Module`` nonlinearities, so a functional ``torch.relu`` or
 ``max_pool1d`` is silently treated as linear.
 
-Here the model is traced once per :class:`~keras_iml.targets.ModelFunction` in a
+Here the model is traced once per :class:`~keras_iml.engine.ModelFunction` in a
 ``tf.function``: on the ``b`` inputs plainly and on their ``b * k`` references
 (``k`` per input) under ``gradient_override_map`` (see
 :mod:`keras_iml.methods._deeplift_rules`); ``tf.gradients`` (which, unlike
@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_iml.engine import fast_paths
 from keras_iml.methods import _deeplift_graph as graph_check
 from keras_iml.methods import _deeplift_linear as linear
 from keras_iml.methods import _deeplift_rules as rules
@@ -49,16 +50,17 @@ FUSE_MIN_POSITIONS = 1 << 16
 def positions_per_base(model):
     """How many activation positions a layer of ``model`` has per input base (>= 1).
 
-    A layer whose activations are much larger than its input says so with an
-    ``iml_positions_per_base`` attribute (a number): e.g.
-    :class:`keras_iml.zoo.deepbind.DeepBindScan` scores every overlapping window
-    with its own padding, about 37 activation positions per base at 101 bp. Read
-    once per runner; the largest value over the (nested) layers counts.
+    A layer whose activations are much larger than its input says so through a
+    plugin of the ``"activation_scale"`` hook (:mod:`keras_iml.engine.fast_paths`):
+    e.g. DeepBind's window scan scores every overlapping window with its own
+    padding, about 37 activation positions per base at 101 bp. Read once per
+    runner; the largest value over the (nested) layers counts.
     """
     scale, stack = 1.0, [model]
     while stack:
         layer = stack.pop()
-        scale = max(scale, float(getattr(layer, "iml_positions_per_base", 1) or 1))
+        _, value = fast_paths.first("activation_scale", layer)
+        scale = max(scale, float(value or 1))
         stack.extend(getattr(layer, "layers", None) or [])
     return scale
 
@@ -67,7 +69,7 @@ class DeepLiftRunner:
     """Compiled DeepLIFT (rescale rule) attributions for one model function.
 
     Args:
-        function: the :class:`keras_iml.targets.ModelFunction` to explain.
+        function: the :class:`keras_iml.engine.ModelFunction` to explain.
 
     Attributes:
         nonlinear_layers: names of the layers whose ops use a DeepLIFT rule (known
@@ -216,7 +218,7 @@ def attribute(method, function, x, refs, chunk_size):
 
     Args:
         method: the calling method instance (its name is used in warnings).
-        function: the :class:`~keras_iml.targets.ModelFunction`.
+        function: the :class:`~keras_iml.engine.ModelFunction`.
         x: ``(B, L, 4)`` inputs.
         refs: ``(B, k, L, 4)`` references, ``k`` per input.
         chunk_size: (input, reference) pairs per compiled call.

@@ -30,6 +30,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras
+from keras_iml.engine import backend as backend_lib
+from keras_iml.engine import fast_paths
 from keras_iml.methods._ism_layers import chain_layers, local_spec
 
 __all__ = ["FastISM", "build"]
@@ -157,7 +159,7 @@ def build(function, length, example=None):
     multi-input, no convolution or pooling first, ...) and the general path is used.
 
     Args:
-        function: a :class:`keras_iml.targets.ModelFunction`.
+        function: a :class:`keras_iml.engine.ModelFunction`.
         length: the sequence length ``L``.
         example: optional ``(B, L, 4)`` batch; the plan is checked to reproduce
             ``function(example)`` (a safety net; a mismatch warns and returns None).
@@ -326,3 +328,11 @@ def _overlay(cache, new, n, m, rows, offset, width):
     old = tf.gather(flat_cache, n[:, None] * length + rows)
     fresh = tf.gather(flat_new, m[:, None] * width + tf.clip_by_value(offset, 0, width - 1))
     return tf.where(inside[..., None], fresh, old)
+
+
+@fast_paths.register("ism", "receptive_field", priority=0)
+def _receptive_field_plugin(function, length, example=None):
+    """Built-in ISM fast path (TensorFlow backend): chains with a local prefix."""
+    if backend_lib.name() != "tensorflow" or function.aux_names:
+        return None
+    return build(function, length, example=example)

@@ -33,9 +33,24 @@ KINDS = ("zeros", "uniform", "random", "shuffle", "dinuc_shuffle")
 RANDOM_KINDS = ("random", "shuffle", "dinuc_shuffle")
 
 
-def is_random(kind):
-    """Whether references of this kind are drawn at random."""
-    return isinstance(kind, str) and kind in RANDOM_KINDS
+def is_random(kind, n=None):
+    """Whether references of this kind are drawn at random.
+
+    Args:
+        kind: a reference kind or array.
+        n: references per sequence (None: one).
+
+    Returns:
+        True for the random kinds, and for an array set of ``k`` references from
+        which ``n != k`` are drawn per sequence.
+    """
+    if isinstance(kind, str):
+        return kind in RANDOM_KINDS
+    if n is None:
+        return False
+    ndim = np.ndim(kind)
+    pool = np.shape(kind)[0] if ndim == 3 else np.shape(kind)[1] if ndim == 4 else n
+    return pool != n
 
 
 def per_sequence(kind, n=None):

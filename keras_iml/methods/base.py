@@ -1,15 +1,15 @@
 """The shallow base class of attribution methods and the method registry."""
 
-import inspect
-
 import numpy as np
 
-__all__ = ["AttributionMethod", "register", "get", "names", "hypothetical_from_multipliers"]
+from keras_iml.engine import backend as backend_lib
+from keras_iml.registry import Configurable, Registry
 
-_REGISTRY = {}
+__all__ = ["AttributionMethod", "REGISTRY", "register", "get", "names", "serialize",
+           "hypothetical_from_multipliers"]
 
 
-class AttributionMethod:
+class AttributionMethod(Configurable):
     """Base of every attribution method.
 
     A subclass's ``__init__`` takes explicit keyword parameters and only stores them
@@ -17,38 +17,76 @@ class AttributionMethod:
     Parameter values are checked in ``check_params``, which the engine calls before
     running. ``attribute`` does the work for one batch.
 
-    Class attributes:
-        name: the registered name (set by ``@register``).
-        stochastic: True when the method draws random numbers (references, noise);
-            it then uses the per-sequence generators it is given, which makes results
-            independent of the batch size and reproducible under a seed.
+    Declared hooks (class attributes or methods a subclass overrides; the engine and
+    the metrics read them, never guess):
+
+    * ``stochastic``: True when the method draws random numbers (references,
+      noise); it then draws only from the per-sequence generators it is given,
+      which are keyed by each sequence (:mod:`keras_iml.engine.seeds`).
+    * ``multiplies_input``: True for reference-based methods whose attribution is
+      ``(x - r) * m``; the engine puts their per-position sums on the observed bases
+      (:func:`keras_iml.explainer.project`), and SmoothGrad multiplies their
+      averaged hypothetical contributions by the clean input.
+    * ``backends``: the Keras backends the method runs on (None: every backend).
+    * :meth:`per_sequence_options`: options holding one entry per sequence.
+    * :meth:`alternatives`: other settings of the method's arbitrary choices, which
+      the hyper-parameter sensitivity metric compares with the configured one.
     """
 
-    name = None
     stochastic = False
-
-    def get_config(self):
-        """The constructor parameters, as a dict."""
-        return {p: getattr(self, p) for p in self.option_names()}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    @classmethod
-    def option_names(cls):
-        """Names of the constructor's parameters."""
-        params = inspect.signature(cls.__init__).parameters
-        return [p for p in params if p != "self"]
+    multiplies_input = False
+    backends = None
 
     def per_sequence_options(self):
         """Names of options that hold one entry per sequence (along their first axis).
 
         The engine gives each batch a copy of the method with those options cut to
-        the batch's rows, so per-sequence arrays (e.g. one baseline per sequence)
-        work with any ``batch_size``. None by default.
+        the batch's rows (:meth:`for_rows`), so per-sequence arrays (e.g. one baseline
+        per sequence) work with any ``batch_size`` and on any subsample. None by default.
         """
         return ()
+
+    def for_rows(self, index, n_total=None):
+        """A copy with the per-sequence options cut to the sequences ``index``.
+
+        Args:
+            index: indices of the sequences (into the data the options describe).
+            n_total: number of sequences in that data when known; an option array
+                of another length is left for the method to refuse (its error names
+                the option).
+        """
+        names = self.per_sequence_options()
+        if not names:
+            return self
+        index = np.asarray(index)
+        config = self.get_config()
+        cut = {}
+        for name in names:
+            arr = np.asarray(config[name])
+            if n_total is not None and (arr.shape[0] != n_total or (
+                    len(index) == n_total and np.array_equal(index, np.arange(n_total)))):
+                continue
+            if len(index) and index.max() >= arr.shape[0]:
+                raise ValueError(
+                    f"`{name}` holds {arr.shape[0]} per-sequence entries, too few for sequence "
+                    f"{int(index.max())}. Received: {name}.shape={arr.shape}"
+                )
+            cut[name] = arr[index]
+        return type(self).from_config({**config, **cut}) if cut else self
+
+    def alternatives(self):
+        """Option dicts of other reasonable settings of the method's arbitrary choices.
+
+        Each is merged over the configured options by the ``hyperparameter_sensitivity``
+        metric, which compares the attributions under them with the configured ones.
+        None (the default) says the method has no such choice.
+        """
+        return []
+
+    def check_backend(self):
+        """Raises ValueError when Keras runs on a backend the method does not support."""
+        if self.backends is not None:
+            backend_lib.require(tuple(self.backends), f"The {self.name!r} method")
 
     def check_params(self, function):  # noqa: ARG002 - hook
         """Raises ValueError for invalid parameter values. ``function`` is the ModelFunction."""
@@ -57,7 +95,7 @@ class AttributionMethod:
         """Attributions for one batch.
 
         Args:
-            function: a :class:`keras_iml.targets.ModelFunction`.
+            function: a :class:`keras_iml.engine.ModelFunction`.
             x: float32 one-hot batch ``(B, L, 4)``.
             rngs: one ``numpy.random.Generator`` per sequence of the batch.
 
@@ -66,16 +104,6 @@ class AttributionMethod:
             ``(B, L, 4)`` and ``"convergence_delta"`` ``(B,)``.
         """
         raise NotImplementedError
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={_short(v)}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-def _short(value):
-    if isinstance(value, np.ndarray):
-        return f"<array {value.shape}>"
-    return repr(value)
 
 
 def hypothetical_from_multipliers(multipliers, reference):
@@ -95,76 +123,14 @@ def hypothetical_from_multipliers(multipliers, reference):
     return multipliers - np.sum(reference * multipliers, axis=-1, keepdims=True)
 
 
-def register(name):
-    """Class decorator adding an attribution method to the registry under ``name``.
+REGISTRY = Registry("method", AttributionMethod)
 
-    Example:
-        >>> @register("my_method")
-        ... class MyMethod(AttributionMethod):
-        ...     def attribute(self, function, x, rngs):
-        ...         return {"values": function.gradient(x) * x}
-    """
-
-    def decorator(cls):
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"An attribution method named {name!r} is already registered.")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorator
-
-
-def names():
-    """Sorted names of every registered method."""
-    return sorted(_REGISTRY)
-
-
-def get(identifier, **options):
-    """Returns a method instance from a name, a config dict or an instance.
-
-    Args:
-        identifier: ``"integrated_gradients"``; ``{"class_name": name, "config": {...}}``
-            (or ``{"name": name, **options}``); or an ``AttributionMethod``.
-        **options: constructor options (with a name or config only).
-
-    Example:
-        >>> get("integrated_gradients", steps=32)
-    """
-    if isinstance(identifier, AttributionMethod):
-        if options:
-            raise ValueError(
-                "Options cannot be given with a method instance. "
-                f"Received: options={sorted(options)}"
-            )
-        return identifier
-    if isinstance(identifier, dict):
-        config = dict(identifier)
-        if "class_name" in config:
-            name, cfg = config["class_name"], dict(config.get("config") or {})
-        elif "name" in config:
-            name = config.pop("name")
-            cfg = config
-        else:
-            raise ValueError(
-                "A method config needs a 'class_name' (or 'name') key. "
-                f"Received: method={identifier!r}"
-            )
-        return get(name, **{**cfg, **options})
-    if isinstance(identifier, type) and issubclass(identifier, AttributionMethod):
-        return identifier(**options)
-    if not isinstance(identifier, str):
-        raise TypeError(
-            "`method` must be a name, a config dict or an AttributionMethod. "
-            f"Received: method of type {type(identifier).__name__}"
-        )
-    if identifier not in _REGISTRY:
-        raise ValueError(f"Unknown method: {identifier!r}. Available: {names()}")
-    cls = _REGISTRY[identifier]
-    unknown = sorted(set(options) - set(cls.option_names()))
-    if unknown:
-        raise ValueError(
-            f"Unknown option(s) {unknown} for method {identifier!r}. "
-            f"Valid options: {cls.option_names()}"
-        )
-    return cls(**options)
+#: Class decorator adding an attribution method to the registry (see
+#: :meth:`keras_iml.registry.Registry.register`).
+register = REGISTRY.register
+#: Sorted names of every registered method.
+names = REGISTRY.names
+#: A method instance from a name, a config dict, a class or an instance.
+get = REGISTRY.get
+#: ``{"class_name": name, "config": {...}}`` of a method instance.
+serialize = REGISTRY.serialize

@@ -46,6 +46,8 @@ class DeepLift(AttributionMethod):
     """
 
     multiplies_input = True
+    #: The rules are TensorFlow gradient overrides (``gradient_override_map``).
+    backends = ("tensorflow",)
 
     def __init__(self, baseline="zeros", chunk_size=128):
         self.baseline = baseline
@@ -54,6 +56,9 @@ class DeepLift(AttributionMethod):
     @property
     def stochastic(self):
         return refs_lib.is_random(self.baseline)
+
+    def alternatives(self):
+        return [{"baseline": "dinuc_shuffle"}]
 
     def per_sequence_options(self):
         return ("baseline",) if refs_lib.per_sequence(self.baseline) else ()

@@ -41,11 +41,16 @@ class DeepLiftShap(AttributionMethod):
 
     stochastic = True
     multiplies_input = True
+    #: The rules are TensorFlow gradient overrides (``gradient_override_map``).
+    backends = ("tensorflow",)
 
     def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=128):
         self.n_references = n_references
         self.references = references
         self.chunk_size = chunk_size
+
+    def alternatives(self):
+        return [{"references": "shuffle"}]
 
     def per_sequence_options(self):
         return ("references",) if refs_lib.per_sequence(self.references, 2) else ()

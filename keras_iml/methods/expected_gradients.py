@@ -13,7 +13,7 @@ import numpy as np
 
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
-from keras_iml.methods.integrated_gradients import check_positive_int, path_gradients
+from keras_iml.methods.integrated_gradients import check_fast, check_positive_int, path_gradients
 
 __all__ = ["ExpectedGradients"]
 
@@ -40,6 +40,8 @@ class ExpectedGradients(AttributionMethod):
             ``n_references`` of them drawn per sequence, all in order if
             ``k == n_references``) or ``(B, k, L, 4)``.
         chunk_size: interpolated inputs per gradient call.
+        fast: use a registered exact fast path for the path gradients when one
+            applies (see :mod:`keras_iml.engine.fast_paths`).
 
     Example:
         >>> keras_iml.explain(model, x, "expected_gradients", n_references=50, seed=0)
@@ -48,10 +50,14 @@ class ExpectedGradients(AttributionMethod):
     stochastic = True
     multiplies_input = True
 
-    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=64):
+    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=64, fast=True):
         self.n_references = n_references
         self.references = references
         self.chunk_size = chunk_size
+        self.fast = fast
+
+    def alternatives(self):
+        return [{"references": "shuffle"}]
 
     def per_sequence_options(self):
         return ("references",) if refs_lib.per_sequence(self.references, 2) else ()
@@ -60,6 +66,7 @@ class ExpectedGradients(AttributionMethod):
         check_positive_int(self.n_references, "n_references")
         check_positive_int(self.chunk_size, "chunk_size")
         refs_lib.check_reference(self.references, "references")
+        check_fast(self.fast)
 
     def attribute(self, function, x, rngs):
         b, k = x.shape[0], self.n_references
@@ -69,7 +76,7 @@ class ExpectedGradients(AttributionMethod):
         xs = np.repeat(x, k, axis=0)
         alphas = alphas.reshape(b * k, 1).astype(np.float32)
         grads = path_gradients(function, xs, refs, alphas, np.ones_like(alphas),
-                               self.chunk_size)
+                               self.chunk_size, self.fast)
         values = ((xs - refs) * grads).reshape((b, k) + x.shape[1:]).mean(axis=1)
         hyp = hypothetical_from_multipliers(grads, refs)
         hyp = hyp.reshape((b, k) + x.shape[1:]).mean(axis=1)

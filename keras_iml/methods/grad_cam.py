@@ -9,7 +9,6 @@ positions, computed from the layers' kernel sizes, strides, dilations and paddin
 """
 
 import numpy as np
-import tensorflow as tf
 
 import keras
 from keras_iml.methods.base import AttributionMethod, register
@@ -141,6 +140,10 @@ def _upsample(cam, centres, length):
     return (cam.astype(np.float64) @ weights).astype(np.float32)
 
 
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
 def _head(model, function):
     """Output tensors to expose beside the layer, and a function mapping them to raw outputs."""
     if not function.logit:
@@ -194,37 +197,63 @@ class GradCAM(AttributionMethod):
 
     def check_params(self, function):
         check_positive_int(self.chunk_size, "chunk_size")
+        if function.aux_names:
+            raise ValueError(
+                "grad_cam does not explain models with auxiliary inputs. "
+                f"Received: a model with inputs {function.aux_names} besides the DNA"
+            )
         model = _explained(function.model)
         _find_layer(model, self.layer)
         _head(model, function)
 
     def _cam_function(self, function):
-        """A compiled ``x -> cam (B, L')``, kept on the ModelFunction (traced once)."""
+        """A compiled ``x -> cam (B, L')``, kept on the ModelFunction (traced once).
+
+        The model is split at the layer (``features`` up to it, ``head`` from it to the
+        outputs) when the layer feeds the outputs through a chain; the gradient at the
+        activations is then the gradient of ``head`` (any backend). Otherwise (skip
+        connections around the layer) a model exposing both the activations and the
+        outputs is differentiated at the activations (TensorFlow and PyTorch).
+        """
         model = _explained(function.model)
         layer = _find_layer(model, self.layer)
 
         def build():
+            ops, backend = keras.ops, function.backend
             head_outputs, to_raw = _head(model, function)
-            probe = keras.Model(model.inputs, [layer.output, *head_outputs])
+            try:
+                features = keras.Model(model.inputs, layer.output)
+                head = keras.Model(layer.output, head_outputs)
+            except ValueError:
+                features = head = None
+            if head is not None:
+                grad_of = backend.value_and_grad(lambda a: function.select(to_raw(_as_list(head(a)))))
 
-            @tf.function(input_signature=[tf.TensorSpec([None, None, 4], tf.float32)])
-            def cam_fn(x):
-                with tf.GradientTape() as tape:
+                def activations_and_grad(x):
+                    activation = features(x, training=False)
+                    return activation, grad_of(activation)[1]
+            else:
+                probe = keras.Model(model.inputs, [layer.output, *head_outputs])
+
+                def forward(x):
                     outs = probe(x, training=False)
-                    activation = outs[0]
-                    value = function.select(to_raw(outs[1:]))
-                grad = tape.gradient(value, activation)
-                weights = tf.reduce_mean(grad, axis=1, keepdims=True)
-                return tf.nn.relu(tf.reduce_sum(weights * activation, axis=-1))
+                    return outs[0], function.select(to_raw(list(outs[1:])))
 
-            return cam_fn
+                def activations_and_grad(x):
+                    return backend.intermediate_grad(forward, x)
+
+            def cam_fn(x):
+                activation, grad = activations_and_grad(x)
+                weights = ops.mean(grad, axis=1, keepdims=True)
+                return ops.relu(ops.sum(weights * activation, axis=-1))
+
+            return function.compile(cam_fn, [((None, None, 4), "float32")])
 
         return function.compiled(("keras_iml.grad_cam", layer.name), build), model, layer
 
     def attribute(self, function, x, rngs):
         cam_fn, model, layer = self._cam_function(function)
-        cam = function.batched(lambda c: cam_fn(tf.convert_to_tensor(c)).numpy(), x,
-                               self.chunk_size)
+        cam = function.batched(cam_fn, x, self.chunk_size)
         centres = position_centres(model, layer, x.shape[1], cam.shape[1])
         cam = _upsample(cam, centres, x.shape[1])
         return {

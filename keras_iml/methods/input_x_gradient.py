@@ -16,7 +16,7 @@ class InputXGradient(AttributionMethod):
 
     Native because tf-explain's ``GradientsInputs.explain`` fails on 1-D sequence
     inputs (it assumes images); the compiled batched gradient of
-    :class:`keras_iml.targets.ModelFunction` is all that is needed.
+    :class:`keras_iml.engine.ModelFunction` is all that is needed.
 
     Example:
         >>> keras_iml.explain(model, x, "input_x_gradient").values

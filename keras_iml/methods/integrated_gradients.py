@@ -8,19 +8,25 @@ of all sequences of a batch are streamed through the model's compiled gradient i
 chunks of ``chunk_size`` rows, so memory stays flat whatever ``steps`` is. For
 chain models that start with a Conv1D/Dense layer, the first layer's pre-activation
 is interpolated instead of the input (it is affine in the input), which gives the
-same values with one first-layer pass per path instead of one per step.
+same values with one first-layer pass per path instead of one per step. Other
+layers and model families register their own exact fast paths through
+:mod:`keras_iml.engine.fast_paths` (hook ``"path_gradients"``; DeepBind's window scan
+does). Written with ``keras.ops`` and the engine's backend gradients, so it runs on
+the TensorFlow, JAX and PyTorch backends.
 """
 
 import numpy as np
-import tensorflow as tf
 
 import keras
-
+from keras_iml.engine import fast_paths
+from keras_iml.engine.function import X_SPEC
 from keras_iml.methods import _references as refs_lib
-from keras_iml.methods._max_envelope import max_path_gradients
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
 
-__all__ = ["IntegratedGradients", "path_gradients", "check_positive_int"]
+__all__ = ["IntegratedGradients", "path_gradients", "check_positive_int", "affine_first_layer",
+           "build_path_function", "check_bool", "check_fast", "plain_path_function", "split_path_function", "reproduces"]
+
+PATH_SIGNATURE = [X_SPEC, X_SPEC, ((None, None), "float32"), ((None, None), "float32")]
 
 RULES = ("midpoint", "trapezoid")
 
@@ -29,6 +35,22 @@ def check_positive_int(value, option):
     """Raises ValueError unless ``value`` is an int >= 1 (the message names ``option``)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"`{option}` must be a positive int. Received: {option}={value!r}")
+
+
+def check_bool(value, option):
+    """Raises ValueError unless ``value`` is True or False (the message names ``option``)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{option}` must be True or False. Received: {option}={value!r}")
+
+
+def check_fast(fast):
+    """Raises ValueError unless ``fast`` is a bool or a registered path_gradients fast path."""
+    names = [n for n, _ in fast_paths.plugins("path_gradients")]
+    if not isinstance(fast, (bool, np.bool_)) and fast not in names:
+        raise ValueError(
+            f"`fast` must be True, False or one of the path_gradients fast paths {names}. "
+            f"Received: fast={fast!r}"
+        )
 
 
 def quadrature(steps, rule):
@@ -52,24 +74,23 @@ def quadrature(steps, rule):
     return alphas.astype(np.float32), weights.astype(np.float32)
 
 
-def _layer_chain(model):
-    """The layers of a single-input, single-output model that is a plain chain, or None."""
+def reproduces(model, fn, rtol=1e-4, atol=1e-5):
+    """Whether ``fn(probe) == model(probe)`` on a seeded random probe (a fast path's check).
+
+    Fast paths re-express a model; before one is used it must give the model's own
+    outputs. Returns False when ``fn`` raises ValueError or TypeError.
+    """
     try:
-        inputs, outputs = model.inputs, model.outputs
-        layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
-        if len(inputs) != 1 or len(outputs) != 1 or not layers:
-            return None
-        previous = inputs[0]
-        for layer in layers:
-            if layer.input is not previous:
-                return None
-            previous = layer.output
-        return layers if previous is outputs[0] else None
-    except (AttributeError, ValueError):
-        return None
+        length = model.inputs[0].shape[1] or 64
+        probe = np.random.default_rng(0).random((2, length, 4)).astype("float32")
+        got = keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(probe)))
+        want = keras.ops.convert_to_numpy(model(probe, training=False))
+        return bool(np.allclose(got, want, rtol=rtol, atol=atol))
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return False
 
 
-def _affine_first_layer(model):
+def affine_first_layer(model):
     """``(pre_activation, activation, rest)`` when a chain model starts with an affine layer.
 
     For a Sequential (or chain-shaped functional) model whose first layer is a
@@ -78,20 +99,14 @@ def _affine_first_layer(model):
     z(r))``: the first layer runs twice per path instead of once per step, and the
     input gradient is one transposed pass of the step-averaged gradient. The other
     layers are applied in order to tensors (no new Keras graph nodes are added to the
-    user's layers). A first layer may also split itself: ``iml_affine_split()``
-    returning its own ``(pre_activation, activation, rest)`` (as
-    :class:`keras_iml.zoo.deepbind.DeepBindScan` does for its window scan). Returns
-    None when the model does not qualify or when a check on
-    a random probe does not reproduce the model (the generic path is used then).
+    user's layers). Returns None when the model does not qualify or when a check on
+    a random probe does not reproduce the model.
     """
-    layers = _layer_chain(model)
+    layers = fast_paths.chain_layers(model)
     if layers is None:
         return None
     first, others = layers[0], layers[1:]
-    rest_of_first = None
-    if hasattr(first, "iml_affine_split"):  # a layer that splits itself (e.g. DeepBindScan)
-        pre_activation, activation, rest_of_first = first.iml_affine_split()
-    elif type(first) is keras.layers.Conv1D:
+    if type(first) is keras.layers.Conv1D:
         if first.groups != 1 or first.padding not in ("valid", "same") \
                 or first.data_format != "channels_last":
             return None
@@ -107,158 +122,112 @@ def _affine_first_layer(model):
             return z + first.bias if first.use_bias else z
     else:
         return None
-    if rest_of_first is None:
-        activation = first.activation or keras.activations.linear
+    activation = first.activation or keras.activations.linear
 
     def rest(h):
-        if rest_of_first is not None:
-            h = rest_of_first(h)
         for layer in others:
             h = layer(h, training=False)
         return h
 
-    try:
-        length = model.inputs[0].shape[1] or 64
-        probe = tf.constant(np.random.default_rng(0).random((2, length, 4)), tf.float32)
-        split = rest(activation(pre_activation(probe)))
-        whole = model(probe, training=False)
-        if not np.allclose(split, whole, rtol=1e-4, atol=1e-5):
-            return None
-    except (ValueError, TypeError):
+    if not reproduces(model, lambda v: rest(activation(pre_activation(v)))):
         return None
     return pre_activation, activation, rest
 
 
-def _pool_split(model):
-    """``(pre_activation, group, head, mean_of)`` when a one-layer model's layer declares it.
-
-    A layer with ``iml_window_pool_split()`` (see
-    :meth:`keras_iml.zoo.deepbind.DeepBindScan.iml_window_pool_split`) computes
-    ``head(relu(max over groups of pre_activation(x)))`` (and the groups' means of
-    rectified values when ``mean_of`` is set) with an affine ``pre_activation``; the
-    path steps then follow a few lines per group
-    (:func:`keras_iml.methods._max_envelope.max_path_gradients`). Checked on a probe
-    like :func:`_affine_first_layer`; None otherwise.
-    """
-    layers = _layer_chain(model)
-    if layers is None or len(layers) != 1 or not hasattr(layers[0], "iml_window_pool_split"):
-        return None
-    split = layers[0].iml_window_pool_split()
-    if split is None:
-        return None
-    pre_activation, group, head, mean_of = split
-    try:
-        length = model.inputs[0].shape[1] or 64
-        probe = tf.constant(np.random.default_rng(0).random((2, length, 4)), tf.float32)
-        z = pre_activation(probe)
-        z = tf.reshape(z, (2, -1, group, z.shape[-1]))
-        feats = [tf.nn.relu(tf.reduce_max(z, axis=2))]
-        if mean_of is not None:
-            feats.append(tf.reduce_sum(tf.nn.relu(z), axis=2) / float(mean_of))
-        if not np.allclose(head(*feats), model(probe, training=False), rtol=1e-4, atol=1e-5):
-            return None
-    except (ValueError, TypeError):
-        return None
-    return split
-
-
-class _EnvelopePath:
-    """The path function of a :func:`_pool_split` model (same signature as the others).
-
-    The envelope (:func:`keras_iml.methods._max_envelope.max_path_gradients`) is many
-    small ops: XLA fuses them (~3x faster than the plain graph on DeepBind) but takes
-    ~2 s to compile, which a one-off explain of a few sequences would not win back.
-    So the first ``xla_after`` calls of this object run the plain graph and later
-    calls the XLA-compiled one (the same values to float rounding); ``calls`` counts
-    them. The object lives in its ModelFunction's store, as the other path functions.
-    """
-
-    xla_after = 16
-
-    def __init__(self, split, select, correct, signature):
-        pre, group, head, mean_of = split
-        self.calls = 0
-
-        def envelope(zx, zr, alphas, weights):
-            return max_path_gradients(zx, zr, alphas, weights, group,
-                                      lambda *feats: select(head(*feats)), mean_of=mean_of)
-
-        def build(inner):
-            @tf.function(input_signature=signature)
-            def path_fn(x, refs, alphas, weights):
-                dz = inner(pre(x), pre(refs), alphas, weights)
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    zx = pre(x)
-                return correct(tape.gradient(zx, x, output_gradients=dz))
-
-            return path_fn
-
-        self._plain = build(envelope)
-        self._fused = build(tf.function(envelope, jit_compile=True))
-
-    def __call__(self, x, refs, alphas, weights):
-        self.calls += 1
-        fn = self._fused if self.calls > self.xla_after else self._plain
-        return fn(x, refs, alphas, weights)
-
-
-def _build_path_function(function):
-    """Compiled ``(x, refs, alphas, weights) -> sum_s w * grad f(path)`` for a ModelFunction.
-
-    The interpolation, the gradient and the weighted sum over steps all run inside
-    one graph (no numpy round trip per step), as a plain GradientTape loop would;
-    models starting with an affine layer take the shortcut of
-    :func:`_affine_first_layer` (the same values, ~1.5x faster on a Basset-like CNN),
-    and layers that declare a window-pool split (DeepBind) that of :func:`_pool_split`
-    (3-4x faster than the affine shortcut on DeepBind).
-    """
-    spec = tf.TensorSpec([None, None, 4], tf.float32)
-    coef = tf.TensorSpec([None, None], tf.float32)
-    pool_split = None if function.logit else _pool_split(function.model)
-    split = None if function.logit or pool_split else _affine_first_layer(function.model)
-
+def _correction(function):
     def correct(grad):
         if function.gradient_correction:  # as ModelFunction.gradient does
-            grad = grad - tf.reduce_mean(grad, axis=-1, keepdims=True)
+            grad = grad - keras.ops.mean(grad, axis=-1, keepdims=True)
         return grad
 
-    @tf.function(input_signature=[spec, spec, coef, coef])
+    return correct
+
+
+def plain_path_function(function):
+    """The generic path function: every interpolated step through the whole model.
+
+    The interpolation, the gradient and the weighted sum over steps run inside one
+    compiled function (no numpy round trip per step), as a plain GradientTape loop
+    would, on any backend.
+    """
+    ops, grad_of = keras.ops, function.backend.value_and_grad(function.output)
+    correct = _correction(function)
+
     def path_fn(x, refs, alphas, weights):
-        length = tf.shape(x)[1]
         path = refs[:, None] + alphas[:, :, None, None] * (x - refs)[:, None]
-        flat = tf.reshape(path, (-1, length, 4))
-        with tf.GradientTape() as tape:
-            tape.watch(flat)
-            value = function.select(function.raw_call(flat))
-        grad = tf.reshape(tape.gradient(value, flat), tf.shape(path))
-        return correct(tf.reduce_sum(grad * weights[:, :, None, None], axis=1))
+        shape = ops.shape(path)
+        _, grad = grad_of(ops.reshape(path, (-1, shape[2], 4)))
+        grad = ops.reshape(grad, shape)
+        return correct(ops.sum(grad * weights[:, :, None, None], axis=1))
 
-    if pool_split is not None:
-        return _EnvelopePath(pool_split, function.select, correct, [spec, spec, coef, coef])
-    if split is None:
-        return path_fn
-    pre_activation, activation, rest = split
+    return function.compile(path_fn, PATH_SIGNATURE)
 
-    @tf.function(input_signature=[spec, spec, coef, coef])
-    def affine_path_fn(x, refs, alphas, weights):
+
+def split_path_function(function, pre_activation, activation, rest):
+    """A path function for a model ``rest(activation(pre_activation(x)))`` with an affine
+    ``pre_activation``: the steps interpolate its output, and the input gradient is
+    one vector-Jacobian product of ``pre_activation`` with the step-averaged gradient.
+
+    Args:
+        function: the :class:`~keras_iml.engine.ModelFunction`.
+        pre_activation: affine map of the input (traceable).
+        activation: the elementwise activation after it.
+        rest: the rest of the model, from the activation to the raw outputs.
+    """
+    ops, backend = keras.ops, function.backend
+    grad_of = backend.value_and_grad(lambda h: function.select(rest(activation(h))))
+    correct = _correction(function)
+
+    def path_fn(x, refs, alphas, weights):
         zx, zr = pre_activation(x), pre_activation(refs)
         z = zr[:, None] + alphas[:, :, None, None] * (zx - zr)[:, None]
-        flat = tf.reshape(z, tf.concat([[-1], tf.shape(zx)[1:]], 0))
-        with tf.GradientTape() as tape:
-            tape.watch(flat)
-            value = function.select(rest(activation(flat)))
-        dz = tf.reshape(tape.gradient(value, flat), tf.shape(z))
-        dz = tf.reduce_sum(dz * weights[:, :, None, None], axis=1)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            zx = pre_activation(x)
-        return correct(tape.gradient(zx, x, output_gradients=dz))
+        _, dz = grad_of(ops.reshape(z, (-1,) + tuple(ops.shape(zx)[1:])))
+        dz = ops.sum(ops.reshape(dz, ops.shape(z)) * weights[:, :, None, None], axis=1)
+        return correct(backend.vjp(pre_activation, x, dz))
 
-    return affine_path_fn
+    return function.compile(path_fn, PATH_SIGNATURE)
 
 
-def path_gradients(function, x, refs, alphas, weights, chunk_size=64):
+@fast_paths.register("path_gradients", "affine_first_layer", priority=0)
+def _affine_first_layer_plugin(function):
+    """Built-in fast path: models starting with a Conv1D/Dense (~1.5x on a Basset-like CNN)."""
+    if function.logit or function.aux_names:
+        return None
+    split = affine_first_layer(function.model)
+    return None if split is None else split_path_function(function, *split)
+
+
+def build_path_function(function, fast=True):
+    """``(name, path_fn)`` of the path gradients of ``function``.
+
+    Args:
+        function: the :class:`~keras_iml.engine.ModelFunction`.
+        fast: True: the first registered fast path that applies (else the plain
+            one); False: the plain path; a plugin name: that fast path.
+
+    Raises:
+        ValueError: the named fast path does not apply to the model.
+    """
+    if isinstance(fast, str):
+        for name, plugin in fast_paths.plugins("path_gradients"):
+            if name == fast:
+                path_fn = plugin(function)
+                if path_fn is None:
+                    raise ValueError(f"The fast path {fast!r} does not apply to this model. "
+                                     f"Received: fast={fast!r}")
+                return name, path_fn
+        raise ValueError(
+            "`fast` must be True, False or the name of a registered path_gradients fast path "
+            f"{[n for n, _ in fast_paths.plugins('path_gradients')]}. Received: fast={fast!r}"
+        )
+    if fast:
+        name, path_fn = fast_paths.first("path_gradients", function)
+        if path_fn is not None:
+            return name, path_fn
+    return "plain", plain_path_function(function)
+
+
+def path_gradients(function, x, refs, alphas, weights, chunk_size=64, fast=True):
     """Weighted sums of gradients along straight paths, streamed in chunks.
 
     For every pair ``p`` returns ``sum_s weights[p, s] * grad f(r_p + alphas[p, s]
@@ -267,17 +236,21 @@ def path_gradients(function, x, refs, alphas, weights, chunk_size=64):
     split into blocks of steps), so memory does not grow with ``steps``.
 
     Args:
-        function: the :class:`keras_iml.targets.ModelFunction`.
+        function: the :class:`keras_iml.engine.ModelFunction`.
         x: ``(P, L, 4)`` inputs.
         refs: ``(P, L, 4)`` references paired with ``x``.
         alphas: ``(P, S)`` or ``(S,)`` interpolation coefficients.
         weights: same shape as ``alphas``.
         chunk_size: interpolated inputs per gradient call.
+        fast: True uses the first registered fast path that applies
+            (:mod:`keras_iml.engine.fast_paths`, hook ``"path_gradients"``); False
+            forces the plain path; a plugin name forces that fast path.
 
     Returns:
         float32 array ``(P, L, 4)``.
     """
-    path_fn = function.compiled("keras_iml.path_gradients", lambda: _build_path_function(function))
+    _, path_fn = function.compiled(("keras_iml.path_gradients", fast),
+                                   lambda: build_path_function(function, fast))
     x = np.asarray(x, np.float32)
     refs = np.asarray(refs, np.float32)
     n_pairs = x.shape[0]
@@ -291,8 +264,8 @@ def path_gradients(function, x, refs, alphas, weights, chunk_size=64):
         p = slice(p0, p0 + pairs_per_call)
         for s0 in range(0, n_steps, steps_per_call):
             s = slice(s0, s0 + steps_per_call)
-            out[p] += path_fn(x[p], refs[p], np.ascontiguousarray(alphas[p, s]),
-                              np.ascontiguousarray(weights[p, s])).numpy()
+            out[p] += np.asarray(path_fn(x[p], refs[p], np.ascontiguousarray(alphas[p, s]),
+                                         np.ascontiguousarray(weights[p, s])))
     return out.astype(np.float32)
 
 
@@ -319,6 +292,9 @@ class IntegratedGradients(AttributionMethod):
         n_baselines: baselines per sequence (useful with random baselines).
         chunk_size: interpolated inputs per gradient call (peak-memory knob; small
             chunks were the fastest on CPU, raise it on a GPU).
+        fast: True uses a registered exact fast path when one applies to the model
+            (:mod:`keras_iml.engine.fast_paths`); False forces the plain path; the
+            name of a fast path forces that one.
 
     Example:
         >>> attr = keras_iml.explain(model, x, "integrated_gradients", steps=32)
@@ -328,16 +304,20 @@ class IntegratedGradients(AttributionMethod):
     multiplies_input = True
 
     def __init__(self, baseline="zeros", steps=50, rule="midpoint", n_baselines=1,
-                 chunk_size=64):
+                 chunk_size=64, fast=True):
         self.baseline = baseline
         self.steps = steps
         self.rule = rule
         self.n_baselines = n_baselines
         self.chunk_size = chunk_size
+        self.fast = fast
 
     @property
     def stochastic(self):
-        return refs_lib.is_random(self.baseline)
+        return refs_lib.is_random(self.baseline, None if self.n_baselines == 1 else self.n_baselines)
+
+    def alternatives(self):
+        return [{"baseline": "dinuc_shuffle"}]
 
     def per_sequence_options(self):
         n = None if self.n_baselines == 1 else self.n_baselines
@@ -350,6 +330,7 @@ class IntegratedGradients(AttributionMethod):
         check_positive_int(self.chunk_size, "chunk_size")
         if self.rule not in RULES:
             raise ValueError(f"`rule` must be one of {RULES}. Received: rule={self.rule!r}")
+        check_fast(self.fast)
 
     def attribute(self, function, x, rngs):
         b, k = x.shape[0], self.n_baselines
@@ -360,7 +341,7 @@ class IntegratedGradients(AttributionMethod):
         refs = refs.reshape((b * k,) + x.shape[1:])
         xs = np.repeat(x, k, axis=0)
         alphas, weights = quadrature(self.steps, self.rule)
-        grads = path_gradients(function, xs, refs, alphas, weights, self.chunk_size)
+        grads = path_gradients(function, xs, refs, alphas, weights, self.chunk_size, self.fast)
         values = ((xs - refs) * grads).reshape((b, k) + x.shape[1:])
         hyp = hypothetical_from_multipliers(grads, refs).reshape(values.shape)
         ends = function.batched(function, np.concatenate([x, refs]), self.chunk_size)

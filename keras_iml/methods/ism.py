@@ -2,10 +2,12 @@
 
 
 import numpy as np
-import tensorflow as tf
 
-from keras_iml.methods import _fast_ism
+import keras
+from keras_iml.engine import fast_paths
+from keras_iml.methods import _fast_ism  # noqa: F401 - registers the receptive-field fast path
 from keras_iml.methods.base import AttributionMethod, register
+from keras_iml.methods.integrated_gradients import check_bool
 
 __all__ = ["ISM"]
 
@@ -26,9 +28,9 @@ def mutants(x):
 
 
 class GeneralISM:
-    """Every mutant through the full model, in compiled chunks (any Keras model).
+    """Every mutant through the full model, in compiled chunks (any Keras model, any backend).
 
-    Mutants are built inside the ``tf.function`` from ``x`` and index arrays, so
+    Mutants are built inside the compiled function from ``x`` and index arrays, so
     ``model.predict``'s per-call overhead and the host-side copies are avoided.
     """
 
@@ -36,74 +38,25 @@ class GeneralISM:
         self.function = function
         # model activations per mutant are unknown; assume ~16 floats per position
         self.feature_size = length * 16
-        x_spec = tf.TensorSpec([None, length, 4], tf.float32)
-        ints = [tf.TensorSpec([None], tf.int32)] * 3
-        self._value = tf.function(self._value_impl, input_signature=[x_spec])
-        self._mutants = tf.function(self._mutants_impl, input_signature=[x_spec, *ints])
-
-    def _value_impl(self, x):
-        return self.function.select(self.function.raw_call(x))
+        ints = [((None,), "int32")] * 3
+        self._value = function.compile(function.output, [((None, length, 4), "float32")])
+        self._mutants = function.compile(self._mutants_impl,
+                                         [((None, length, 4), "float32"), *ints])
+        self.length = length
 
     def _mutants_impl(self, x, n, i, b):
-        at = tf.one_hot(i, tf.shape(x)[1], dtype=tf.float32)[..., None]
-        base = tf.one_hot(b, 4, dtype=tf.float32)[:, None, :]
-        xm = tf.gather(x, n) * (1.0 - at) + at * base
-        return self._value_impl(xm)
-
-    def __call__(self, x, n, i, b, chunk):
-        """Returns ``(f(x) (B,), f(mutant) (M,))`` for mutants ``(n, i, b)``."""
-        x = tf.convert_to_tensor(x, tf.float32)
-        outs = [
-            self._mutants(x, *(tf.constant(a[s : s + chunk], tf.int32) for a in (n, i, b))).numpy()
-            for s in range(0, len(n), chunk)
-        ]
-        return self._value(x).numpy(), np.concatenate(outs) if outs else np.zeros(0, np.float32)
-
-
-class LayerISM:
-    """ISM through a layer's own substitution scorer, for a model that is that one layer.
-
-    A layer may provide ``iml_substitution_outputs(x)``: its outputs for the 3
-    substitutions at every position of one-hot ``x`` ``(B, L, 4)``, as rows in
-    (sequence, position, r) order where substitution ``r`` puts base
-    ``(original + r + 1) % 4`` — computed faster than running every mutant through
-    it (e.g. :class:`keras_iml.zoo.deepbind.DeepBindScan` re-scores only the windows
-    a mutation touches). Batches with ``N`` or all-zero positions (4 substitutions
-    there) use the general path.
-    """
-
-    #: sequences per compiled call (the scorer's intermediates grow with L^2)
-    sequences_per_call = 1
-
-    def __init__(self, function, layer, length):
-        self.function, self.layer = function, layer
-        self.feature_size = length * 16
-        spec = [tf.TensorSpec([None, length, 4], tf.float32)]
-        self._general = GeneralISM(function, length)
-        self._substitutions = tf.function(
-            lambda x: function.select(layer.iml_substitution_outputs(x)), input_signature=spec)
-
-    @classmethod
-    def build(cls, function, length):
-        """A LayerISM when the model is one layer with the hook (and no logit), else None."""
-        if function.logit:
-            return None
-        layers = _fast_ism.chain_layers(function.model)
-        if not layers or len(layers) != 1 or not hasattr(layers[0], "iml_substitution_outputs"):
-            return None
-        return cls(function, layers[0], length)
+        ops = keras.ops
+        at = ops.expand_dims(ops.one_hot(i, self.length, dtype="float32"), -1)
+        base = ops.expand_dims(ops.one_hot(b, 4, dtype="float32"), 1)
+        xm = ops.take(x, n, axis=0) * (1.0 - at) + at * base
+        return self.function.output(xm)
 
     def __call__(self, x, n, i, b, chunk):
         """Returns ``(f(x) (B,), f(mutant) (M,))`` for mutants ``(n, i, b)``."""
         x = np.asarray(x, np.float32)
-        if len(n) != 3 * x.shape[0] * x.shape[1]:
-            return self._general(x, n, i, b, chunk)
-        step = self.sequences_per_call
-        subs = np.concatenate([
-            self._substitutions(tf.constant(x[s : s + step])).numpy().reshape(-1, x.shape[1], 3)
-            for s in range(0, len(x), step)])
-        r = (b - x.argmax(-1)[n, i]) % 4 - 1
-        return self._general._value(tf.constant(x)).numpy(), subs[n, i, r]
+        outs = [self._mutants(x, *(np.ascontiguousarray(a[s : s + chunk], np.int32) for a in (n, i, b)))
+                for s in range(0, len(n), chunk)]
+        return self._value(x), np.concatenate(outs) if outs else np.zeros(0, np.float32)
 
 
 @register("ism")
@@ -119,16 +72,18 @@ class ISM(AttributionMethod):
     of the 4 bases is substituted there (the column becomes one-hot), so all 4 values
     are ``f(x with base b at i) - f(x)`` and none is forced to 0.
 
-    Speed: for models that are a chain of layers starting with local layers
+    Speed: exact fast paths registered for the ``"ism"`` hook of
+    :mod:`keras_iml.engine.fast_paths` are tried first. The built-in one (TensorFlow
+    backend) serves models that are a chain of layers starting with local layers
     (Conv1D with any padding, stride or dilation; Max/AveragePooling1D;
     activations, BatchNormalization, Dropout and other position-wise layers),
-    followed by any tail (GlobalMax/AveragePooling1D, Flatten, Dense, ...), only the
+    followed by any tail (GlobalMax/AveragePooling1D, Flatten, Dense, ...): only the
     window of feature maps each mutation reaches is recomputed (the fastISM idea,
     implemented natively because fastISM does not run under Keras 3 and does not
-    handle GlobalMaxPooling). Other models (subclassed, branching, multi-input)
-    run every mutant through the full model, in large compiled chunks, unless the
-    model is one layer that scores its own substitutions (see :class:`LayerISM`;
-    DeepBind models do). All paths give the same values up to float rounding;
+    handle GlobalMaxPooling). Model families register their own (DeepBind's scan
+    re-scores only the windows a mutation touches). Other models (subclassed,
+    branching, multi-input) run every mutant through the full model, in large
+    compiled chunks. All paths give the same values up to float rounding;
     ``fast=False`` forces the general one.
 
     Args:
@@ -148,10 +103,8 @@ class ISM(AttributionMethod):
         self.chunk_size = chunk_size
 
     def check_params(self, function):  # noqa: ARG002
-        for name in ("center", "fast"):
-            value = getattr(self, name)
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
+        check_bool(self.center, "center")
+        check_bool(self.fast, "fast")
         size = self.chunk_size
         if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer))
                                  or size < 1):
@@ -163,7 +116,7 @@ class ISM(AttributionMethod):
         """The fast or general ISM pass for ``function`` at the length of ``x``.
 
         Runners (compiled graphs, no results) are kept in the ModelFunction's own
-        memo (:meth:`~keras_iml.targets.ModelFunction.compiled`), so the batches of one
+        memo (:meth:`~keras_iml.engine.ModelFunction.compiled`), so the batches of one
         ``explain`` call, and later calls through the same wrapper, reuse them.
         """
         length, fast = int(x.shape[1]), bool(self.fast)
@@ -171,7 +124,7 @@ class ISM(AttributionMethod):
         def build():
             runner = None
             if fast:
-                runner = _fast_ism.build(function, length, example=x[:2]) or LayerISM.build(function, length)
+                _, runner = fast_paths.first("ism", function, length, x[:2])
             return runner or GeneralISM(function, length)
 
         return function.compiled(("keras_iml.ism", length, fast), build)

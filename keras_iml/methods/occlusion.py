@@ -75,6 +75,9 @@ class Occlusion(AttributionMethod):
     def stochastic(self):
         return self.mode in refs_lib.RANDOM_KINDS
 
+    def alternatives(self):
+        return [{"window": 10}]
+
     def _value_column(self):
         value = self.value
         if isinstance(value, str) and len(value) == 1 and value.upper() in "ACGT":

@@ -68,6 +68,12 @@ class SmoothGrad(AttributionMethod):
                 f"Invalid `base` for smoothgrad: {err} Received: base={self.base!r}"
             ) from err
 
+    def alternatives(self):
+        return [{"noise": 0.2}]
+
+    def check_backend(self):
+        self._base_method().check_backend()
+
     def check_params(self, function):
         check_positive_int(self.n_samples, "n_samples")
         check_positive_int(self.chunk_size, "chunk_size")
@@ -98,6 +104,6 @@ class SmoothGrad(AttributionMethod):
         means = {k: np.concatenate(v).reshape((b, n) + x.shape[1:]).mean(axis=1)
                  for k, v in sums.items()}
         result = {k: v.astype(np.float32) for k, v in means.items()}
-        if getattr(base, "multiplies_input", False) and "hypothetical" in result:
+        if base.multiplies_input and "hypothetical" in result:
             result["values"] = result["hypothetical"] * x
         return result

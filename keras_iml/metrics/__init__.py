@@ -3,7 +3,7 @@
 Every module of this package is imported here, so a new metric is one file with a
 ``@register("name")`` class declaring its ``tier``, ``higher_is_better``,
 ``requires`` and default ``threshold``. Metrics provided by optional modules are
-registered lazily (see ``base._LAZY``): ``keras_iml.motifs.metric`` registers the
+registered lazily (``REGISTRY.register_lazy``): ``keras_iml.motifs.metric`` registers the
 tier-3 ``"motif_recovery"`` metric when it is installed.
 
 Example:
@@ -17,6 +17,7 @@ import importlib
 import pkgutil
 
 from keras_iml.metrics.base import (
+    REGISTRY,
     REQUIREMENTS,
     Metric,
     MetricResult,
@@ -26,6 +27,7 @@ from keras_iml.metrics.base import (
     get_class,
     names,
     register,
+    serialize,
 )
 from keras_iml.metrics.context import Context, signed_contribution
 
@@ -34,6 +36,7 @@ for _info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = [
+    "REGISTRY",
     "REQUIREMENTS",
     "Context",
     "Metric",
@@ -44,5 +47,6 @@ __all__ = [
     "get_class",
     "names",
     "register",
+    "serialize",
     "signed_contribution",
 ]

@@ -8,11 +8,10 @@ gave and reports a metric whose inputs are absent as *not run*, with the reason.
 """
 
 import dataclasses
-import importlib
-import importlib.util
-import inspect
 
 import numpy as np
+
+from keras_iml.registry import Configurable, Registry
 
 __all__ = [
     "Metric",
@@ -20,17 +19,16 @@ __all__ = [
     "MetricResult",
     "NotApplicable",
     "REQUIREMENTS",
+    "REGISTRY",
     "register",
     "get",
+    "get_class",
     "names",
+    "serialize",
 ]
 
 REQUIREMENTS = frozenset({"attributions", "method", "model", "ground_truth", "motifs", "ensemble"})
 
-_REGISTRY = {}
-# Metrics registered by optional modules, imported on first use (name -> module).
-# keras_iml.motifs (TF-MoDISco, slow to import) registers "motif_recovery" this way.
-_LAZY = {"motif_recovery": "keras_iml.motifs.metric"}
 
 
 class NotApplicable(Exception):
@@ -55,7 +53,7 @@ class MetricResult:
     tables: dict = dataclasses.field(default_factory=dict)
 
 
-class Metric:
+class Metric(Configurable):
     """Base of every validation metric.
 
     Subclasses set the class attributes and implement :meth:`compute`. Like
@@ -70,6 +68,10 @@ class Metric:
         threshold: default pass threshold of the aggregate (None: reported only).
         aggregate: ``"mean"`` or ``"median"`` over sequences.
         quick: included in :meth:`Protocol.quick`.
+        pairwise: compares two methods (see :class:`PairwiseMetric`).
+        curve_section: the report section that shows the curves the metric returns
+            (``"faithfulness"``, ``"randomisation"``, ``"localisation"``,
+            ``"stability"`` or ``"other"``).
     """
 
     name = None
@@ -80,14 +82,7 @@ class Metric:
     aggregate = "mean"
     quick = True
     pairwise = False
-
-    def get_config(self):
-        return {p: getattr(self, p) for p in self.option_names()}
-
-    @classmethod
-    def option_names(cls):
-        params = inspect.signature(cls.__init__).parameters
-        return [p for p in params if p not in ("self", "args", "kwargs")]
+    curve_section = "other"
 
     def __init__(self):
         pass
@@ -118,11 +113,6 @@ class Metric:
         side = "below" if self.higher_is_better else "above"
         return f"{row} = {value:.3g}, {side} the threshold {threshold:g}"
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
 class PairwiseMetric(Metric):
     """A metric comparing two methods' attributions of the same sequences.
 
@@ -140,92 +130,40 @@ class PairwiseMetric(Metric):
         return self.row_names()[0]
 
 
-def register(name):
-    """Class decorator adding a metric to the registry under ``name``.
-
-    Example:
-        >>> @register("my_metric")
-        ... class MyMetric(Metric):
-        ...     tier = 3
-        ...     def compute(self, ctx, method):
-        ...         return ctx.importance(method).max(1)
-    """
-
-    def decorator(cls):
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"A metric named {name!r} is already registered.")
-        if cls.tier not in (1, 2, 3):
-            raise ValueError(f"Metric {name!r} must declare tier 1, 2 or 3. Received: {cls.tier!r}")
-        unknown = set(cls.requires) - REQUIREMENTS
-        if unknown or "attributions" not in cls.requires:
-            raise ValueError(
-                f"Metric {name!r}: `requires` must include 'attributions' and be a subset of "
-                f"{sorted(REQUIREMENTS)}. Received: {sorted(cls.requires)}"
-            )
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorator
+CURVE_SECTIONS = ("faithfulness", "randomisation", "localisation", "stability", "other")
 
 
-def _lazy_available(name):
-    module = _LAZY.get(name)
-    if module is None or name in _REGISTRY:
-        return False
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def names():
-    """Sorted names of the registered metrics (and of lazily registered ones present)."""
-    return sorted(set(_REGISTRY) | {n for n in _LAZY if _lazy_available(n)})
-
-
-def get_class(name):
-    """The metric class registered under ``name`` (importing an optional module if needed)."""
-    if name not in _REGISTRY and _lazy_available(name):
-        importlib.import_module(_LAZY[name])
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown metric: {name!r}. Available: {names()}")
-    return _REGISTRY[name]
-
-
-def get(identifier, **options):
-    """Returns a metric instance from a name, a config dict or an instance.
-
-    Args:
-        identifier: ``"localisation_auroc"``; ``{"name": name, **options}``; or a
-            :class:`Metric`.
-        **options: constructor options (with a name or config only).
-
-    Example:
-        >>> get("deletion", fractions=[0, 0.1, 0.2])
-    """
-    if isinstance(identifier, Metric):
-        if options:
-            raise ValueError(f"Options cannot be given with a metric instance. Received: {sorted(options)}")
-        return identifier
-    if isinstance(identifier, dict):
-        config = dict(identifier)
-        if "name" not in config:
-            raise ValueError(f"A metric config needs a 'name' key. Received: metric={identifier!r}")
-        return get(config.pop("name"), **{**config, **options})
-    if not isinstance(identifier, str):
-        raise TypeError(
-            f"`metric` must be a name, a config dict or a Metric. "
-            f"Received: metric of type {type(identifier).__name__}"
-        )
-    cls = get_class(identifier)
-    unknown = sorted(set(options) - set(cls.option_names()))
-    if unknown:
+def _check_metric(name, cls):
+    if cls.tier not in (1, 2, 3):
+        raise ValueError(f"Metric {name!r} must declare tier 1, 2 or 3. Received: {cls.tier!r}")
+    unknown = set(cls.requires) - REQUIREMENTS
+    if unknown or "attributions" not in cls.requires:
         raise ValueError(
-            f"Unknown option(s) {unknown} for metric {identifier!r}. "
-            f"Valid options: {cls.option_names()}"
+            f"Metric {name!r}: `requires` must include 'attributions' and be a subset of "
+            f"{sorted(REQUIREMENTS)}. Received: {sorted(cls.requires)}"
         )
-    return cls(**options)
+    if cls.curve_section not in CURVE_SECTIONS:
+        raise ValueError(
+            f"Metric {name!r}: `curve_section` must be one of {CURVE_SECTIONS}. "
+            f"Received: {cls.curve_section!r}"
+        )
+
+
+REGISTRY = Registry("metric", Metric, check=_check_metric)
+# keras_iml.motifs (TF-MoDISco, slow to import) registers "motif_recovery" on import.
+REGISTRY.register_lazy("motif_recovery", "keras_iml.motifs.metric")
+
+#: Class decorator adding a metric to the registry (see
+#: :meth:`keras_iml.registry.Registry.register`).
+register = REGISTRY.register
+#: Sorted names of the registered metrics (and of lazily registered ones present).
+names = REGISTRY.names
+#: The metric class registered under a name (importing an optional module if needed).
+get_class = REGISTRY.get_class
+#: A metric instance from a name, a config dict, a class or an instance.
+get = REGISTRY.get
+#: ``{"class_name": name, "config": {...}}`` of a metric instance.
+serialize = REGISTRY.serialize
 
 
 def as_result(metric, out, n):

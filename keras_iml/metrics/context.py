@@ -1,7 +1,9 @@
 """`Context`: everything a metric may read during one validation run.
 
 The runner (:func:`keras_iml.validation.validate`) builds one Context per run and
-passes it to every metric. Derived arrays (position importance, re-computed
+passes it to every metric. Every model call goes through the engine
+(:class:`keras_iml.Explainer`), whose explainers live in the run's
+:class:`keras_iml.TraceCache`. Derived arrays (position importance, re-computed
 attributions such as ISM) are memoised in the Context itself, so they live exactly
 as long as the run: there is no global cache.
 """
@@ -9,24 +11,12 @@ as long as the run: there is no global cache.
 import numpy as np
 
 from keras_iml import dna
-from keras_iml.attributions import Attributions
-from keras_iml.explain import _run_batch
-from keras_iml.targets import ModelFunction
+from keras_iml import methods as methods_lib
+from keras_iml.explainer import TraceCache
 from keras_iml.metrics._stats import stable_seed
+from keras_iml.metrics.base import NotApplicable
 
-__all__ = ["Context", "signed_contribution", "function_for"]
-
-
-def function_for(store, model, target, logit, example):
-    """The :class:`ModelFunction` of ``model`` for a target, built once per ``store``.
-
-    The model is kept next to its function, so ``id(model)`` cannot be reused by
-    another object while the entry exists.
-    """
-    key = ("function", id(model), repr(target), bool(logit))
-    if key not in store:
-        store[key] = (model, ModelFunction(model, target=target, logit=logit, example=example))
-    return store[key][1]
+__all__ = ["Context", "signed_contribution"]
 
 
 def signed_contribution(values, x):
@@ -49,7 +39,7 @@ class Context:
         x: float32 one-hot ``(N, L, 4)``.
         y: labels or None.
         model: the user's Keras model (never modified) or None.
-        function: its :class:`keras_iml.targets.ModelFunction` (or None).
+        explainer: its :class:`keras_iml.Explainer` for the run's target (or None).
         attributions: dict label -> :class:`keras_iml.Attributions`.
         methods: dict label -> ``AttributionMethod`` instance, or None when the
             method cannot be re-run (attributions given precomputed and not
@@ -61,21 +51,22 @@ class Context:
         ensemble: list of Keras models or None.
         protocol: the protocol as a dict.
         seed: the run's seed.
-        explain_kwargs: keyword arguments for :func:`keras_iml.explain` (target,
-            logit, batch_size, alphabet).
-        functions: the store of compiled model functions and of models built for
-            metrics (randomised copies, the PWM oracle): the caller's dict when one
-            is given to :func:`keras_iml.validate` (kept between runs, so models of
-            one architecture are traced once), else a dict of this run.
+        aux: the model's auxiliary inputs (a list of arrays with one row per
+            sequence, or a single row), or None.
+        explain_kwargs: the run's ``target``, ``logit``, ``batch_size`` and ``alphabet``.
+        cache: the :class:`keras_iml.TraceCache` of the run's explainers and of the
+            models metrics build (randomised copies, the PWM oracle): the caller's
+            when one is given to :func:`keras_iml.validate` (kept between runs, so
+            models of one architecture are traced once), else one of this run.
     """
 
-    def __init__(self, *, x, model=None, function=None, attributions=None, methods=None,
+    def __init__(self, *, x, model=None, explainer=None, attributions=None, methods=None,
                  y=None, ground_truth=None, ground_truth_table=None, motifs=None, ensemble=None,
-                 protocol=None, seed=0, explain_kwargs=None, alphabet="ACGT", functions=None):
+                 protocol=None, seed=0, explain_kwargs=None, alphabet="ACGT", cache=None, aux=None):
         self.x = x
         self.y = y
         self.model = model
-        self.function = function
+        self.explainer = explainer
         self.attributions = dict(attributions or {})
         self.methods = dict(methods or {})
         self.ground_truth = ground_truth
@@ -85,8 +76,9 @@ class Context:
         self.protocol = dict(protocol or {})
         self.seed = int(seed)
         self.alphabet = alphabet
+        self.aux = aux
         self.explain_kwargs = dict(explain_kwargs or {})
-        self.functions = {} if functions is None else functions
+        self.cache = TraceCache() if cache is None else cache
         self.memo = {}
 
     # -- shapes and randomness -----------------------------------------------------
@@ -137,21 +129,14 @@ class Context:
         return self.memo[key]
 
     def on_subsample(self, label, index):
-        """Attributions of ``label`` for ``x[index]`` as a re-run would compute them.
+        """Attributions of ``label`` for ``x[index]``, as a re-run on the subsample gives them.
 
-        Deterministic methods are sliced. Stochastic ones are re-run on the subsample
-        with the original seed, because the engine seeds each sequence by its index
-        within ``x``: comparing a variant run on ``x[index]`` against the slice would
-        mix the variant's effect with a change of random draws.
+        The engine keys every sequence's random draws by the sequence itself
+        (:mod:`keras_iml.engine.seeds`), so the slice equals a re-run with the same
+        seed, for stochastic methods too: a variant run on ``x[index]`` is compared
+        with the same draws.
         """
-        attr = self.attributions[label]
-        method = self.methods.get(label)
-        if len(index) == self.n or method is None or not getattr(method, "stochastic", False):
-            return attr[index]
-        key = ("subsample", label, np.asarray(index).tobytes())
-        if key not in self.memo:
-            self.memo[key] = self.explain(method, self.x[index], seed=self.attribution_seed(label))
-        return self.memo[key]
+        return self.attributions[label][np.asarray(index)]
 
     def attribution_seed(self, label):
         """The seed the attributions of ``label`` were computed with."""
@@ -159,90 +144,97 @@ class Context:
         return self.seed if seed is None else int(seed)
 
     # -- model access ----------------------------------------------------------------
+    def _aux_rows(self, rows, x_given):
+        if self.aux is None:
+            return None
+        if rows is None:
+            if x_given:
+                raise NotApplicable("the model's auxiliary inputs of these sequences are not known")
+            return self.aux
+        rows = np.asarray(rows)
+        return [a if len(a) == 1 else a[rows] for a in self.aux]
+
     def outputs(self):
         """``f(x)`` for every sequence, ``(N,)``."""
         if "outputs" not in self.memo:
-            self.memo["outputs"] = self.predict(self.x)
+            self.memo["outputs"] = self.predict(self.x, rows=np.arange(self.n))
         return self.memo["outputs"]
 
-    def predict(self, x):
-        """The explained output ``f`` for any one-hot array, in batches."""
-        chunk = int(self.explain_kwargs.get("batch_size", 128))
-        return self.function.batched(self.function, np.asarray(x, np.float32), chunk)
+    def predict(self, x, rows=None):
+        """The explained output ``f`` for any one-hot array, in batches.
+
+        Args:
+            x: one-hot ``(M, L, 4)``.
+            rows: for a model with auxiliary inputs, the index into the run's
+                sequences of each row of ``x`` (whose auxiliary values it takes).
+        """
+        batch = int(self.explain_kwargs.get("batch_size", 128))
+        return self.explainer.predict(np.asarray(x, np.float32), batch_size=batch,
+                                      aux=self._aux_rows(rows, True))
 
     def output_scale(self):
         """Standard deviation of ``f(x)`` over the data (1.0 when it is 0 or undefined)."""
         scale = float(np.std(self.outputs()))
         return scale if np.isfinite(scale) and scale > 0 else 1.0
 
-    def model_function(self, model=None, **overrides):
-        """The compiled :class:`ModelFunction` of a model, built once per model and target.
+    def explainer_for(self, model=None, **overrides):
+        """The :class:`keras_iml.Explainer` of a model (the run's by default), from :attr:`cache`.
 
-        Kept in :attr:`functions`, so it lives as long as the run (or as the
-        caller's store, when one was given).
+        ``overrides`` replace the run's ``target``/``logit`` (e.g. ``target=None`` for a
+        model other than the user's).
         """
         model = self.model if model is None else model
+        if model is self.model and self.explainer is not None and not overrides:
+            return self.explainer
         opts = {**self.explain_kwargs, **overrides}
-        if model is self.model and self.function is not None and not overrides:
-            return self.function
-        return function_for(self.functions, model, opts.get("target"), opts.get("logit", False),
-                            self.x[:1])
+        return self.cache.explainer(model, target=opts.get("target"), logit=opts.get("logit", False),
+                                    alphabet=self.alphabet)
 
     def shared(self, key, build):
-        """``build()``, made once per ``key`` and kept in :attr:`functions`.
+        """``build()``, made once per ``key`` and kept in :attr:`cache`.
 
         For models a metric builds (e.g. the PWM oracle): reusing the same model
-        object reuses its compiled functions in later runs with the same store.
+        object reuses its compiled functions in later runs with the same cache.
         """
-        if key not in self.functions:
-            self.functions[key] = build()
-        return self.functions[key]
+        return self.cache.model(key, build)
 
-    def explain(self, method, x=None, model=None, seed=None, **overrides):
+    def explain(self, method, x=None, model=None, seed=None, rows=None, **overrides):
         """Re-runs an attribution method with the run's target and batch size.
 
-        Equivalent to :func:`keras_iml.explain` with the same seed (the same
-        per-sequence generators, through the engine's batch runner), but reuses one
-        compiled model function per model for the whole run instead of tracing a
-        new one per call. ``overrides`` replace the run's ``target``/``logit`` (e.g.
-        ``target=None`` for a model other than the user's).
+        Equivalent to :func:`keras_iml.explain` with the same seed, through the
+        run's cached explainers (one compiled model function per model for the
+        whole run). ``overrides`` replace the run's ``target``/``logit``.
 
         Args:
             method: an ``AttributionMethod`` instance.
             x: one-hot inputs (default: the run's ``x``).
             model: the model to explain (default: the run's model).
             seed: base seed (default: the run's seed).
+            rows: the index into the run's sequences of each row of ``x``: per-sequence
+                options (one baseline per sequence) and auxiliary inputs follow it.
 
         Returns:
             an :class:`keras_iml.Attributions`.
         """
+        given = x is not None
         x = self.x if x is None else np.asarray(x, np.float32)
-        model = self.model if model is None else model
-        function = self.model_function(model, **overrides)
-        method.check_params(function)
-        seed = self.seed if seed is None else int(seed)
-        batch = int(self.explain_kwargs.get("batch_size", 128))
-        parts = []
-        for start in range(0, len(x), batch):
-            out = _run_batch(method, function, x[start : start + batch], start, seed, False)
-            parts.append(Attributions(
-                out["values"], method=method.name, params={**method.get_config(), "seed": seed},
-                target=function.describe(), hypothetical=out.get("hypothetical"),
-                inputs=x[start : start + batch], convergence_delta=out.get("convergence_delta"),
-            ))
-        return Attributions.concatenate(parts)
+        if rows is None and not given:
+            rows = np.arange(self.n)
+        explainer = self.explainer_for(model, **overrides)
+        aux = self._aux_rows(rows, given) if explainer.aux_names else None
+        return explainer.run(method, x, seed=self.seed if seed is None else int(seed),
+                             batch_size=int(self.explain_kwargs.get("batch_size", 128)),
+                             verbose=0, rows=rows, aux=aux)
 
     def reference_ism(self):
         """ISM attributions of every sequence (reused when ``ism`` is a validated method)."""
         if "ism" not in self.memo:
-            from keras_iml import methods
-
             for attr in self.attributions.values():
                 if attr.method == "ism":
                     self.memo["ism"] = attr
                     break
             else:
-                self.memo["ism"] = self.explain(methods.get("ism"))
+                self.memo["ism"] = self.explain(methods_lib.get("ism"))
         return self.memo["ism"]
 
     def reverse_complement_ok(self):

@@ -48,6 +48,8 @@ class ReverseComplementEquivariance(Metric):
         inst = _method(ctx, method)
         if not ctx.reverse_complement_ok():
             raise NotApplicable(f"alphabet {ctx.alphabet!r} is not complement-symmetric")
+        if ctx.aux is not None:
+            raise NotApplicable("the model takes auxiliary inputs, whose reverse complement is not known")
         index = ctx.subsample(self.n_sequences, ("rc_equivariance", method))
         base = ctx.on_subsample(method, index).position_importance
         rc = ctx.explain(inst, ctx.reverse_complement(ctx.x[index]), seed=ctx.attribution_seed(method))
@@ -87,6 +89,8 @@ class ShiftEquivariance(Metric):
                 f"`shifts` must be non-zero ints smaller than the sequence length "
                 f"{ctx.length}. Received: shifts={self.shifts!r}"
             )
+        if ctx.aux is not None:
+            raise NotApplicable("the model takes auxiliary inputs, whose shift is not known")
         index = ctx.subsample(self.n_sequences, ("shift_equivariance", method))
         base = ctx.on_subsample(method, index).position_importance
         x = ctx.x[index]

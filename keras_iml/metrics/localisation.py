@@ -54,6 +54,7 @@ class LocalisationAUPRC(Metric):
 
 
 class _TopK(Metric):
+    curve_section = "localisation"
     tier = 3
     higher_is_better = True
     requires = _REQ

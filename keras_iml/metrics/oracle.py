@@ -80,7 +80,7 @@ class PWMOracle(Metric):
         index, planted, start, width, model = self._setup(ctx)
         try:
             attr = ctx.explain(inst, planted, model=model, seed=ctx.attribution_seed(method),
-                               target=None, logit=False)
+                               rows=index, target=None, logit=False)
         except (ValueError, TypeError, NotImplementedError) as err:
             raise NotApplicable(f"the method cannot run on the PWM oracle model: {err}") from err
         imp = attr.position_importance

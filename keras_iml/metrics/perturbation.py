@@ -48,8 +48,11 @@ def _check(fractions, infill, n_random):
     return f
 
 
-def _outputs(ctx, start, replacement, ranks, counts):
-    """Model outputs ``(n, F)`` when the ``counts[f]`` top-ranked positions are replaced."""
+def _outputs(ctx, start, replacement, ranks, counts, index):
+    """Model outputs ``(n, F)`` when the ``counts[f]`` top-ranked positions are replaced.
+
+    ``index``: the run's sequence of each row (whose auxiliary inputs it takes).
+    """
     n, length = ranks.shape
     out = np.empty((n, len(counts)))
     chunk = max(1, 2_000_000 // (len(counts) * length))
@@ -57,7 +60,8 @@ def _outputs(ctx, start, replacement, ranks, counts):
         sl = slice(c0, c0 + chunk)
         mask = ranks[sl, None, :] < counts[None, :, None]  # (c, F, L)
         xs = np.where(mask[..., None], replacement[sl, None], start[sl, None])
-        out[sl] = ctx.predict(xs.reshape((-1, length, 4))).reshape(-1, len(counts))
+        rows = np.repeat(index[sl], len(counts))
+        out[sl] = ctx.predict(xs.reshape((-1, length, 4)), rows=rows).reshape(-1, len(counts))
     return out
 
 
@@ -84,7 +88,7 @@ def perturbation_curves(ctx, method, mode, fractions, infill, n_random, n_sequen
     # Rank positions by the signed contribution of the observed base, highest first.
     order = np.lexsort((ctx.tiebreak[index], -ctx.signed(method)[index]), axis=1)
     ranks = np.argsort(order, axis=1)
-    ranked = _outputs(ctx, start, replacement, ranks, counts)
+    ranked = _outputs(ctx, start, replacement, ranks, counts, index)
     # The random-ranking baseline does not depend on the method: computed once per
     # run and shared, so every method is compared with the same baseline.
     key = ("random_curve", mode, tuple(counts), infill, n_random, index.tobytes())
@@ -92,7 +96,8 @@ def perturbation_curves(ctx, method, mode, fractions, infill, n_random, n_sequen
         rng = ctx.rng("random_ranking", mode)
         random = np.zeros_like(ranked)
         for _ in range(n_random):
-            random += _outputs(ctx, start, replacement, np.argsort(rng.random(ranks.shape), 1), counts)
+            random += _outputs(ctx, start, replacement, np.argsort(rng.random(ranks.shape), 1), counts,
+                               index)
         ctx.memo[key] = random / n_random
     return index, f, ranked, ctx.memo[key]
 
@@ -103,6 +108,7 @@ def _mean_value(curves, f):
 
 
 class _Perturbation(Metric):
+    curve_section = "faithfulness"
     tier = 2
     higher_is_better = True
     requires = frozenset({"attributions", "model"})

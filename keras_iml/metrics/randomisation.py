@@ -89,6 +89,7 @@ class ModelRandomisation(Metric):
         similarity: ``"spearman"`` (default, as in Adebayo et al.) or ``"pearson"``.
     """
 
+    curve_section = "randomisation"
     tier = 2
     higher_is_better = False
     requires = frozenset({"attributions", "method", "model"})
@@ -107,9 +108,10 @@ class ModelRandomisation(Metric):
             # shared this store are overwritten, keeping their compiled functions.
             key = ("randomised_copies", id(ctx.model))
             try:
-                cascade = randomised_cascade(ctx.model, ctx.rng("randomisation"),
-                                             copies=ctx.functions.get(key, (None, None))[1])
-                ctx.functions[key] = (ctx.model, cascade)
+                kept = ctx.cache.get_model(key)
+                copies = kept[1] if kept is not None and kept[0] is ctx.model else None
+                cascade = randomised_cascade(ctx.model, ctx.rng("randomisation"), copies=copies)
+                ctx.cache.set_model(key, (ctx.model, cascade))
                 ctx.memo["randomised_cascade"] = cascade
             except NotApplicable as err:
                 ctx.memo["randomised_cascade"] = err
@@ -121,7 +123,7 @@ class ModelRandomisation(Metric):
         seed = ctx.attribution_seed(method)
         rows, rho = [], None
         for depth, (layer, copy) in enumerate(cascade, start=1):
-            attr = ctx.explain(inst, ctx.x[index], model=copy, seed=seed)
+            attr = ctx.explain(inst, ctx.x[index], model=copy, seed=seed, rows=index)
             rho = similarity_rows(base, attr.position_importance, self.similarity)
             rows.append({"method": method, "layers": depth, "layer": layer, "value": float(rho.mean())})
         return MetricResult({self.name: ctx.scatter(index, rho)},

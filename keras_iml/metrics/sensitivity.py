@@ -12,17 +12,7 @@ from keras_iml import methods as _methods
 from keras_iml.metrics._stats import similarity_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
 
-__all__ = ["HyperparameterSensitivity", "SeedRepeatability", "DEFAULT_ALTERNATIVES"]
-
-#: Alternative configurations compared with each method's configured one.
-DEFAULT_ALTERNATIVES = {
-    "integrated_gradients": [{"baseline": "dinuc_shuffle"}],
-    "deeplift": [{"baseline": "dinuc_shuffle"}],
-    "deeplift_shap": [{"references": "shuffle"}],
-    "expected_gradients": [{"references": "shuffle"}],
-    "smoothgrad": [{"noise": 0.2}],
-    "occlusion": [{"window": 10}],
-}
+__all__ = ["HyperparameterSensitivity", "SeedRepeatability"]
 
 
 def _method(ctx, label):
@@ -36,14 +26,15 @@ def _method(ctx, label):
 class HyperparameterSensitivity(Metric):
     """Correlation between the configured method and alternative settings.
 
-    For each alternative configuration of the method (``alternatives[name]``, a
-    list of option dicts merged over the configured options), the attributions of
+    For each alternative configuration of the method (a list of option dicts merged
+    over the configured options: by default what the method declares with
+    :meth:`~keras_iml.methods.AttributionMethod.alternatives`), the attributions of
     the same sequences are recomputed with the same seed; the per-sequence score is
     the lowest correlation of position importance over the alternatives.
 
     Args:
-        alternatives: dict registered method name -> list of option dicts
-            (defaults: :data:`DEFAULT_ALTERNATIVES`).
+        alternatives: dict registered method name -> list of option dicts, replacing
+            the methods' own declarations (None: each method's ``alternatives()``).
         n_sequences: size of the seeded subsample (None: every sequence).
         similarity: ``"pearson"`` (default: dominated by the important positions)
             or ``"spearman"`` (every position's rank counts, background included).
@@ -60,10 +51,13 @@ class HyperparameterSensitivity(Metric):
         self.similarity = similarity
 
     def _configs(self, method):
-        table = DEFAULT_ALTERNATIVES if self.alternatives is None else self.alternatives
+        if self.alternatives is None:
+            declared = method.alternatives()
+        else:
+            declared = self.alternatives.get(method.name, [])
         current = method.get_config()
         configs, reasons = [], []
-        for alt in table.get(method.name, []):
+        for alt in declared:
             unknown = sorted(set(alt) - set(method.option_names()))
             if unknown:
                 reasons.append(f"options {unknown} not accepted")
@@ -85,7 +79,7 @@ class HyperparameterSensitivity(Metric):
         base = ctx.on_subsample(method, index).position_importance
         worst = None
         for config in configs:
-            alt = ctx.explain(_methods.get(inst.name, **config), ctx.x[index],
+            alt = ctx.explain(_methods.get(inst.name, **config), ctx.x[index], rows=index,
                               seed=ctx.attribution_seed(method))
             rho = similarity_rows(base, alt.position_importance, self.similarity)
             worst = rho if worst is None else np.minimum(worst, rho)
@@ -125,7 +119,7 @@ class SeedRepeatability(Metric):
             raise NotApplicable(f"method {inst.name!r} is deterministic with these options")
         index = ctx.subsample(self.n_sequences, ("seed_repeatability", method))
         base = ctx.on_subsample(method, index).position_importance
-        other = ctx.explain(inst, ctx.x[index], seed=ctx.attribution_seed(method) + 1)
+        other = ctx.explain(inst, ctx.x[index], seed=ctx.attribution_seed(method) + 1, rows=index)
         return ctx.scatter(index, similarity_rows(base, other.position_importance, self.similarity))
 
 

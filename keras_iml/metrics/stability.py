@@ -45,7 +45,8 @@ class EnsembleStability(Metric):
         seed = ctx.attribution_seed(method)
         maps = [ctx.on_subsample(method, index).position_importance]
         for member in ctx.ensemble:
-            maps.append(ctx.explain(inst, ctx.x[index], model=member, seed=seed).position_importance)
+            maps.append(ctx.explain(inst, ctx.x[index], model=member, seed=seed,
+                                    rows=index).position_importance)
         stack = np.stack(maps).astype(np.float64)  # (K, n, L)
         mean = stack.mean(0)
         std = stack.std(0, ddof=1)

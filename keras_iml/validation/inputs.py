@@ -12,7 +12,7 @@ from keras_iml import _checks
 from keras_iml import methods as _methods
 from keras_iml.attributions import Attributions
 from keras_iml.methods.base import AttributionMethod
-from keras_iml.targets import ModelFunction
+from keras_iml.explainer import Explainer
 
 __all__ = [
     "resolve_methods",
@@ -190,7 +190,7 @@ def check_ground_truth(ground_truth, x):
     return mask.astype(np.int8)
 
 
-def check_ensemble(ensemble, x, model, explain_kwargs):
+def check_ensemble(ensemble, x, model, explain_kwargs, aux=None):
     """Checks ensemble members take x and have the explained target; returns a list or None."""
     if ensemble is None:
         return None
@@ -215,8 +215,9 @@ def check_ensemble(ensemble, x, model, explain_kwargs):
                 f"({expected}) and x.shape={x.shape}. Received: ensemble[{i}].input_shape={shape}"
             )
         try:
-            ModelFunction(member, target=explain_kwargs.get("target"),
-                          logit=explain_kwargs.get("logit", False), example=x[:1])
+            Explainer(member, target=explain_kwargs.get("target"),
+                      logit=explain_kwargs.get("logit", False)).predict(
+                x[:1], aux=None if aux is None else [a[:1] for a in aux])
         except Exception as err:  # noqa: BLE001 - re-raised naming the argument
             raise ValueError(f"`ensemble[{i}]` cannot explain the same target on x: {err}") from err
     return list(ensemble)

@@ -9,9 +9,9 @@ import pandas as pd
 
 import keras
 from keras_iml import _checks
-from keras_iml.explain import _check_batch_size, _verbose
+from keras_iml.engine import inputs as engine_inputs
+from keras_iml.explainer import TraceCache
 from keras_iml.metrics import Context, NotApplicable
-from keras_iml.metrics.context import function_for
 from keras_iml.metrics._stats import auroc_rows, average_precision_rows
 from keras_iml.metrics.base import as_result
 from keras_iml.models_pwm import load_motifs
@@ -33,7 +33,8 @@ _MISSING = {
 
 def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, ensemble=None,
              protocol=None, batch_size=128, seed=None, verbose="auto", alphabet="ACGT",
-             attributions=None, target=None, logit=False, functions=None):
+             attributions=None, target=None, logit=False, aux=None, dna_input=None, cache=None,
+             functions=None):
     """Validates a model's explanations over a whole dataset, tier by tier.
 
     Tier 1 (consistency): cross-method agreement, hyper-parameter sensitivity, seed
@@ -64,14 +65,19 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         alphabet: column order of the one-hot encoding.
         attributions: optional dict label -> precomputed ``Attributions`` of ``x``
             (those methods are not explained again).
-        target: which model output to explain (see :mod:`keras_iml.targets`).
+        target: which model output to explain (see :mod:`keras_iml.engine.targets`).
         logit: explain the logit of a final sigmoid/softmax.
-        functions: optional dict owned by the caller in which compiled model
-            functions, and the models metrics build (randomised copies, the PWM
-            oracle), are kept between calls. Validating many models of one
-            architecture in turn (one model object whose weights are replaced with
-            ``set_weights``, as :class:`keras_iml.zoo.ModelPool` does) then traces
-            every graph once instead of once per model.
+        aux: for a model with inputs besides the DNA, their values per sequence (a
+            dict input name -> array with one row per sequence), held fixed while the
+            DNA is attributed.
+        dna_input: for a model with several inputs, the name of the DNA input.
+        cache: optional :class:`keras_iml.TraceCache` owned by the caller, in which
+            the compiled explainers, and the models metrics build (randomised
+            copies, the PWM oracle), are kept between calls. Validating many models
+            of one architecture in turn (one model object whose weights are replaced
+            with ``set_weights``, as :class:`keras_iml.zoo.ModelPool` does) then
+            traces every graph once instead of once per model.
+        functions: deprecated name of ``cache``.
 
     Returns:
         a :class:`ValidationReport`.
@@ -86,35 +92,36 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
         proto = proto.replace(seed=int(seed))
-    _check_batch_size(batch_size)
+    engine_inputs.check_batch_size(batch_size)
     x = _checks.as_onehot(x, alphabet)
     n = x.shape[0]
     explain_kwargs = {"target": target, "logit": logit, "batch_size": batch_size, "alphabet": alphabet}
-    function = None
-    store = {} if functions is None else functions
-    if not isinstance(store, dict):
-        raise TypeError(f"`functions` must be a dict or None. Received: {type(functions).__name__}")
+    cache = _cache(cache, functions)
+    explainer, aux_arrays = None, None
     if model is not None:
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model or None. Received: {type(model).__name__}")
-        _checks.check_against_model(x, model)
-        function = function_for(store, model, target, logit, x[:1])
+        explainer = cache.explainer(model, target=target, logit=logit, alphabet=alphabet,
+                                    dna_input=dna_input)
+        aux_arrays = engine_inputs.check_aux(aux, explainer.aux_names, explainer.layout.aux_shapes, n)
+        explainer.predict(x[:1], aux=None if aux_arrays is None else [a[:1] for a in aux_arrays])
     elif not attributions:
         raise ValueError("Without a `model`, pass precomputed `attributions`. Received: model=None")
     precomputed = _inputs.check_attributions(attributions, x)
     specs = _inputs.resolve_methods(methods, proto, precomputed, has_model=model is not None)
     ctx = Context(
-        x=x, y=_inputs.check_y(y, n), model=model, function=function,
+        x=x, y=_inputs.check_y(y, n), model=model, explainer=explainer, aux=aux_arrays,
         ground_truth=_inputs.check_ground_truth(ground_truth, x),
         ground_truth_table=ground_truth if isinstance(ground_truth, pd.DataFrame) else None,
-        motifs=load_motifs(motifs), ensemble=_inputs.check_ensemble(ensemble, x, model, explain_kwargs),
+        motifs=load_motifs(motifs), ensemble=_inputs.check_ensemble(ensemble, x, model, explain_kwargs, aux_arrays),
         protocol=proto.to_dict(), seed=proto.seed, explain_kwargs=explain_kwargs, alphabet=alphabet,
-        methods=specs, functions=store,
+        methods=specs, cache=cache,
     )
     metrics = proto.metric_instances()
     to_explain = [label for label in specs if label not in precomputed]
     n_tasks = len(to_explain) + sum(1 if m.pairwise else len(specs) for m in metrics)
-    bar = keras.utils.Progbar(n_tasks, verbose=_verbose(verbose, 2), unit_name="step")
+    bar = keras.utils.Progbar(n_tasks, verbose=engine_inputs.check_verbose(verbose, 2),
+                              unit_name="step")
 
     out = _Collected()
     ctx.attributions.update(precomputed)
@@ -152,6 +159,20 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
                     "methods": {k: _config(v) for k, v in specs.items()}, "seconds": out.timings},
         model_info=_model_info(ctx, proto),
     )
+
+
+def _cache(cache, functions):
+    if functions is not None:
+        warnings.warn("`functions=` is deprecated; pass a keras_iml.TraceCache as `cache=`.",
+                      DeprecationWarning, stacklevel=3)
+        if isinstance(functions, dict):  # the old dict store: keep a cache inside it
+            functions = functions.setdefault("keras_iml.trace_cache", TraceCache())
+        cache = cache if cache is not None else functions
+    if cache is None:
+        return TraceCache()
+    if not isinstance(cache, TraceCache):
+        raise TypeError(f"`cache` must be a keras_iml.TraceCache or None. Received: {type(cache).__name__}")
+    return cache
 
 
 class _Collected:

@@ -11,6 +11,7 @@ Example:
 See ``docs/zoo.md``.
 """
 
+from keras_iml.zoo import deepbind_fast_paths  # noqa: F401 - registers DeepBind's fast paths
 from keras_iml.zoo.catalogue import jaspar_lookup, list_models, read_catalogue
 from keras_iml.zoo.errors import ChecksumError, UnsupportedLayerError, WeightsUnavailableError
 from keras_iml.zoo.load import load

@@ -198,11 +198,11 @@ def validate_model(name, settings, pool=None):
         stage = "validate"
         t2 = time.perf_counter()
         multi = row["n_outputs"] > 1
-        model, functions = pool.adopt(iml.model) if pool is not None else (iml.model, None)
+        model, cache = pool.adopt(iml.model) if pool is not None else (iml.model, None)
         report = validate(model, x, ground_truth=mask, motifs=[motif] if mask is not None else None,
                           protocol=settings.protocol, seed=settings.seed, verbose=0,
                           batch_size=settings.batch_size, target=settings.target if multi else None,
-                          functions=functions)
+                          cache=cache)
         row["seconds_validate"] = time.perf_counter() - t2
         flat, metrics = _flatten_report(report)
         row.update(flat)

@@ -5,8 +5,8 @@ A zoo family has many models and few architectures (683 DeepBind TF models come 
 seconds per model, far longer than explaining 16 short sequences with a small
 model, so a batch worker keeps one model object per architecture: the next model
 of that architecture has its weights copied in with ``set_weights``, and the
-compiled functions kept in the architecture's ``functions`` store (passed to
-:func:`keras_iml.validate`) run again without tracing. The pool is an explicit
+compiled functions kept in the architecture's :class:`keras_iml.TraceCache` (passed
+to :func:`keras_iml.validate`) run again without tracing. The pool is an explicit
 object owned by the worker loop; nothing is global.
 """
 
@@ -16,6 +16,7 @@ import json
 import numpy as np
 
 import keras
+from keras_iml.explainer import TraceCache
 
 __all__ = ["ModelPool", "architecture_key"]
 
@@ -72,8 +73,8 @@ class ModelPool:
     Example:
         >>> pool = ModelPool()
         >>> for name in names:
-        ...     model, functions = pool.adopt(keras_iml.zoo.load(name).model)
-        ...     keras_iml.validate(model, x, functions=functions)
+        ...     model, cache = pool.adopt(keras_iml.zoo.load(name).model)
+        ...     keras_iml.validate(model, x, cache=cache)
     """
 
     def __init__(self, max_architectures=16):
@@ -88,24 +89,24 @@ class ModelPool:
         return len(self._entries)
 
     def adopt(self, model):
-        """Returns ``(pooled_model, functions)`` computing what ``model`` computes.
+        """Returns ``(pooled_model, cache)`` computing what ``model`` computes.
 
         The pool holds its own copy of the first model of an architecture
         (``keras.models.clone_model``); every model adopted later has its weights
         copied into that copy. ``model`` itself is never modified. A model that
-        cannot be compared or cloned is returned as it is, with a new store.
+        cannot be compared or cloned is returned as it is, with a new cache.
         """
         try:
             key = architecture_key(model)
         except ValueError:
-            return model, {}
+            return model, TraceCache()
         entry = self._entries.get(key)
         if entry is None:
             try:
                 pooled = keras.models.clone_model(model)
             except Exception:  # noqa: BLE001 - not clonable: no reuse, still correct
-                return model, {}
-            entry = self._entries[key] = (pooled, {})
+                return model, TraceCache()
+            entry = self._entries[key] = (pooled, TraceCache())
             while len(self._entries) > self.max_architectures:
                 self._entries.popitem(last=False)
         else:

@@ -1,0 +1,120 @@
+"""Fast paths: faster exact computations that a layer or a model family registers for a method.
+
+A method asks for its generic computation's fast variant through a *hook*; every
+plugin registered for that hook is tried in order of priority (highest first) and the
+first that returns something is used. A plugin returns None when it does not apply
+to the model (it must check, e.g. with a probe, that it reproduces the model), so the
+generic path is always the fallback. Registering is done where the layer lives (a zoo
+family registers its plugins when its module is imported, which deserialising one
+of its models also does), so :mod:`keras_iml.methods` knows no layer or family.
+
+Hooks (what a plugin is called with, and what it returns):
+
+``"path_gradients"``
+    ``plugin(function) -> path_fn or None``: for integrated and expected gradients,
+    ``path_fn(x, refs, alphas, weights) -> (P, L, 4)`` numpy sums
+    ``sum_s weights[p, s] * grad f(refs[p] + alphas[p, s] (x[p] - refs[p]))``
+    (see :func:`keras_iml.methods.integrated_gradients.path_gradients`).
+``"ism"``
+    ``plugin(function, length, example) -> runner or None``: for ISM, a runner with
+    ``feature_size`` (floats per mutant, sizes its chunks) and
+    ``runner(x, n, i, b, chunk) -> (f(x) (B,), f(mutant) (M,))`` for the mutants
+    ``(n, i, b)`` (see :mod:`keras_iml.methods.ism`).
+``"activation_scale"``
+    ``plugin(layer) -> float or None``: how many activation positions a layer has
+    per input base (DeepLIFT chooses its fused rules from it; the largest over the
+    model's layers counts).
+
+Example:
+    >>> from keras_iml.engine import fast_paths
+    >>> @fast_paths.register("ism", "my_layer_ism", priority=10)
+    ... def my_layer_ism(function, length, example):
+    ...     layer = fast_paths.only_layer(function.model, MyLayer)
+    ...     return None if layer is None else MyLayerISM(function, layer, length)
+"""
+
+import keras
+
+__all__ = ["HOOKS", "register", "unregister", "plugins", "first", "only_layer", "chain_layers"]
+
+HOOKS = ("path_gradients", "ism", "activation_scale")
+
+_PLUGINS = {hook: [] for hook in HOOKS}
+
+
+def register(hook, name, priority=0):
+    """Decorator registering ``plugin`` for ``hook`` under ``name``.
+
+    Args:
+        hook: one of :data:`HOOKS`.
+        name: a unique name (recorded in the attributions' parameters when used).
+        priority: plugins with a higher priority are tried first.
+    """
+    if hook not in _PLUGINS:
+        raise ValueError(f"`hook` must be one of {HOOKS}. Received: hook={hook!r}")
+
+    def decorator(plugin):
+        entries = _PLUGINS[hook]
+        for i, (_, other, _fn) in enumerate(entries):
+            if other == name:
+                entries.pop(i)  # re-registering (a reloaded module) replaces
+                break
+        entries.append((-int(priority), name, plugin))
+        entries.sort(key=lambda e: e[0])
+        return plugin
+
+    return decorator
+
+
+def unregister(hook, name):
+    """Removes the plugin ``name`` of ``hook`` (no error when it is not registered)."""
+    if hook not in _PLUGINS:
+        raise ValueError(f"`hook` must be one of {HOOKS}. Received: hook={hook!r}")
+    _PLUGINS[hook] = [e for e in _PLUGINS[hook] if e[1] != name]
+
+
+def plugins(hook):
+    """``[(name, plugin)]`` registered for ``hook``, in the order they are tried."""
+    if hook not in _PLUGINS:
+        raise ValueError(f"`hook` must be one of {HOOKS}. Received: hook={hook!r}")
+    return [(name, plugin) for _, name, plugin in _PLUGINS[hook]]
+
+
+def first(hook, *args):
+    """``(name, result)`` of the first plugin for ``hook`` that applies, else ``(None, None)``."""
+    for name, plugin in plugins(hook):
+        result = plugin(*args)
+        if result is not None:
+            return name, result
+    return None, None
+
+
+def _explained(model):
+    unwrap = getattr(model, "_iml_explained_model", None)  # keras_iml.wrap(model)
+    return unwrap() if unwrap is not None else model
+
+
+def chain_layers(model):
+    """The layers of a single-input, single-output model that is a plain chain, or None."""
+    model = _explained(model)
+    try:
+        inputs, outputs = model.inputs, model.outputs
+        layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+        if len(inputs) != 1 or len(outputs) != 1 or not layers:
+            return None
+        previous = inputs[0]
+        for layer in layers:
+            if layer.input is not previous:
+                return None
+            previous = layer.output
+        return layers if previous is outputs[0] else None
+    except (AttributeError, ValueError):
+        return None
+
+
+def only_layer(model, cls):
+    """The layer when ``model`` is a chain of exactly one layer of class ``cls``, else None."""
+    layers = chain_layers(model)
+    if layers is None or len(layers) != 1 or not isinstance(layers[0], cls):
+        return None
+    return layers[0]

@@ -1,0 +1,202 @@
+"""One registry, shared by attribution methods and validation metrics.
+
+Methods (:mod:`keras_iml.methods`) and metrics (:mod:`keras_iml.metrics`) are
+registered, looked up and configured the same way, as in Keras 3's own families
+(``keras.optimizers.get``): :meth:`Registry.get` accepts
+
+* a registered name: ``"integrated_gradients"``;
+* a config: ``{"class_name": name, "config": {...}}`` (what :meth:`Registry.serialize`
+  writes) or the short form ``{"name": name, **options}``;
+* an instance (returned as it is) or a registered class (instantiated).
+
+Classes follow scikit-learn's convention: ``__init__`` takes explicit keyword
+parameters and only stores them under the same names, which is what
+:meth:`Configurable.get_config` reads; values are checked when the object is used.
+
+Example:
+    >>> from keras_iml import methods
+    >>> ig = methods.get({"class_name": "integrated_gradients", "config": {"steps": 32}})
+    >>> methods.serialize(ig)["config"]["steps"]
+    32
+"""
+
+import importlib
+import importlib.util
+import inspect
+
+__all__ = ["Configurable", "Registry"]
+
+
+class Configurable:
+    """Base of registered classes: configuration read from the constructor's parameters."""
+
+    #: The registered name (set by :meth:`Registry.register`).
+    name = None
+
+    @classmethod
+    def option_names(cls):
+        """Names of the constructor's keyword parameters."""
+        params = inspect.signature(cls.__init__).parameters
+        return [p for p, v in params.items() if p != "self"
+                and v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+
+    def get_config(self):
+        """The constructor parameters, as a dict."""
+        return {p: getattr(self, p) for p in self.option_names()}
+
+    @classmethod
+    def from_config(cls, config):
+        """An instance from :meth:`get_config`'s output."""
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={_short(v)}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _short(value):
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(value, (int, float)):
+        return f"<array {tuple(shape)}>"
+    return repr(value)
+
+
+class Registry:
+    """Registered classes of one family (attribution methods, or metrics).
+
+    Args:
+        kind: the family's argument name in messages (``"method"``, ``"metric"``).
+        base: the base class every registered class derives from.
+        check: optional ``check(name, cls)`` raising ValueError for a class that
+            does not declare what the family needs (e.g. a metric's tier).
+    """
+
+    def __init__(self, kind, base, check=None):
+        self.kind = kind
+        self.base = base
+        self._check = check
+        self._classes = {}
+        self._lazy = {}
+
+    # -- registration ------------------------------------------------------------------
+    def register(self, name):
+        """Class decorator adding a class under ``name``.
+
+        Example:
+            >>> @keras_iml.methods.register("my_method")
+            ... class MyMethod(keras_iml.methods.AttributionMethod):
+            ...     def attribute(self, function, x, rngs):
+            ...         return {"values": function.gradient(x) * x}
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"A {self.kind} name must be a non-empty string. Received: {name!r}")
+
+        def decorator(cls):
+            if not (isinstance(cls, type) and issubclass(cls, self.base)):
+                raise TypeError(
+                    f"Only subclasses of {self.base.__name__} can be registered as a {self.kind}. "
+                    f"Received: {cls!r}"
+                )
+            if name in self._classes and self._classes[name] is not cls:
+                raise ValueError(f"A {self.kind} named {name!r} is already registered.")
+            if self._check is not None:
+                self._check(name, cls)
+            cls.name = name
+            self._classes[name] = cls
+            return cls
+
+        return decorator
+
+    def register_lazy(self, name, module):
+        """Declares that importing ``module`` registers ``name`` (for optional, slow imports)."""
+        self._lazy[name] = module
+
+    def _lazy_available(self, name):
+        module = self._lazy.get(name)
+        if module is None or name in self._classes:
+            return False
+        try:
+            return importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            return False
+
+    # -- lookup ------------------------------------------------------------------------
+    def names(self):
+        """Sorted names of the registered classes (and of lazily registered ones present)."""
+        return sorted(set(self._classes) | {n for n in self._lazy if self._lazy_available(n)})
+
+    def __contains__(self, name):
+        return name in self._classes or self._lazy_available(name)
+
+    def get_class(self, name):
+        """The class registered under ``name`` (importing its optional module if needed)."""
+        if not isinstance(name, str):
+            raise TypeError(f"A {self.kind} name must be a string. Received: {self.kind}={name!r}")
+        if name not in self._classes and self._lazy_available(name):
+            importlib.import_module(self._lazy[name])
+        if name not in self._classes:
+            raise ValueError(f"Unknown {self.kind}: {name!r}. Available: {self.names()}")
+        return self._classes[name]
+
+    def get(self, identifier, **options):
+        """An instance from a name, a config dict, a registered class or an instance.
+
+        Args:
+            identifier: see the module docstring.
+            **options: constructor options (not with an instance).
+
+        Raises:
+            ValueError: unknown name or option.
+            TypeError: an identifier of another type.
+        """
+        if isinstance(identifier, self.base):
+            if options:
+                raise ValueError(
+                    f"Options cannot be given with a {self.kind} instance. "
+                    f"Received: options={sorted(options)}"
+                )
+            return identifier
+        if isinstance(identifier, dict):
+            config = dict(identifier)
+            if "class_name" in config:
+                name = config.pop("class_name")
+                cfg = config.pop("config", None) or {}
+                if not isinstance(cfg, dict):
+                    raise ValueError(
+                        f"The 'config' of a {self.kind} config must be a dict. "
+                        f"Received: config={cfg!r}"
+                    )
+                cfg = {**cfg, **config}  # tolerate options beside class_name
+            elif "name" in config:
+                name = config.pop("name")
+                cfg = config
+            else:
+                raise ValueError(
+                    f"A {self.kind} config needs a 'class_name' (or 'name') key. "
+                    f"Received: {self.kind}={identifier!r}"
+                )
+            return self.get(name, **{**cfg, **options})
+        if isinstance(identifier, type) and issubclass(identifier, self.base):
+            return identifier(**options)
+        if not isinstance(identifier, str):
+            raise TypeError(
+                f"`{self.kind}` must be a name, a config dict or a {self.base.__name__}. "
+                f"Received: {self.kind} of type {type(identifier).__name__}"
+            )
+        cls = self.get_class(identifier)
+        unknown = sorted(set(options) - set(cls.option_names()))
+        if unknown:
+            raise ValueError(
+                f"Unknown option(s) {unknown} for {self.kind} {identifier!r}. "
+                f"Valid options: {cls.option_names()}"
+            )
+        return cls(**options)
+
+    def serialize(self, instance):
+        """``{"class_name": name, "config": {...}}`` of an instance (read back by :meth:`get`)."""
+        if not isinstance(instance, self.base):
+            raise TypeError(
+                f"`{self.kind}` must be a {self.base.__name__} instance. "
+                f"Received: {type(instance).__name__}"
+            )
+        return {"class_name": instance.name, "config": instance.get_config()}
