@@ -13,8 +13,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 
+# torch 2.13.0 is the CPU build this project's machines carry (a plain `torch` would pull
+# a multi-GB CUDA build); jax[cpu] and torch run the JAX and PyTorch backend tests.
 $(STAMP): $(PY) setup.cfg pyproject.toml
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[test,backends]"
 	$(PY) -c "import tensorflow as tf, keras; print('keras_iml: TensorFlow', tf.__version__, '/ Keras', keras.__version__)"
 	touch $(STAMP)
 
@@ -49,8 +51,7 @@ demo: $(STAMP)
 docs: install
 	$(VENV)/bin/mkdocs build --strict --site-dir site  # not --quiet: it hides the warnings that --strict counts
 
-# The PyTorch peers (captum, tangermeme) need torch; 2.13.0 is the CPU build this
-# project's machines carry (a plain `torch` would pull a multi-GB CUDA build).
+# The PyTorch peers (captum, tangermeme) need torch (installed with the test extras).
 bench: install
 	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[benchmark]"
 	$(PY) benchmarks/run.py

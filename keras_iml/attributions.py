@@ -46,7 +46,8 @@ class Attributions:
             and ISM define values at every base.
         hypothetical: float32 array ``(N, L, 4)`` or None: the contribution each base
             would have at each position (TF-MoDISco's input), where the method
-            defines it.
+            defines it. For methods defined at every base (saliency, ISM) it is the
+            same array object as ``values``.
         inputs: the one-hot inputs ``(N, L, 4)`` that were explained, or None.
         method: registered name of the method.
         params: the method's configuration, including the seed that was used.

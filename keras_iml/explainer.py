@@ -166,7 +166,7 @@ class Explainer:
             index = np.arange(start, stop) if rows is None else rows[start:stop]
             inst = method.for_rows(index, n_total if rows is None else None) \
                 if n_total is not None else method
-            rngs = seeds.generators(xb)
+            rngs = seeds.generators(xb, count_copies=bool(method.stochastic))
             if aux is None or shared_aux:
                 with function.bound(aux):
                     out = self._attribute(inst, function, xb, rngs, seeds, rc_average)
@@ -190,7 +190,10 @@ class Explainer:
         if not rc_average:
             return out
         xrc = np.ascontiguousarray(dna.reverse_complement(xb))
-        rc_rngs = seeds.generators(xrc, strand=1, digests=seeds.last)
+        if seeds.last is not None:
+            rc_rngs = seeds.generators(xrc, strand=1, digests=seeds.last)
+        else:  # keyed by the forward rows
+            rc_rngs = seeds.generators(xb, strand=1, count_copies=False)
         out_rc = project(method, method.attribute(function, xrc, rc_rngs), xrc)
         merged = {}
         for key, value in out.items():
@@ -246,19 +249,26 @@ class Explainer:
         """
         method = methods_lib.get(method, **options)
         seed = inputs_lib.check_seed(seed)
-        arrays, xs = {}, []
-        for start, xb, out in self._outputs(method, x, seed=seed, batch_size=batch_size,
-                                            rc_average=rc_average, verbose=verbose, aux=aux, rows=rows):
+        full = None if inputs_lib.is_dataset(x) else inputs_lib.as_array(
+            x, alphabet=self.alphabet, n_policy=self.n_policy)
+        arrays, xs, shared = {}, [], True
+        for _, xb, out in self._outputs(method, x if full is None else full, seed=seed,
+                                        batch_size=batch_size, rc_average=rc_average,
+                                        verbose=verbose, aux=aux, rows=rows):
             xs.append(xb)
+            # saliency and ISM return one array as values and hypothetical: keep one copy
+            shared = shared and out.get("hypothetical") is out["values"]
             for key in ("values", "hypothetical", "convergence_delta"):
-                if out.get(key) is not None:
+                if out.get(key) is not None and not (shared and key == "hypothetical"):
                     arrays.setdefault(key, []).append(np.asarray(out[key], np.float32))
         join = {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in arrays.items()}
+        if shared:
+            join["hypothetical"] = join["values"]
+        inputs = full if full is not None else xs[0] if len(xs) == 1 else np.concatenate(xs)
         return Attributions(join["values"], method=method.name,
                             params=self._params(method, seed, rc_average),
                             target=self._function.describe(), hypothetical=join.get("hypothetical"),
-                            inputs=xs[0] if len(xs) == 1 else np.concatenate(xs),
-                            convergence_delta=join.get("convergence_delta"))
+                            inputs=inputs, convergence_delta=join.get("convergence_delta"))
 
     def predict(self, x, *, batch_size=128, aux=None):
         """The explained output ``f(x)`` for every sequence, ``(N,)`` numpy."""

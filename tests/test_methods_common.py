@@ -84,3 +84,30 @@ def test_config_round_trip(name):
     again = methods.get({"class_name": name, "config": method.get_config()})
     assert type(again) is type(method)
     assert again.get_config().keys() == method.get_config().keys()
+
+
+STOCHASTIC = [n for n in ALL if methods.get(n).stochastic]
+
+
+@pytest.mark.parametrize("name", STOCHASTIC)
+def test_random_draws_are_keyed_by_the_sequence_not_its_position(name, onehot):
+    """A sequence gets the same attributions alone, in any batch, order or subsample."""
+    model = make_cnn()
+    full = keras_iml.explain(model, onehot, name, seed=5, batch_size=5, verbose=0)
+    alone = keras_iml.explain(model, onehot[5:6], name, seed=5, verbose=0)
+    np.testing.assert_allclose(alone.values[0], full.values[5], rtol=1e-5, atol=1e-6)
+    reverse = keras_iml.explain(model, onehot[::-1], name, seed=5, batch_size=7, verbose=0)
+    np.testing.assert_allclose(reverse.values[::-1], full.values, rtol=1e-5, atol=1e-6)
+    index = [9, 2, 7]
+    sub = keras_iml.explain(model, onehot[index], name, seed=5, verbose=0)
+    np.testing.assert_allclose(sub.values, full.values[index], rtol=1e-5, atol=1e-6)
+    # the draws do change with the seed, and identical copies get draws of their own
+    other = keras_iml.explain(model, onehot[:3], name, seed=6, verbose=0)
+    assert not np.allclose(other.values, full.values[:3])
+    twice = keras_iml.explain(model, onehot[[4, 4]], name, seed=5, verbose=0)
+    np.testing.assert_allclose(twice.values[0], full.values[4], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(twice.values[1], twice.values[0])
+
+
+def test_the_stochastic_methods_are_the_ones_that_draw():
+    assert set(STOCHASTIC) == {"deeplift_shap", "expected_gradients", "occlusion", "smoothgrad"}

@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_iml import _checks
 
-__all__ = ["batches", "check_aux", "check_batch_size", "check_seed", "check_verbose"]
+__all__ = ["as_array", "batches", "check_aux", "is_dataset", "check_batch_size", "check_seed", "check_verbose"]
 
 
 def check_batch_size(batch_size, name="batch_size"):
@@ -31,7 +31,7 @@ def check_verbose(verbose, n_batches):
     return int(verbose)
 
 
-def _is_dataset(x):
+def is_dataset(x):
     try:
         import tensorflow as tf
     except ImportError:  # pragma: no cover - TensorFlow is a dependency
@@ -70,7 +70,7 @@ def batches(x, batch_size, alphabet="ACGT", n_policy="uniform"):
 
     ``n_total`` is None for a ``tf.data.Dataset`` (its length is not known up front).
     """
-    if _is_dataset(x):
+    if is_dataset(x):
         return None, _dataset_batches(x, batch_size, alphabet, n_policy)
     arr = _checks.as_onehot(x, alphabet, n_policy)
     return len(arr), (arr[i : i + batch_size] for i in range(0, len(arr), batch_size))

@@ -7,7 +7,8 @@ seeded by
 * the run's seed,
 * a digest of the sequence itself (BLAKE2b of its float32 one-hot bytes),
 * its index among identical copies of it earlier in the same run (0 for the first
-  copy, 1 for the second...), so duplicates get independent draws, and
+  copy, 1 for the second...), so duplicates get independent draws (numbered for
+  methods declared ``stochastic``; others take no digest unless they draw), and
 * the strand (0, or 1 for the reverse-complement pass of ``rc_average``),
 
 and by nothing else. So a sequence gets the same explanation alone, in any batch, in
@@ -34,21 +35,28 @@ class Generators:
 
     Deterministic methods never touch their generators, so they cost nothing.
     Behaves as a read-only sequence (``len``, indexing, iteration).
+
+    Args:
+        keys: one seed-sequence key per row, or a function ``i -> key`` computing
+            them on first use.
+        n: number of rows (with a function).
     """
 
-    def __init__(self, keys):
+    def __init__(self, keys, n=None):
         self._keys = keys
+        self._n = len(keys) if n is None else int(n)
         self._made = {}
 
     def __len__(self):
-        return len(self._keys)
+        return self._n
 
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         i = range(len(self))[i]
         if i not in self._made:
-            self._made[i] = np.random.default_rng(self._keys[i])
+            key = self._keys(i) if callable(self._keys) else self._keys[i]
+            self._made[i] = np.random.default_rng(key)
         return self._made[i]
 
     def __iter__(self):
@@ -83,7 +91,10 @@ class SequenceSeeds:
         self.last = out
         return out
 
-    def generators(self, x, strand=0, digests=None):
+    def _key(self, d, copy, strand):
+        return [self.seed, d & 0xFFFFFFFFFFFFFFFF, d >> 64, copy, int(strand)]
+
+    def generators(self, x, strand=0, digests=None, count_copies=True):
         """One lazily created generator per row of ``x``.
 
         Args:
@@ -92,7 +103,13 @@ class SequenceSeeds:
             digests: the rows' ``(digest, copy)`` pairs when already computed for
                 this batch (the reverse-complement pass reuses the forward ones, so
                 both strands of a sequence are keyed by the forward sequence).
+            count_copies: number identical copies (for methods declared
+                ``stochastic``). Otherwise nothing is computed up front: a row's digest
+                is taken only if its generator is used, with copy number 0.
         """
+        if digests is None and not count_copies:
+            self.last = None
+            rows = x
+            return Generators(lambda i: self._key(digest(rows[i]), 0, strand), n=len(x))
         pairs = self.digests(x) if digests is None else digests
-        keys = [[self.seed, d & 0xFFFFFFFFFFFFFFFF, d >> 64, copy, int(strand)] for d, copy in pairs]
-        return Generators(keys)
+        return Generators([self._key(d, copy, strand) for d, copy in pairs])

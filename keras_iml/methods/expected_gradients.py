@@ -13,7 +13,12 @@ import numpy as np
 
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
-from keras_iml.methods.integrated_gradients import check_fast, check_positive_int, path_gradients
+from keras_iml.methods.integrated_gradients import (
+    check_bool,
+    check_fast,
+    check_positive_int,
+    path_gradients,
+)
 
 __all__ = ["ExpectedGradients"]
 
@@ -42,6 +47,8 @@ class ExpectedGradients(AttributionMethod):
         chunk_size: interpolated inputs per gradient call.
         fast: use a registered exact fast path for the path gradients when one
             applies (see :mod:`keras_iml.engine.fast_paths`).
+        convergence: compute ``convergence_delta`` (one forward pass of the input
+            and of every reference; False skips it, about a third of the cost).
 
     Example:
         >>> keras_iml.explain(model, x, "expected_gradients", n_references=50, seed=0)
@@ -50,11 +57,13 @@ class ExpectedGradients(AttributionMethod):
     stochastic = True
     multiplies_input = True
 
-    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=64, fast=True):
+    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=64, fast=True,
+                 convergence=True):
         self.n_references = n_references
         self.references = references
         self.chunk_size = chunk_size
         self.fast = fast
+        self.convergence = convergence
 
     def alternatives(self):
         return [{"references": "shuffle"}]
@@ -67,6 +76,7 @@ class ExpectedGradients(AttributionMethod):
         check_positive_int(self.chunk_size, "chunk_size")
         refs_lib.check_reference(self.references, "references")
         check_fast(self.fast)
+        check_bool(self.convergence, "convergence")
 
     def attribute(self, function, x, rngs):
         b, k = x.shape[0], self.n_references
@@ -77,9 +87,11 @@ class ExpectedGradients(AttributionMethod):
         alphas = alphas.reshape(b * k, 1).astype(np.float32)
         grads = path_gradients(function, xs, refs, alphas, np.ones_like(alphas),
                                self.chunk_size, self.fast)
-        values = ((xs - refs) * grads).reshape((b, k) + x.shape[1:]).mean(axis=1)
         hyp = hypothetical_from_multipliers(grads, refs)
         hyp = hyp.reshape((b, k) + x.shape[1:]).mean(axis=1)
+        values = hyp * x  # what the engine keeps (the per-position sums of (x - r) * m)
+        if not self.convergence:
+            return {"values": values, "hypothetical": hyp}
         ends = function.batched(function, np.concatenate([x, refs]), self.chunk_size)
         gain = (ends[:b, None] - ends[b:].reshape(b, k)).mean(axis=1)
         return {

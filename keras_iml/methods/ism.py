@@ -139,4 +139,4 @@ class ISM(AttributionMethod):
         values[n, i, b] = fm - f0[n]
         if self.center:
             values -= values.mean(axis=-1, keepdims=True)
-        return {"values": values, "hypothetical": values.copy()}
+        return {"values": values, "hypothetical": values}
