@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def _model(kind, data, n_train, length, epochs):
     from keras_iml.models import basset_like, evaluate, train
-    from keras_iml.models_pwm import pwm_model
+    from keras_iml.models.pwm import pwm_model
 
     if kind == "pwm":
         return pwm_model(data.motifs[data.true_motif_ids[0]].pfm, length), None, 0.0
@@ -65,7 +65,7 @@ def main(argv=None):
     import tensorflow as tf
 
     import keras_iml
-    from keras_iml.attributions import atomic_write
+    from keras_iml.io import atomic_write
     from keras_iml.datasets import make_tf_binding
     from keras_iml.motifs import load_jaspar, motif_recovery, tomtom
 

@@ -32,6 +32,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--ensemble", type=int, default=0, help="extra models for ensemble stability")
     parser.add_argument("--protocol", default="default")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the run without control arms (measured first, same process)")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "validate_results.json"))
     args = parser.parse_args(argv)
 
@@ -40,7 +42,8 @@ def main(argv=None):
     import tensorflow as tf
 
     import keras_iml
-    from keras_iml.attributions import atomic_write
+    from keras_iml.io import atomic_write
+    from keras_iml.validation import Protocol
     from keras_iml.datasets import make_tf_binding
     from keras_iml.models import basset_like, evaluate, train_ensemble
 
@@ -57,15 +60,26 @@ def main(argv=None):
     auroc = evaluate(model, held.x, held.y)["auroc"]
     print(f"trained {len(models)} model(s) in {train_seconds:.0f} s; held-out AUROC {auroc:.3f}")
 
-    t0 = time.perf_counter()
-    report = keras_iml.validate(
-        model, held.x, held.y, ground_truth=held.ground_truth, motifs=held.true_motif_ids,
-        ensemble=models[1:] or None, protocol=args.protocol, seed=0, verbose=1,
-    )
-    seconds = time.perf_counter() - t0
+    def run(controls):
+        proto = Protocol.from_any(args.protocol).replace(controls=controls)
+        t0 = time.perf_counter()
+        rep = keras_iml.validate(
+            model, held.x, held.y, ground_truth=held.ground_truth, motifs=held.true_motif_ids,
+            ensemble=models[1:] or None, protocol=proto, seed=0, verbose=1,
+        )
+        return rep, time.perf_counter() - t0
+
+    # Without control arms first (the figure before issue 13), then with them (the
+    # default): the ratio is the cost of the control arms, measured in one process.
+    baseline = None
+    if not args.no_baseline:
+        _, baseline = run(False)
+        print(f"\nvalidate without control arms: {baseline:.1f} s")
+    report, seconds = run(True)
     timings = report.provenance["seconds"]
-    print(f"\nvalidate: {args.n} sequences x {len(report.verdict)} methods in {seconds:.1f} s "
-          f"(target <= 180 s on 2 cores)")
+    print(f"\nvalidate: {args.n} sequences x {len(report.verdict)} methods with control arms "
+          f"in {seconds:.1f} s (target <= 180 s on 2 cores"
+          + (f"; {seconds / baseline:.2f}x the run without arms, target <= 2x)" if baseline else ")"))
     for kind in ("explain", "metrics"):
         for name, value in sorted(timings[kind].items(), key=lambda kv: -kv[1]):
             print(f"  {kind:8s} {name:28s} {value:8.2f} s")
@@ -73,6 +87,9 @@ def main(argv=None):
     result = {
         "n_sequences": args.n, "length": args.length, "methods": list(report.verdict.index),
         "protocol": args.protocol, "validate_seconds": round(seconds, 2), "timings": timings,
+        "validate_seconds_without_controls": None if baseline is None else round(baseline, 2),
+        "controls_ratio": None if baseline is None else round(seconds / baseline, 2),
+        "controls": report.controls.astype(str).to_dict(orient="records"),
         "train_seconds": round(train_seconds, 1), "model_auroc": auroc,
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
         "tensorflow": tf.__version__, "keras": keras.__version__,

@@ -42,8 +42,8 @@ def sweep(args):
     import numpy as np
 
     from keras_iml.zoo import list_models
-    from keras_iml.zoo.checks import deepbind_sweep, jaspar_consensus
-    from keras_iml.zoo.deepbind import read_params
+    from keras_iml.zoo.families.deepbind import read_params
+    from keras_iml.zoo.families.deepbind.checks import deepbind_sweep, jaspar_consensus
 
     params_dir = os.path.join(shared_dir(), "zoo", "deepbind", "params")
     table = list_models(family="DeepBind", type="TF")
@@ -79,7 +79,7 @@ def sweep(args):
 def batch(args):
     from keras_iml.zoo import list_models
     from keras_iml.zoo.batch import BatchSettings
-    from keras_iml.zoo.executors import run_batch
+    from keras_iml.zoo.batch import run_batch
 
     names = list_models(family="DeepBind", type="TF")["name"].tolist()[: args.limit]
     out_dir = args.out_dir or tempfile.mkdtemp(prefix="bench_zoo_")

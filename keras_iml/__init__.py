@@ -18,7 +18,7 @@ from keras_iml.explainer import Explainer, TraceCache  # noqa: E402
 from keras_iml.validation import validate  # noqa: E402
 from keras_iml.wrapper import IMLMixin, IMLModel, wrap  # noqa: E402
 
-__version__ = "0.1.0"
+from keras_iml.version import __version__  # noqa: E402
 
 
 __all__ = [

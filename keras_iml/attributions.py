@@ -2,36 +2,13 @@
 
 import json
 import os
-import tempfile
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Attributions", "atomic_write"]
+from keras_iml.io import atomic_write
 
-
-def atomic_write(path, write_fn, suffix=None):
-    """Writes a file atomically: ``write_fn(tmp_path)`` then rename over ``path``.
-
-    An interrupted run leaves either the old file or the new one, never half.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    suffix = suffix if suffix is not None else os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
-        write_fn(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+__all__ = ["Attributions"]
 
 
 class Attributions:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from keras_iml import methods as _methods
-from keras_iml.attributions import atomic_write
+from keras_iml.io import atomic_write
 from keras_iml.datasets import make_tf_binding
 from keras_iml.explain import explain
 from keras_iml.explainer import TraceCache
@@ -181,7 +181,9 @@ def run_demo(out="demo_out", *, quick=False, seed=0, verbose=1, config=None):
     if "warning" in model_info:
         _say(verbose, f"\n  WARNING: {model_info['warning']}\n")
 
-    names = list(_methods.names())
+    # Every registered method but the controls: the placebo runs as a control arm of
+    # each method inside the validation.
+    names = [n for n in _methods.names() if not _methods.get(n).control]
     explained = test.subset(np.arange(min(cfg.n_explain, len(test))))
     _say(verbose, f"[3/5] Explaining {len(explained)} held-out sequences with {len(names)} "
                   f"methods: {', '.join(names)}")

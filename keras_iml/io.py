@@ -1,12 +1,37 @@
-"""Reading sequence data files: FASTA, ``.npz`` and BED (with a genome FASTA)."""
+"""Shared I/O helpers: atomic file writes, and reading sequence data files (FASTA, ``.npz``, BED)."""
 
 import os
+import tempfile
 
 import numpy as np
 
 from keras_iml import _checks, dna
 
-__all__ = ["read_fasta", "load_sequences"]
+__all__ = ["atomic_write", "read_fasta", "load_sequences"]
+
+
+def atomic_write(path, write_fn, suffix=None):
+    """Writes a file atomically: ``write_fn(tmp_path)`` then rename over ``path``.
+
+    An interrupted run leaves either the old file or the new one, never half.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    suffix = suffix if suffix is not None else os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        write_fn(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
 
 
 def read_fasta(path):

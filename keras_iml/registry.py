@@ -23,8 +23,31 @@ Example:
 import importlib
 import importlib.util
 import inspect
+import pkgutil
 
-__all__ = ["Configurable", "Registry"]
+__all__ = ["Configurable", "Registry", "import_submodules"]
+
+
+def import_submodules(package, path, skip=()):
+    """Imports every module of a package, so that the registrations they hold run.
+
+    Args:
+        package: the package's name (its ``__name__``).
+        path: the package's ``__path__``.
+        skip: module names not to import (names starting with ``_`` never are).
+
+    Returns:
+        The names of the modules imported, in order.
+
+    Example:
+        >>> import_submodules(__name__, __path__, skip=("base",))  # in a package's __init__
+    """
+    imported = []
+    for info in pkgutil.iter_modules(path):
+        if not info.name.startswith("_") and info.name not in skip:
+            importlib.import_module(f"{package}.{info.name}")
+            imported.append(info.name)
+    return imported
 
 
 class Configurable:

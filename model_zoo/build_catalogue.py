@@ -23,10 +23,10 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from keras_iml.zoo import catalogue  # noqa: E402
-from keras_iml.zoo.checks import deepbind_sweep, jaspar_consensus  # noqa: E402
-from keras_iml.zoo.deepbind import read_params  # noqa: E402
-from keras_iml.zoo.spec import group_models, read_spec  # noqa: E402
-from keras_iml.zoo.store import md5sum  # noqa: E402
+from keras_iml.zoo.families.deepbind import read_params  # noqa: E402
+from keras_iml.zoo.families.deepbind.checks import deepbind_sweep, jaspar_consensus  # noqa: E402
+from keras_iml.zoo.sources.spec import group_models, read_spec  # noqa: E402
+from keras_iml.zoo.sources.store import md5sum  # noqa: E402
 
 NOTES = {
     "ChIP-seq": "in vivo ChIP-seq model: may score co-factor or open-chromatin motifs besides its TF's",

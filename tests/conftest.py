@@ -92,3 +92,36 @@ def project(raw, x):
     """Per-position sums of raw ``(x - r) * m`` put on the observed bases (keras_iml's convention)."""
     raw = np.asarray(raw)
     return raw.sum(-1, keepdims=True) * np.asarray(x)
+
+
+ORACLE_SITE = "CACGTGAC"
+ORACLE_DECOY = "GGATAAGT"
+
+
+def oracle_pfm(site=ORACLE_SITE):
+    """A sharp PFM (0.94 on each consensus base) for PWM oracle models."""
+    pfm = np.full((len(site), 4), 0.02)
+    for i, base in enumerate(site):
+        pfm[i, "ACGT".index(base)] = 0.94
+    return pfm
+
+
+def planted_sites(n=48, length=80, seed=0, decoy=False):
+    """Random sequences with one planted ORACLE_SITE each (mask 1) and, with ``decoy``,
+    one ORACLE_DECOY in the other half (mask 2)."""
+    rng = np.random.default_rng(seed)
+    x = dna.random_sequences(n, length, rng=rng)
+    mask = np.zeros((n, length), np.int8)
+    site, other = dna.one_hot([ORACLE_SITE, ORACLE_DECOY])
+    width, half = len(ORACLE_SITE), length // 2
+    for i in range(n):
+        if not decoy:
+            s = rng.integers(0, length - width)
+            x[i, s:s + width], mask[i, s:s + width] = site, 1
+            continue
+        s, d = rng.integers(0, half - width), half + rng.integers(0, half - width)
+        if rng.random() < 0.5:
+            s, d = d, s
+        x[i, s:s + width], x[i, d:d + width] = site, other
+        mask[i, s:s + width], mask[i, d:d + width] = 1, 2
+    return x, mask

@@ -10,6 +10,7 @@ import pytest
 from keras_iml import demo, methods
 from keras_iml.cli import main
 from keras_iml.datasets import make_tf_binding
+from keras_iml.validation.report import COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +47,20 @@ def test_quick_demo_model_and_numbers_come_from_the_run(quick_run):
     assert info["ensemble_auroc"][0] == auroc
     assert info["benchmark"]["true_motifs"] == {"MA0139.2": "CTCF"}
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns) == ["tier", "metric", "method", "value", "ci_low", "ci_high",
-                                     "threshold", "passed"]
-    # the explanations of a model that learned CTCF point at the planted sites
+    assert list(summary.columns) == COLUMNS["summary"]
+    # the explanations of a model that learned CTCF point at the planted sites, and beat
+    # their placebo there; the control arms are in the table, marked
     loc = summary[(summary.metric == "localisation_auroc") & (summary.method == "saliency")]
-    assert loc.value.iloc[0] > 0.7
+    assert loc.value.iloc[0] > 0.7 and loc.beats_placebo.iloc[0]
+    assert {"placebo", "randomised_model", "positive_control"} <= set(summary.arm)
     assert "ensemble_stability" in set(summary.metric)
 
 
 def test_quick_demo_covers_every_registered_method(quick_run):
     _, out, _ = quick_run
     summary = pd.read_csv(out / "summary.csv")
-    single = set(summary.method[~summary.method.str.contains("|", regex=False)])
-    assert set(methods.names()) <= single
+    single = set(summary.method[summary.arm == "method"])
+    assert {n for n in methods.names() if not methods.get(n).control} == single
 
 
 def test_low_auroc_gives_a_prominent_warning():

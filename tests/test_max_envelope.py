@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_iml.zoo.deepbind_envelope import _candidates, max_path_gradients
+from keras_iml.zoo.families.deepbind.envelope import _candidates, max_path_gradients
 
 GROUP, GROUPS, CHANNELS = 7, 5, 3
 

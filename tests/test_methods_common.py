@@ -110,4 +110,5 @@ def test_random_draws_are_keyed_by_the_sequence_not_its_position(name, onehot):
 
 
 def test_the_stochastic_methods_are_the_ones_that_draw():
-    assert set(STOCHASTIC) == {"deeplift_shap", "expected_gradients", "occlusion", "smoothgrad"}
+    assert set(STOCHASTIC) == {"deeplift_shap", "expected_gradients", "occlusion", "placebo",
+                               "smoothgrad"}

@@ -66,7 +66,9 @@ def test_pairs_and_counts(report):
     assert len(s[s.metric == "spearman"]) == 6  # 4 choose 2
     ps = report.per_sequence
     counts = ps.groupby(["metric", "method"]).size()
-    assert (counts == N).all() and len(counts) == 18
+    # 3 metrics x 6 pairs, and 3 metrics x 4 methods against the consensus of the others
+    assert (counts == N).all() and len(counts) == 18 + 12
+    assert counts.index.get_level_values("metric").str.endswith("_vs_consensus").sum() == 12
     # Spearman's threshold is 0: sequences where independent maps anti-correlate are
     # adverse events of that pair, and none exist for identical maps.
     ae = report.adverse_events

@@ -6,7 +6,7 @@ from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from keras_iml import metrics
-from keras_iml.metrics._stats import (
+from keras_iml.metrics.stats import (
     auroc_rows,
     average_precision_rows,
     bootstrap_ci,

@@ -17,7 +17,8 @@ import pytest
 
 import keras_iml
 from keras_iml import dna, motifs
-from keras_iml.motifs.database import MotifDatabase, resolve_motifs
+from keras_iml.motifs.database import MotifDatabase
+from keras_iml.motifs.resolve import resolve_motifs
 
 N_SEQ, LENGTH = 240, 200
 # Fewer nearest neighbours than TF-MoDISco's 500 halve its clustering time here.
@@ -145,7 +146,7 @@ def test_meme_round_trip_and_independent_reader(tmp_path, db):
     from memelite.io import read_meme as memelite_read
 
     sub = db.subset(db.find("CTCF") + db.find("MA0106"))
-    path = sub.to_meme(tmp_path / "m.meme")
+    path = motifs.write_meme(tmp_path / "m.meme", sub)
     back = motifs.read_meme(path)
     assert back.ids == sub.ids and back.names == sub.names
     for a, b in zip(back.pfms, sub.pfms):
@@ -160,6 +161,73 @@ def test_meme_round_trip_and_independent_reader(tmp_path, db):
         motifs.read_meme(bad)
     with pytest.raises(ValueError, match="whitespace"):
         motifs.write_meme(tmp_path / "y.meme", [np.eye(4)], ids=["a b"])
+
+
+def test_meme_reader_round_trips_what_the_writer_wrote(tmp_path):
+    pfms = [np.array([[4, 2, 1, 1], [0, 0, 8, 0], [1, 1, 1, 1]]), np.full((4, 6), 0.25),
+            np.array([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])]
+    ids, names = ["m1", "m2", "m1"], ["TF one", "m2", "x"]  # repeated ID, spaced name
+    path = motifs.write_meme(tmp_path / "w.meme", pfms, ids=ids, names=names,
+                             nsites=[8, 3, 5])
+    back = motifs.read_meme(path)
+    assert back.ids == ids and back.names == names and len(back) == 3
+    assert back.pfms[1].shape == (6, 4)  # a (4, L) matrix is written as (L, 4)
+    for a, b in zip(back.pfms, pfms):
+        np.testing.assert_allclose(a, motifs.as_pfm(b), atol=1e-6)
+    again = motifs.read_meme(motifs.write_meme(tmp_path / "again.meme", back))
+    assert (again.ids, again.names) == (back.ids, back.names)
+    for a, b in zip(again.pfms, back.pfms):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_log_odds_base_2_and_base_e_differ_by_ln2():
+    counts = np.array([[4, 2, 1, 1], [2, 2, 2, 2]])  # probabilities (1/2, 1/4, 1/8, 1/8), uniform
+    bits = motifs.log_odds(counts, pseudocount=0.0, base=2)
+    np.testing.assert_allclose(bits, [[1.0, 0.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0]], atol=1e-12)
+    nats = motifs.log_odds(counts, pseudocount=0.0, base=np.e)
+    np.testing.assert_allclose(nats, bits * np.log(2), atol=1e-12)
+    # With the default pseudocount: w = log((p + 0.01) / 1.04 / 0.25).
+    other = np.array([[5, 3, 1, 1], [0, 0, 10, 0]])
+    hand = np.log2((np.array([[0.5, 0.3, 0.1, 0.1], [0, 0, 1, 0]]) + 0.01) / 1.04 / 0.25)
+    np.testing.assert_allclose(motifs.log_odds(other, base=2), hand, rtol=1e-12)
+    with pytest.raises(TypeError, match="base"):
+        motifs.log_odds(other)  # the base is always explicit
+    ratio = motifs.log_odds(other, base=np.e) / motifs.log_odds(other, base=2)
+    np.testing.assert_allclose(ratio, np.log(2), rtol=1e-12)
+    skewed = motifs.log_odds(counts, background=(0.5, 0.25, 0.125, 0.125), pseudocount=0.0, base=2)
+    np.testing.assert_allclose(skewed[0], 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="base"):
+        motifs.log_odds(counts, base=1)
+    with pytest.raises(ValueError, match="background"):
+        motifs.log_odds(counts, background=(0.5, 0.5), base=2)
+
+
+def test_log_odds_callers_keep_their_bases():
+    from keras_iml.datasets import Motif
+    from keras_iml.models.pwm import pwm_model
+
+    pfm = motifs.as_pfm([[4, 2, 1, 1], [1, 1, 1, 5], [0, 3, 3, 2]])
+    np.testing.assert_allclose(Motif("m", "m", pfm).log_odds(), motifs.log_odds(pfm, base=2))
+    kernel = pwm_model(pfm, 10).get_layer("pwm_scan").get_weights()[0]  # natural log
+    np.testing.assert_allclose(kernel[..., 0], motifs.log_odds(pfm, base=np.e), rtol=1e-6)
+
+
+def test_as_pfm_is_the_one_validator():
+    np.testing.assert_allclose(motifs.as_pfm([[1, 1, 2, 0]]), [[0.25, 0.25, 0.5, 0.0]])
+    five = np.eye(4)[[0, 1, 2, 3, 0]]
+    np.testing.assert_allclose(motifs.as_pfm(five.T), five)  # (4, L) is transposed
+    with pytest.raises(ValueError, match=r"`site`.*shape \(L, 4\).*\(3, 5\)"):
+        motifs.as_pfm(np.ones((3, 5)), "site")
+    with pytest.raises(ValueError, match=r"`site`.*shape \(L, 4\)"):
+        motifs.as_pfm(np.ones(4), "site")
+    with pytest.raises(ValueError, match=r"`site`.*non-negative"):
+        motifs.as_pfm([[0.5, 0.5, 0.5, -0.5]], "site")
+    with pytest.raises(ValueError, match=r"`site`.*non-negative finite"):
+        motifs.as_pfm([[np.nan, 1, 1, 1]], "site")
+    with pytest.raises(ValueError, match=r"`site` has a position with no counts \(row 1\)"):
+        motifs.as_pfm([[1, 0, 0, 0], [0, 0, 0, 0]], "site")
+    with pytest.raises(ValueError, match="`site`"):
+        motifs.as_pfm([["a", "b", "c", "d"]], "site")
 
 
 def test_resolve_motifs_ids_versions_names_and_matrices(db):
@@ -262,6 +330,7 @@ def test_confounded_model_reports_the_decoy(confounded, planted):
     assert share > 0.95 and n_in > 20
     # Per-sequence rows: motif_decoy_free is 0 exactly where a decoy-pattern seqlet lies.
     per = confounded.per_sequence
+    assert set(per.loc[per.metric.str.startswith("motif_"), "method"]) == {"saliency"}  # no arms
     free = per[per.metric == "motif_decoy_free"].set_index("seq")["value"]
     decoy_seqs = {s[0] for s in decoy["seqlets"]}
     assert set(free.index[free == 0]) == decoy_seqs

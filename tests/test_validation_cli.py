@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from keras_iml import cli
+from keras_iml.validation.report import COLUMNS
 
 from test_validation_data import planted, true_model
 
@@ -41,9 +42,10 @@ def test_cli_passes_and_writes_the_report(inputs, capsys):
                      "--protocol", _protocol(root, "ok.yaml", 0.9), "--out", str(out)])
     assert code == 0, capsys.readouterr()
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns) == ["tier", "metric", "method", "value", "ci_low", "ci_high",
-                                     "threshold", "passed"]
-    assert (summary[summary.metric == "localisation_auroc"].value > 0.95).all()
+    assert list(summary.columns) == COLUMNS["summary"]
+    assert {"method", "placebo", "positive_control"} <= set(summary.arm)
+    methods = summary[summary.arm == "method"]
+    assert (methods[methods.metric == "localisation_auroc"].value > 0.95).all()
     report = json.loads((out / "report.json").read_text())
     assert report["provenance"]["n_sequences"] == 16
     assert (out / "report.html").stat().st_size > 1000

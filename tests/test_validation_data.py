@@ -11,15 +11,15 @@ import pytest
 
 from keras_iml import dna
 from keras_iml.methods.base import AttributionMethod
-from keras_iml.models_pwm import (
+from keras_iml.models.pwm import (
     best_match,
     load_motifs,
-    log_odds,
     pwm_model,
     sample_site,
     scan,
     score_threshold,
 )
+from keras_iml.motifs.pfm import log_odds
 
 TRUE_ID, DECOY_ID = "MA0139.2", "MA0035.4"  # CTCF 15 bp, GATA1 11 bp
 
@@ -97,7 +97,7 @@ class RandomNoise(AttributionMethod):
 def test_pwm_model_equals_numpy_scan_and_best_match():
     x, _ = planted()
     model = true_model()
-    w = log_odds(pfms()[TRUE_ID])
+    w = log_odds(pfms()[TRUE_ID], base=np.e)
     expected = scan(x, w).reshape(len(x), -1).max(1)
     np.testing.assert_allclose(model.predict(x, verbose=0)[:, 0], expected, rtol=1e-5, atol=1e-4)
     # Hand-computed score of one window on the forward strand.
@@ -111,13 +111,13 @@ def test_pwm_model_equals_numpy_scan_and_best_match():
 
 def test_planted_sites_are_the_best_matches():
     x, mask = planted()
-    start, _, _ = best_match(x, log_odds(pfms()[TRUE_ID]))
+    start, _, _ = best_match(x, log_odds(pfms()[TRUE_ID], base=np.e))
     true_start = (mask == 1).argmax(1)
     assert (start == true_start).mean() >= 0.95
 
 
 def test_score_threshold_has_the_stated_false_positive_rate():
-    w = log_odds(pfms()[DECOY_ID])
+    w = log_odds(pfms()[DECOY_ID], base=np.e)
     thr = score_threshold(w, pvalue=1e-3)
     background = dna.random_sequences(1000, 110, rng=5)
     rate = (scan(background, w, both_strands=False) >= thr).mean()

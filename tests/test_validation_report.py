@@ -61,22 +61,33 @@ def test_passed_and_failed(report):
 
 
 def test_verdict_rules_by_hand():
+    columns = ["tier", "metric", "method", "value", "threshold", "meets_threshold",
+               "beats_placebo", "informative", "passed"]
     summary = pd.DataFrame(
         [
-            [1, "spearman", "a|b", 0.1, 0, 0, 0.3, False],
-            [2, "deletion", "a", 0.5, 0, 0, 0.0, True],
-            [2, "deletion", "b", -0.5, 0, 0, 0.0, False],
-            [3, "localisation_auprc", "a", 0.5, 0, 0, np.nan, np.nan],
-            [3, "localisation_auroc", "c", 0.9, 0, 0, 0.75, True],
+            [1, "spearman", "a|b", 0.1, np.nan, np.nan, np.nan, True, np.nan],  # pairs: never judged
+            [1, "spearman_vs_consensus", "a", 0.4, 0.0, True, True, True, True],
+            [2, "deletion", "a", 0.5, 0.0, True, True, True, True],
+            [2, "deletion", "b", -0.5, 0.0, False, False, True, False],
+            [2, "insertion", "b", 0.5, 0.0, True, False, True, False],
+            [1, "spearman_vs_consensus", "b", 0.3, 0.0, True, False, True, False],
+            [3, "localisation_auprc", "a", 0.5, np.nan, np.nan, True, True, np.nan],
+            [3, "localisation_auroc", "c", 0.9, 0.75, True, True, True, True],
+            [1, "ensemble_stability", "c", 0.0, 0.5, True, False, False, False],
         ],
-        columns=["tier", "metric", "method", "value", "ci_low", "ci_high", "threshold", "passed"],
+        columns=columns,
     )
-    summary["passed"] = summary["passed"].astype(object)
-    summary.loc[3, "passed"] = np.nan
+    for column in ("meets_threshold", "beats_placebo", "passed"):
+        summary[column] = summary[column].astype(object)
     v = verdict(summary, ["a", "b", "c"])
-    assert v.loc["a"].tolist() == ["fail", "pass", "not run"]  # a pair failure counts for both
-    assert v.loc["b"].tolist() == ["fail", "fail", "not run"]
-    assert v.loc["c"].tolist() == ["not run", "not run", "pass"]
+    assert v.loc["a"].tolist() == ["pass", "pass", "not run"]
+    # a missed threshold is a failure; meeting it without beating placebo is not a pass
+    assert v.loc["b"].tolist() == ["not above placebo", "fail", "not run"]
+    # a tier judged only on an uninformative metric cannot be decided
+    assert v.loc["c"].tolist() == ["inconclusive", "not run", "pass"]
+    # a summary without the placebo columns (an older report) is read on thresholds alone
+    old = summary[["tier", "metric", "method", "value", "threshold", "passed"]]
+    assert verdict(old, ["a", "b"]).loc["b"].tolist() == ["fail", "fail", "not run"]
 
 
 def test_to_html_delegates_to_the_report_renderer(report, tmp_path, monkeypatch):

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from keras_iml.cli import main
-from keras_iml.zoo import batch, executors
-from keras_iml.zoo.batch import BatchSettings, evaluation_set, validate_model
-from keras_iml.zoo.executors import run_batch
-from keras_iml.zoo.results import ResultsStore
+from keras_iml.zoo import batch
+from keras_iml.zoo.batch import (BatchSettings, ResultsStore, evaluation_set, executors, run_batch,
+                                 validate_model)
 
 CTCF = "DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"
 TBP = "DeepBind/Homo_sapiens/TF/D00817.001_ChIP-seq_TBP"

@@ -6,7 +6,7 @@ import pytest
 
 import keras
 from keras_iml import dna
-from keras_iml.zoo.deepbind import DeepBindScan, build_deepbind, read_params
+from keras_iml.zoo.families.deepbind import DeepBindScan, build_deepbind, read_params
 
 
 # -- an independent reference, written from the parameter format's description ---------
@@ -155,7 +155,7 @@ def test_jaspar_consensus_raises_deepbind_scores(params_dir):
     the catalogue), and a shuffled consensus (same bases) must not.
     """
     from keras_iml.zoo import list_models
-    from keras_iml.zoo.checks import deepbind_sweep, jaspar_consensus
+    from keras_iml.zoo.families.deepbind.checks import deepbind_sweep, jaspar_consensus
 
     table = list_models(family="DeepBind", type="TF")
     table = table[table["jaspar_ids"] != ""]
@@ -188,7 +188,7 @@ def test_consensus_check_over_every_model_matches_the_catalogue(params_dir):
     backgrounds whose score the consensus raises is what the catalogue records, and
     every model under 90% is flagged there as a weak responder (an adverse finding
     reported, not hidden: 78% of the published models pass, CTCF at 100%)."""
-    from keras_iml.zoo.checks import deepbind_sweep, jaspar_consensus
+    from keras_iml.zoo.families.deepbind.checks import deepbind_sweep, jaspar_consensus
 
     table = _consensus_table()
     params = {r.model_id: read_params(params_dir / r.weights_file) for r in table.itertuples()}
@@ -210,7 +210,7 @@ def test_only_the_documented_parameter_layout_makes_motifs_raise_scores(params_d
     to their TF's JASPAR consensus."""
     import dataclasses
 
-    from keras_iml.zoo.checks import deepbind_sweep, jaspar_consensus
+    from keras_iml.zoo.families.deepbind.checks import deepbind_sweep, jaspar_consensus
 
     table = _consensus_table().sample(30, random_state=1)
     params = {r.model_id: read_params(params_dir / r.weights_file) for r in table.itertuples()}
@@ -237,7 +237,7 @@ def test_only_the_documented_parameter_layout_makes_motifs_raise_scores(params_d
 
 def _random_params(rng, rc, avg, hidden, m=6, d=3):
     h1, h2 = (2 * d if avg else d), (hidden or 1)
-    from keras_iml.zoo.deepbind import DeepBindParams
+    from keras_iml.zoo.families.deepbind import DeepBindParams
 
     return DeepBindParams(
         reverse_complement=rc, has_avg_pooling=avg, num_hidden=hidden,
@@ -256,7 +256,7 @@ def _random_params(rng, rc, avg, hidden, m=6, d=3):
 def test_ism_rescoring_only_touched_windows_equals_every_mutant(rc, avg, hidden, average, length):
     """DeepBind's own substitution scorer (LayerISM) == every mutant through the model."""
     import keras_iml
-    from keras_iml.zoo.deepbind_fast_paths import LayerISM
+    from keras_iml.zoo.families.deepbind.fast_paths import LayerISM
 
     p = _random_params(np.random.default_rng(length), rc, avg, hidden)
     model = build_deepbind(p, length, average=average, window_size=9)
@@ -335,7 +335,7 @@ def test_integrated_gradients_through_the_affine_window_split_equal_the_plain_pa
     can be broken differently by rounding in the two paths, as for any max.)"""
     import keras_iml
     from keras_iml.methods import integrated_gradients
-    from keras_iml.zoo import deepbind_fast_paths
+    from keras_iml.zoo.families.deepbind import fast_paths as deepbind_fast_paths
 
     model = build_deepbind(read_params(params_dir / f"{model_id}.txt"), 101, average=average)
     function = keras_iml.engine.ModelFunction(model)

@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from keras_iml.zoo.dispatch import Dispatcher, architecture_hints
+from keras_iml.zoo.batch.dispatch import Dispatcher, architecture_hints
 
 
 def _drain(dispatcher, order):

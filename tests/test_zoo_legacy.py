@@ -8,8 +8,8 @@ import pytest
 
 from keras_iml import dna
 from keras_iml.zoo import UnsupportedLayerError, load
-from keras_iml.zoo.factornet import build_factornet
-from keras_iml.zoo.legacy import model_from_legacy
+from keras_iml.zoo.families.factornet import build_factornet
+from keras_iml.zoo.sources.legacy import model_from_legacy
 
 
 def _conv_valid(x, kernel, bias):

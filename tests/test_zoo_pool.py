@@ -8,7 +8,7 @@ import keras
 import keras_iml
 from conftest import make_cnn
 from keras_iml.metrics.randomisation import randomised_cascade
-from keras_iml.zoo.pool import ModelPool, architecture_key
+from keras_iml.zoo.batch.pool import ModelPool, architecture_key
 
 PROTOCOL = {
     "base": "quick",

@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_iml.adapters._common import import_optional, predict_column, prepare
 from keras_iml.attributions import Attributions
-from keras_iml.methods import _deeplift_graph
+from keras_iml.methods.deeplift import traced_ops
 
 __all__ = ["shap_deep", "shap_gradient", "shap_deep_incompatibilities"]
 
@@ -41,7 +41,7 @@ def shap_deep_incompatibilities(model):
     shap's op table maps TensorFlow's ``Max`` reduction to its elementwise rule,
     which fails because the reduction changes the tensor's shape.
     """
-    ops = _deeplift_graph.path_ops(lambda t: model(t, training=False), model)
+    ops = traced_ops(model)
     return sorted({layer for kind, layer in ops if kind == "Max"})
 
 

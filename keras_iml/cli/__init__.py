@@ -17,7 +17,7 @@ def build_parser():
         prog="keras-iml",
         description="Rigorous interpretability for Keras genomics models.",
     )
-    from keras_iml import __version__
+    from keras_iml.version import __version__
 
     parser.add_argument("--version", action="version", version=f"keras-iml {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

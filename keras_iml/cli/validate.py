@@ -10,7 +10,7 @@ import os
 import keras
 
 from keras_iml import io
-from keras_iml.attributions import atomic_write
+from keras_iml.io import atomic_write
 from keras_iml.validation import validate
 
 

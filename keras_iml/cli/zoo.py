@@ -57,7 +57,7 @@ def with_pd_options(fn):
 def _validate(args):
     from keras_iml.zoo import list_models
     from keras_iml.zoo.batch import BatchSettings
-    from keras_iml.zoo.executors import run_batch
+    from keras_iml.zoo.batch import run_batch
 
     names = list(args.names) or list_models(family=args.family, type=args.type,
                                             supported_only=True)["name"].tolist()

@@ -1,18 +1,20 @@
-"""Offline access to JASPAR position frequency matrices through ``pyjaspar``.
+"""JASPAR motifs as :class:`Motif` values for the synthetic datasets (offline).
 
-``pyjaspar`` ships the JASPAR SQLite databases inside its wheel, so loading a
-matrix never touches the network. The default release is the newest one the
-installed ``pyjaspar`` knows (JASPAR2026 for pyjaspar 4.0).
+A thin layer over :mod:`keras_iml.motifs`: matrices are read with
+:func:`keras_iml.motifs.fetch_jaspar_motifs` (pyjaspar's bundled SQLite
+releases, so loading never touches the network; the default release is the
+newest one the installed ``pyjaspar`` knows) and validated with
+:func:`keras_iml.motifs.as_pfm`.
 """
 
 import dataclasses
-import warnings
 
 import numpy as np
 
-__all__ = ["Motif", "load_motif", "load_motifs", "as_motif"]
+from keras_iml.motifs.jaspar import fetch_jaspar_motifs
+from keras_iml.motifs.pfm import UNIFORM, as_pfm, consensus, log_odds, sample_bases
 
-_BASES = "ACGT"
+__all__ = ["Motif", "load_motif", "load_motifs", "as_motif"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,46 +41,18 @@ class Motif:
     @property
     def consensus(self):
         """The most probable base at each position."""
-        return "".join(_BASES[i] for i in self.pfm.argmax(1))
+        return consensus(self.pfm)
 
-    def log_odds(self, background=(0.25, 0.25, 0.25, 0.25), pseudocount=0.01):
-        """Position weight matrix ``log2((p + eps) / background)``, shape ``(W, 4)``."""
-        p = (self.pfm + pseudocount) / (1.0 + 4 * pseudocount)
-        return np.log2(p / np.asarray(background, dtype=float))
+    def log_odds(self, background=UNIFORM, pseudocount=0.01):
+        """Position weight matrix in bits, ``log2((p + eps) / background)``, ``(W, 4)``.
+
+        See :func:`keras_iml.motifs.log_odds` (called with ``base=2``).
+        """
+        return log_odds(self.pfm, background, pseudocount, base=2)
 
     def sample(self, rng):
         """Draws one site from the matrix: integer base codes ``(W,)``."""
-        cum = np.cumsum(self.pfm, axis=1)
-        u = rng.random((self.length, 1))
-        return np.minimum((u > cum).sum(1), 3)
-
-
-def _normalise(counts, name):
-    pfm = np.asarray(counts, dtype=float)
-    if pfm.ndim != 2 or pfm.shape[1] != 4 or pfm.shape[0] == 0:
-        raise ValueError(
-            f"`{name}` must be a (W, 4) matrix in ACGT order. Received: {name}.shape={pfm.shape}"
-        )
-    if not np.isfinite(pfm).all() or (pfm < 0).any() or (pfm.sum(1) <= 0).any():
-        raise ValueError(
-            f"`{name}` must hold non-negative finite counts with a positive sum per row. "
-            f"Received: {name}={pfm.tolist()}"
-        )
-    return pfm / pfm.sum(1, keepdims=True)
-
-
-def _database(release):
-    from pyjaspar import jaspardb
-
-    if release is None:
-        return jaspardb()
-    available = jaspardb().get_releases()
-    if release not in available:
-        raise ValueError(
-            f"`release` must be one of the JASPAR releases shipped with pyjaspar {available}. "
-            f"Received: release={release!r}"
-        )
-    return jaspardb(release=release)
+        return sample_bases(self.pfm, rng)
 
 
 def load_motif(motif_id, release=None, name="motif_id"):
@@ -105,26 +79,8 @@ def load_motif(motif_id, release=None, name="motif_id"):
 
 def load_motifs(motif_ids, release=None, name="motifs"):
     """Loads several JASPAR matrices (one database connection). See :func:`load_motif`."""
-    db = None
-    out = []
-    for motif_id in motif_ids:
-        if not isinstance(motif_id, str) or not motif_id.strip():
-            raise ValueError(
-                f"`{name}` must contain JASPAR matrix IDs such as 'MA0139.2'. "
-                f"Received: {name}={motif_id!r}"
-            )
-        db = db or _database(release)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pyjaspar warns, then returns None
-            record = db.fetch_motif_by_id(motif_id.strip())
-        if record is None:
-            raise ValueError(
-                f"`{name}` names a JASPAR matrix that is not in {db.release}. "
-                f"Received: {name}={motif_id!r}"
-            )
-        counts = np.array([record.counts[b] for b in _BASES], dtype=float).T
-        out.append(Motif(record.matrix_id, record.name, _normalise(counts, name)))
-    return out
+    motifs = fetch_jaspar_motifs(motif_ids, release=release, name=name)
+    return [Motif(i, n, p) for i, n, p in motifs]
 
 
 def as_motif(spec, release=None, name="motif", index=0):
@@ -142,7 +98,7 @@ def as_motif(spec, release=None, name="motif", index=0):
         return load_motif(spec, release=release, name=name)
     if isinstance(spec, np.ndarray) or isinstance(spec, (list, tuple)):
         label = f"custom_{index}"
-        return Motif(label, label, _normalise(spec, name))
+        return Motif(label, label, as_pfm(spec, name))
     raise TypeError(
         f"`{name}` must be a JASPAR ID, a (W, 4) matrix or a Motif. "
         f"Received: {name} of type {type(spec).__name__}"

@@ -28,6 +28,8 @@ class AttributionMethod(Configurable):
       (:func:`keras_iml.explainer.project`), and SmoothGrad multiplies their
       averaged hypothetical contributions by the clean input.
     * ``backends``: the Keras backends the method runs on (None: every backend).
+    * ``control``: True for a control map (the ``placebo``), not an explanation: the
+      validation runs it as a control arm, and the demo does not list it as a method.
     * :meth:`per_sequence_options`: options holding one entry per sequence.
     * :meth:`alternatives`: other settings of the method's arbitrary choices, which
       the hyper-parameter sensitivity metric compares with the configured one.
@@ -36,6 +38,7 @@ class AttributionMethod(Configurable):
     stochastic = False
     multiplies_input = False
     backends = None
+    control = False
 
     def per_sequence_options(self):
         """Names of options that hold one entry per sequence (along their first axis).

@@ -1,11 +1,28 @@
 """DeepLIFT with the rescale rule (Shrikumar et al. 2017), native for Keras 3 models."""
 
 from keras_iml.methods import _deeplift_engine as engine
+from keras_iml.methods import _deeplift_graph
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, register
 from keras_iml.methods.integrated_gradients import check_positive_int
 
-__all__ = ["DeepLift"]
+__all__ = ["DeepLift", "traced_ops"]
+
+
+def traced_ops(model):
+    """The TensorFlow ops on the path from a Keras model's input to its output.
+
+    The model is traced on a symbolic ``(N, L, 4)`` batch (TensorFlow backend),
+    as DeepLIFT does to check that every op has a rule; other tools use the list
+    to find what they cannot handle (e.g. shap's DeepExplainer and ``Max``).
+
+    Args:
+        model: a Keras model taking one-hot ``(N, L, 4)`` sequences.
+
+    Returns:
+        list of ``(op_type, layer_name)``, e.g. ``[("Conv2D", "conv1d"), ...]``.
+    """
+    return _deeplift_graph.path_ops(lambda t: model(t, training=False), model)
 
 
 @register("deeplift")

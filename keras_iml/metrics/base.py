@@ -72,6 +72,18 @@ class Metric(Configurable):
         curve_section: the report section that shows the curves the metric returns
             (``"faithfulness"``, ``"randomisation"``, ``"localisation"``,
             ``"stability"`` or ``"other"``).
+        placebo_ceiling: a model-independent map attains the metric's best value
+            (ensemble stability: the same noise for every model), so a placebo is
+            never beaten on it; the run flags it uninformative when the placebo does
+            as well as the methods.
+        placebo_comparable: False for a metric of a property only the method defines
+            (completeness: its own convergence delta), which a placebo map lacks;
+            such a metric is judged on its threshold alone.
+        on_control_arms: False for a metric too slow to run on every control arm
+            (it is then judged on its threshold alone; say why where it is set).
+        dataset_relative: per-sequence scores are scaled by a statistic of the whole
+            data (e.g. the spread of the model's outputs), so they are invariant to
+            the other sequences only up to that scale.
     """
 
     name = None
@@ -83,9 +95,23 @@ class Metric(Configurable):
     quick = True
     pairwise = False
     curve_section = "other"
+    placebo_ceiling = False
+    placebo_comparable = True
+    on_control_arms = True
+    dataset_relative = False
 
     def __init__(self):
         pass
+
+    def check_options(self):
+        """Raises ValueError for invalid option values (called when a protocol is built).
+
+        The base checks ``n_sequences`` where a metric has it; a subclass extends it.
+        """
+        n = getattr(self, "n_sequences", None)
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+            raise ValueError(f"Metric {self.name!r}: `n_sequences` must be a positive int or None. "
+                             f"Received: n_sequences={n!r}")
 
     def check(self, ctx, method):  # noqa: ARG002 - hook
         """Returns a reason string when the metric cannot run for ``method``, else None."""

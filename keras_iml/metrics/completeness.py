@@ -9,7 +9,7 @@ do": gradient-based maps should rank positions as ISM does (Koo & Ploenzke 2021)
 
 import numpy as np
 
-from keras_iml.metrics._stats import spearman_rows
+from keras_iml.metrics.stats import spearman_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
 
 __all__ = ["Completeness", "ISMAgreement"]
@@ -28,6 +28,10 @@ class Completeness(Metric):
     higher_is_better = False
     requires = frozenset({"attributions", "model"})
     threshold = 0.05
+    dataset_relative = True  # in units of the outputs' s.d. over the data
+    # A property the method itself defines (its convergence delta): a placebo map has
+    # none, so this metric has no placebo arm and is judged on its threshold alone.
+    placebo_comparable = False
 
     def compute(self, ctx, method):
         delta = ctx.attributions[method].convergence_delta

@@ -9,11 +9,13 @@ as long as the run: there is no global cache.
 """
 
 import numpy as np
+from scipy import stats
 
 from keras_iml import dna
 from keras_iml import methods as methods_lib
+from keras_iml.engine.seeds import SequenceSeeds
 from keras_iml.explainer import TraceCache
-from keras_iml.metrics._stats import stable_seed
+from keras_iml.metrics.stats import stable_seed
 from keras_iml.metrics.base import NotApplicable
 
 __all__ = ["Context", "signed_contribution"]
@@ -49,6 +51,9 @@ class Context:
             (columns ``seq, motif_id, start, end, strand, role``), else None.
         motifs: list of ``(label, pfm)`` or None.
         ensemble: list of Keras models or None.
+        real_methods: labels of the protocol's methods (not control arms).
+        arm_models: dict label -> the model a control arm explains instead of the
+            run's (the randomised-model arm); see :meth:`model_for`.
         protocol: the protocol as a dict.
         seed: the run's seed.
         aux: the model's auxiliary inputs (a list of arrays with one row per
@@ -79,6 +84,8 @@ class Context:
         self.aux = aux
         self.explain_kwargs = dict(explain_kwargs or {})
         self.cache = TraceCache() if cache is None else cache
+        self.arm_models = {}
+        self.real_methods = list(self.methods)
         self.memo = {}
 
     # -- shapes and randomness -----------------------------------------------------
@@ -94,15 +101,32 @@ class Context:
         """A Generator seeded by the run's seed and ``key`` (reproducible, independent)."""
         return np.random.default_rng([self.seed, stable_seed(*key)])
 
+    def sequence_rngs(self, key, index=None):
+        """One Generator per sequence of ``x[index]``, keyed by the run's seed, ``key`` and
+        the sequence itself (:class:`keras_iml.engine.seeds.SequenceSeeds`): a metric's
+        random draws for a sequence do not depend on the other sequences in the data."""
+        x = self.x if index is None else self.x[np.asarray(index)]
+        return list(SequenceSeeds(stable_seed(self.seed, *key)).generators(x))
+
     @property
     def tiebreak(self):
-        """Fixed random ``(N, L)`` keys that break ties in top-k selections."""
+        """Fixed random ``(N, L)`` keys that break ties in top-k selections (each row keyed
+        by its sequence, so a sequence's ties break alike in any data)."""
         if "tiebreak" not in self.memo:
-            self.memo["tiebreak"] = self.rng("tiebreak").random(self.x.shape[:2])
+            rngs = self.sequence_rngs(("tiebreak",))
+            self.memo["tiebreak"] = np.stack([rng.random(self.length) for rng in rngs])
         return self.memo["tiebreak"]
 
     def subsample(self, n_sequences, key):
-        """Sorted indices of a seeded subsample of ``n_sequences`` (all when None or >= N)."""
+        """Sorted indices of a seeded subsample of ``n_sequences`` (all when None or >= N).
+
+        Metrics key it by their name only, so every method and control arm is scored
+        on the same sequences and their scores can be compared pair by pair.
+        """
+        if n_sequences is not None and (isinstance(n_sequences, bool) or not isinstance(
+                n_sequences, (int, np.integer)) or n_sequences < 1):
+            raise ValueError(f"`n_sequences` must be a positive int or None. Received: "
+                             f"n_sequences={n_sequences!r}")
         if n_sequences is None or n_sequences >= self.n:
             return np.arange(self.n)
         return np.sort(self.rng("subsample", key).choice(self.n, int(n_sequences), replace=False))
@@ -176,6 +200,43 @@ class Context:
         """Standard deviation of ``f(x)`` over the data (1.0 when it is 0 or undefined)."""
         scale = float(np.std(self.outputs()))
         return scale if np.isfinite(scale) and scale > 0 else 1.0
+
+    def method_of(self, label):
+        """The method instance of ``label``, or NotApplicable when it cannot be re-run."""
+        inst = self.methods.get(label)
+        if inst is None:
+            raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
+        return inst
+
+    def model_for(self, label):
+        """The model ``label`` explains: a control arm's own (e.g. a randomised copy), else the run's."""
+        return self.arm_models.get(label, self.model)
+
+    def same_model_only(self, label, what):
+        """Raises NotApplicable for an arm that explains another model (``what``: the reason)."""
+        if label in self.arm_models:
+            raise NotApplicable(f"{label!r} explains a randomised copy of the model: {what}")
+
+    def consensus(self, label, others):
+        """A pseudo-label whose maps are the consensus of ``others`` (for agreement metrics).
+
+        Position importance: the per-position median of the others' importance, each
+        ranked within its sequence (ranks / L, so methods of any scale weigh alike).
+        Signed contribution: the median of the others' signed contributions, each
+        scaled by its sequence's largest magnitude. Read through :meth:`importance`
+        and :meth:`signed` like any method's.
+        """
+        key = "consensus-of:" + "|".join(others)
+        if ("importance", key) not in self.memo:
+            ranks = [stats.rankdata(self.importance(o), axis=1) / self.length for o in others]
+            self.memo[("importance", key)] = np.median(np.stack(ranks), axis=0)
+            signed = []
+            for o in others:
+                s = self.signed(o)
+                top = np.abs(s).max(axis=1, keepdims=True)
+                signed.append(np.divide(s, top, out=np.zeros_like(s), where=top > 0))
+            self.memo[("signed", key)] = np.median(np.stack(signed), axis=0)
+        return key
 
     def explainer_for(self, model=None, **overrides):
         """The :class:`keras_iml.Explainer` of a model (the run's by default), from :attr:`cache`.

@@ -10,9 +10,10 @@ positions (which equals the share of positions covered by hits).
 
 import numpy as np
 
-from keras_iml.metrics._stats import top_k_mask
+from keras_iml.metrics.stats import top_k_mask
 from keras_iml.metrics.base import Metric, NotApplicable, register
-from keras_iml.models_pwm import log_odds, scan, score_threshold
+from keras_iml.models.pwm import scan, score_threshold
+from keras_iml.motifs.pfm import log_odds
 
 __all__ = ["MotifEnrichment", "motif_hits"]
 
@@ -22,7 +23,7 @@ def motif_hits(x, motifs, pvalue=1e-4, both_strands=True):
 
     Args:
         x: one-hot ``(N, L, 4)``.
-        motifs: list of ``(label, pfm)`` (see :func:`keras_iml.models_pwm.load_motifs`).
+        motifs: list of ``(label, pfm)`` (see :func:`keras_iml.models.pwm.load_motifs`).
         pvalue: per-window p-value threshold of a hit (uniform background).
         both_strands: scan both strands.
 
@@ -35,7 +36,7 @@ def motif_hits(x, motifs, pvalue=1e-4, both_strands=True):
     for label, pfm in motifs:
         if len(pfm) > length:
             continue
-        weights = log_odds(pfm)
+        weights = log_odds(pfm, base=np.e)
         hit = (scan(x, weights, both_strands) >= score_threshold(weights, pvalue)).any(-1)
         rows, starts = np.nonzero(hit)
         np.add.at(coverage, (rows, starts), 1)

@@ -10,17 +10,11 @@ equivariance of genomic models).
 import numpy as np
 
 from keras_iml import dna
-from keras_iml.metrics._stats import similarity_rows
+from keras_iml.metrics.stats import similarity_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
 
 __all__ = ["ReverseComplementEquivariance", "ShiftEquivariance"]
 
-
-def _method(ctx, label):
-    inst = ctx.methods.get(label)
-    if inst is None:
-        raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
-    return inst
 
 
 @register("rc_equivariance")
@@ -45,14 +39,15 @@ class ReverseComplementEquivariance(Metric):
         self.similarity = similarity
 
     def compute(self, ctx, method):
-        inst = _method(ctx, method)
+        inst = ctx.method_of(method)
         if not ctx.reverse_complement_ok():
             raise NotApplicable(f"alphabet {ctx.alphabet!r} is not complement-symmetric")
         if ctx.aux is not None:
             raise NotApplicable("the model takes auxiliary inputs, whose reverse complement is not known")
-        index = ctx.subsample(self.n_sequences, ("rc_equivariance", method))
+        index = ctx.subsample(self.n_sequences, ("rc_equivariance",))
         base = ctx.on_subsample(method, index).position_importance
-        rc = ctx.explain(inst, ctx.reverse_complement(ctx.x[index]), seed=ctx.attribution_seed(method))
+        rc = ctx.explain(inst, ctx.reverse_complement(ctx.x[index]), model=ctx.model_for(method),
+                         seed=ctx.attribution_seed(method))
         back = np.abs(dna.reverse_complement(rc.values)).sum(-1)
         return ctx.scatter(index, similarity_rows(base, back, self.similarity))
 
@@ -82,7 +77,7 @@ class ShiftEquivariance(Metric):
         self.similarity = similarity
 
     def compute(self, ctx, method):
-        inst = _method(ctx, method)
+        inst = ctx.method_of(method)
         shifts = [int(s) for s in self.shifts]
         if not shifts or any(s == 0 or abs(s) >= ctx.length for s in shifts):
             raise ValueError(
@@ -91,14 +86,15 @@ class ShiftEquivariance(Metric):
             )
         if ctx.aux is not None:
             raise NotApplicable("the model takes auxiliary inputs, whose shift is not known")
-        index = ctx.subsample(self.n_sequences, ("shift_equivariance", method))
+        index = ctx.subsample(self.n_sequences, ("shift_equivariance",))
         base = ctx.on_subsample(method, index).position_importance
         x = ctx.x[index]
         total = np.zeros(len(index))
         for s in shifts:
-            fill = dna.random_sequences(len(index), abs(s), rng=ctx.rng("shift", method, s))
+            fill = dna.random_sequences(len(index), abs(s), rng=ctx.rng("shift", s))
             moved = np.concatenate([x[:, s:], fill], 1) if s > 0 else np.concatenate([fill, x[:, :s]], 1)
-            imp = ctx.explain(inst, moved, seed=ctx.attribution_seed(method)).position_importance
+            imp = ctx.explain(inst, moved, model=ctx.model_for(method),
+                              seed=ctx.attribution_seed(method)).position_importance
             if s > 0:
                 total += similarity_rows(base[:, s:], imp[:, :-s], self.similarity)
             else:

@@ -1,6 +1,6 @@
 """Tier 2: an oracle model whose mechanism is known by construction.
 
-A PWM-scanning Keras model (:func:`keras_iml.models_pwm.pwm_model`) outputs the
+A PWM-scanning Keras model (:func:`keras_iml.models.pwm.pwm_model`) outputs the
 best log-odds match of one JASPAR motif. Its answer to "which bases matter" is
 known exactly — the bases of the best match — so a faithful method must put its
 peak there (a known-mechanism check in the spirit of the synthetic benchmarks of
@@ -14,7 +14,8 @@ import numpy as np
 
 from keras_iml import dna
 from keras_iml.metrics.base import Metric, NotApplicable, register
-from keras_iml.models_pwm import best_match, load_motifs, log_odds, pwm_model, sample_site
+from keras_iml.models.pwm import best_match, load_motifs, pwm_model, sample_site
+from keras_iml.motifs.pfm import log_odds
 
 __all__ = ["PWMOracle", "plant_site"]
 
@@ -66,7 +67,7 @@ class PWMOracle(Metric):
                 raise NotApplicable(f"sequences ({ctx.length} bp) are shorter than {label} ({len(pfm)} bp)")
             index = ctx.subsample(self.n_sequences, ("pwm_oracle",))
             planted, _, _ = plant_site(ctx.x[index], pfm, ctx.rng("pwm_oracle", label))
-            start, _, _ = best_match(planted, log_odds(pfm))
+            start, _, _ = best_match(planted, log_odds(pfm, base=np.e))
             digest = hashlib.sha1(np.ascontiguousarray(pfm, np.float64).tobytes()).hexdigest()
             model = ctx.shared(("pwm_oracle_model", digest, ctx.length),
                                lambda: pwm_model(pfm, ctx.length, name="pwm_oracle"))
@@ -74,9 +75,8 @@ class PWMOracle(Metric):
         return ctx.memo[key]
 
     def compute(self, ctx, method):
-        inst = ctx.methods.get(method)
-        if inst is None:
-            raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
+        inst = ctx.method_of(method)
+        ctx.same_model_only(method, "the oracle model replaces it")
         index, planted, start, width, model = self._setup(ctx)
         try:
             attr = ctx.explain(inst, planted, model=model, seed=ctx.attribution_seed(method),

@@ -22,15 +22,17 @@ DEFAULT_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
 def _infill(ctx, kind):
+    """Infill of every sequence, drawn from a generator keyed by the sequence itself."""
     key = ("infill", kind)
     if key not in ctx.memo:
-        rng = ctx.rng("infill", kind)
+        rngs = ctx.sequence_rngs(("infill", kind))
         if kind == "dinuc_shuffle":
-            ctx.memo[key] = dna.dinuc_shuffle(ctx.x, rng)
+            ctx.memo[key] = dna.dinuc_shuffle(ctx.x, rngs)
         elif kind == "shuffle":
-            ctx.memo[key] = dna.shuffle(ctx.x, rng).astype(np.float32)
+            ctx.memo[key] = np.stack([dna.shuffle(row, rng) for row, rng in zip(ctx.x, rngs)]
+                                     ).astype(np.float32)
         else:
-            ctx.memo[key] = dna.random_sequences(ctx.n, ctx.length, rng=rng)
+            ctx.memo[key] = np.concatenate([dna.random_sequences(1, ctx.length, rng=rng) for rng in rngs])
     return ctx.memo[key]
 
 
@@ -93,11 +95,11 @@ def perturbation_curves(ctx, method, mode, fractions, infill, n_random, n_sequen
     # run and shared, so every method is compared with the same baseline.
     key = ("random_curve", mode, tuple(counts), infill, n_random, index.tobytes())
     if key not in ctx.memo:
-        rng = ctx.rng("random_ranking", mode)
+        rngs = ctx.sequence_rngs(("random_ranking", mode), index)
         random = np.zeros_like(ranked)
         for _ in range(n_random):
-            random += _outputs(ctx, start, replacement, np.argsort(rng.random(ranks.shape), 1), counts,
-                               index)
+            keys = np.stack([rng.random(length) for rng in rngs])
+            random += _outputs(ctx, start, replacement, np.argsort(keys, 1), counts, index)
         ctx.memo[key] = random / n_random
     return index, f, ranked, ctx.memo[key]
 
@@ -114,6 +116,7 @@ class _Perturbation(Metric):
     requires = frozenset({"attributions", "model"})
     threshold = 0.0
     mode = None
+    dataset_relative = True  # scaled by the spread of the model's outputs over the data
 
     def __init__(self, fractions=DEFAULT_FRACTIONS, infill="dinuc_shuffle", n_random=1,
                  n_sequences=None):

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 import keras
-from keras_iml.metrics._stats import similarity_rows
+from keras_iml.metrics.stats import similarity_rows
 from keras_iml.metrics.base import Metric, MetricResult, NotApplicable, register
 
-__all__ = ["ModelRandomisation", "randomised_cascade"]
+__all__ = ["ModelRandomisation", "randomised_cascade", "randomised_copy"]
 
 
 def _random_like(weights, variables, rng):
@@ -28,6 +28,31 @@ def _random_like(weights, variables, rng):
         else:
             out.append(rng.normal(0.0, scale, w.shape).astype(w.dtype))
     return out
+
+
+def randomised_copy(model, rng, copy=None):
+    """A copy of ``model`` with every weight tensor redrawn (the cascade's last step).
+
+    Args:
+        model: a Sequential or functional Keras model (not modified).
+        rng: a numpy Generator.
+        copy: optional earlier result for a model of the same architecture, whose
+            weights are overwritten (keeping its compiled functions).
+
+    Raises:
+        NotApplicable: the model cannot be cloned or has no weights.
+    """
+    if not any(layer.weights for layer in model.layers):
+        raise NotApplicable("the model has no weights to randomise")
+    if copy is None:
+        try:
+            copy = keras.models.clone_model(model)
+        except Exception as err:  # noqa: BLE001 - any cloning failure means "cannot run"
+            raise NotApplicable(f"the model cannot be copied with keras.models.clone_model: {err}") from err
+    for layer, target in zip(model.layers, copy.layers):
+        if layer.weights:
+            target.set_weights(_random_like(layer.get_weights(), layer.weights, rng))
+    return copy
 
 
 def randomised_cascade(model, rng, copies=None):
@@ -100,9 +125,8 @@ class ModelRandomisation(Metric):
         self.similarity = similarity
 
     def compute(self, ctx, method):
-        inst = ctx.methods.get(method)
-        if inst is None:
-            raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
+        inst = ctx.method_of(method)
+        ctx.same_model_only(method, "randomising it again says nothing new")
         if "randomised_cascade" not in ctx.memo:
             # Copies made for a model of the same architecture in an earlier run that
             # shared this store are overwritten, keeping their compiled functions.

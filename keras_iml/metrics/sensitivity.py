@@ -9,17 +9,11 @@ baselines).
 import numpy as np
 
 from keras_iml import methods as _methods
-from keras_iml.metrics._stats import similarity_rows
+from keras_iml.metrics.stats import similarity_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
 
 __all__ = ["HyperparameterSensitivity", "SeedRepeatability"]
 
-
-def _method(ctx, label):
-    method = ctx.methods.get(label)
-    if method is None:
-        raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
-    return method
 
 
 @register("hyperparameter_sensitivity")
@@ -73,13 +67,14 @@ class HyperparameterSensitivity(Metric):
         return configs
 
     def compute(self, ctx, method):
-        inst = _method(ctx, method)
+        inst = ctx.method_of(method)
         configs = self._configs(inst)
-        index = ctx.subsample(self.n_sequences, ("hyperparameter_sensitivity", method))
+        index = ctx.subsample(self.n_sequences, ("hyperparameter_sensitivity",))
         base = ctx.on_subsample(method, index).position_importance
         worst = None
         for config in configs:
             alt = ctx.explain(_methods.get(inst.name, **config), ctx.x[index], rows=index,
+                              model=ctx.model_for(method),
                               seed=ctx.attribution_seed(method))
             rho = similarity_rows(base, alt.position_importance, self.similarity)
             worst = rho if worst is None else np.minimum(worst, rho)
@@ -114,12 +109,13 @@ class SeedRepeatability(Metric):
         self.similarity = similarity
 
     def compute(self, ctx, method):
-        inst = _method(ctx, method)
+        inst = ctx.method_of(method)
         if not getattr(inst, "stochastic", False):
             raise NotApplicable(f"method {inst.name!r} is deterministic with these options")
-        index = ctx.subsample(self.n_sequences, ("seed_repeatability", method))
+        index = ctx.subsample(self.n_sequences, ("seed_repeatability",))
         base = ctx.on_subsample(method, index).position_importance
-        other = ctx.explain(inst, ctx.x[index], seed=ctx.attribution_seed(method) + 1, rows=index)
+        other = ctx.explain(inst, ctx.x[index], seed=ctx.attribution_seed(method) + 1, rows=index,
+                            model=ctx.model_for(method))
         return ctx.scatter(index, similarity_rows(base, other.position_importance, self.similarity))
 
 

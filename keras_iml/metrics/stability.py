@@ -31,6 +31,7 @@ class EnsembleStability(Metric):
     tier = 1
     higher_is_better = False
     requires = frozenset({"attributions", "method", "model", "ensemble"})
+    placebo_ceiling = True
     aggregate = "median"
     quick = False
 
@@ -38,10 +39,9 @@ class EnsembleStability(Metric):
         self.n_sequences = n_sequences
 
     def compute(self, ctx, method):
-        inst = ctx.methods.get(method)
-        if inst is None:
-            raise NotApplicable("the method cannot be re-run (attributions given precomputed)")
-        index = ctx.subsample(self.n_sequences, ("ensemble_stability", method))
+        inst = ctx.method_of(method)
+        ctx.same_model_only(method, "the ensemble members are not randomised")
+        index = ctx.subsample(self.n_sequences, ("ensemble_stability",))
         seed = ctx.attribution_seed(method)
         maps = [ctx.on_subsample(method, index).position_importance]
         for member in ctx.ensemble:

@@ -2,7 +2,6 @@
 
 import contextlib
 import inspect
-import os
 import time
 
 import keras
@@ -11,12 +10,11 @@ import pandas as pd
 
 from keras_iml._checks import check_onehot
 from keras_iml.attributions import Attributions
-from keras_iml.motifs.database import MotifDatabase, resolve_motifs
-from keras_iml.motifs.match import (
-    MATCH_FIELDS, all_targets, expand_groups, information_content, match_rows,
-)
+from keras_iml.motifs.match import MATCH_FIELDS, all_targets, expand_groups, match_rows
+from keras_iml.motifs.pfm import information_content
+from keras_iml.motifs.resolve import load_database, resolve_motifs
 
-__all__ = ["discover", "PATTERN_COLUMNS", "load_database"]
+__all__ = ["discover", "PATTERN_COLUMNS"]
 
 PATTERN_COLUMNS = [
     "pattern", "method", "sign", "n_seqlets", "length", "pfm", "cwm", "seqlets", *MATCH_FIELDS,
@@ -45,31 +43,6 @@ _HYPOTHETICAL_HELP = (
     "mutagenesis ('ism'); perturbation maps such as 'occlusion' do not. Registered "
     "methods: {names}. Or pass a (N, L, 4) hypothetical array together with `x`."
 )
-
-
-def load_database(database):
-    """Resolves ``discover``'s ``database`` argument to a :class:`MotifDatabase` or None.
-
-    Args:
-        database: ``"JASPAR"`` (pyjaspar's latest CORE vertebrates), a release name
-            such as ``"JASPAR2024"``, a MEME file path, a :class:`MotifDatabase`, or
-            None (no matching).
-    """
-    from keras_iml.motifs.jaspar import jaspar_releases, load_jaspar
-
-    if database is None or isinstance(database, MotifDatabase):
-        return database
-    if isinstance(database, str) and database.upper() == "JASPAR":
-        return load_jaspar()
-    if isinstance(database, str) and database in jaspar_releases():
-        return load_jaspar(release=database)
-    if isinstance(database, (str, os.PathLike)) and os.path.isfile(database):
-        return MotifDatabase.from_meme(database)
-    raise ValueError(
-        "`database` must be 'JASPAR', a bundled JASPAR release "
-        f"{jaspar_releases()}, a MEME file path, a MotifDatabase or None. "
-        f"Received: database={database!r}"
-    )
 
 
 def _inputs(attributions, x):

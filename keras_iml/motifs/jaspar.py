@@ -1,12 +1,19 @@
-"""JASPAR motifs from pyjaspar's bundled SQLite releases (offline, no downloads)."""
+"""JASPAR motifs from pyjaspar's bundled SQLite releases (offline, no downloads).
+
+The one place keras_iml opens JASPAR: the motif database
+(:func:`load_jaspar`), motif look-ups by matrix ID (:func:`fetch_jaspar_motif`,
+:func:`fetch_jaspar_motifs`), the synthetic datasets and the PWM models all read
+it through these functions.
+"""
 
 import warnings
 
 import numpy as np
 
 from keras_iml.motifs.database import MotifDatabase
+from keras_iml.motifs.pfm import BASES, as_pfm
 
-__all__ = ["load_jaspar", "fetch_jaspar_motif", "jaspar_releases"]
+__all__ = ["load_jaspar", "fetch_jaspar_motif", "fetch_jaspar_motifs", "jaspar_releases"]
 
 
 def jaspar_releases():
@@ -29,8 +36,15 @@ def _open(release):
 
 
 def _pfm(motif):
-    counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
-    return counts / counts.sum(1, keepdims=True)
+    counts = np.array([motif.counts[b] for b in BASES], dtype=np.float64).T
+    return as_pfm(counts, motif.matrix_id)
+
+
+def _fetch(db, matrix_id):
+    """One pyjaspar record by ID, or None when the release lacks it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyjaspar warns (and returns None) for unknown IDs
+        return db.fetch_motif_by_id(str(matrix_id))
 
 
 def load_jaspar(release=None, collection="CORE", tax_group="vertebrates"):
@@ -86,9 +100,50 @@ def fetch_jaspar_motif(matrix_id, release=None):
         :class:`MotifDatabase`, or None when the ID is not in the release.
     """
     db, _ = _open(release)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pyjaspar warns (and returns None) for unknown IDs
-        motif = db.fetch_motif_by_id(str(matrix_id))
+    motif = _fetch(db, matrix_id)
     if motif is None:
         return None
     return MotifDatabase([_pfm(motif)], [motif.matrix_id], [motif.name], source="JASPAR")
+
+
+def fetch_jaspar_motifs(matrix_ids, release=None, name="matrix_ids"):
+    """Several JASPAR matrices by ID (one database connection), in the given order.
+
+    Args:
+        matrix_ids: JASPAR matrix IDs, with version (``"MA0139.2"``) or without
+            (``"MA0139"``: the latest version in ``release``).
+        release: a bundled release name, or None for pyjaspar's latest.
+        name: the argument name used in error messages.
+
+    Returns:
+        :class:`MotifDatabase` with one motif per ID (its versioned matrix ID and
+        TF name).
+
+    Raises:
+        ValueError: naming ``name`` and the ID, when an entry is not a string or
+            is not in the release; naming ``release`` when that is not bundled.
+
+    Example:
+        >>> fetch_jaspar_motifs(["MA0139.2", "MA0106"]).names
+        ['CTCF', 'TP53']
+    """
+    db = None
+    pfms, ids, names = [], [], []
+    for matrix_id in matrix_ids:
+        if not isinstance(matrix_id, str) or not matrix_id.strip():
+            raise ValueError(
+                f"`{name}` must contain JASPAR matrix IDs such as 'MA0139.2'. "
+                f"Received: {name}={matrix_id!r}"
+            )
+        if db is None:
+            db, release = _open(release)
+        motif = _fetch(db, matrix_id.strip())
+        if motif is None:
+            raise ValueError(
+                f"`{name}` names a JASPAR matrix that is not in {release}. "
+                f"Received: {name}={matrix_id!r}"
+            )
+        pfms.append(_pfm(motif))
+        ids.append(motif.matrix_id)
+        names.append(motif.name)
+    return MotifDatabase(pfms, ids, names, source="JASPAR" if release is None else release)

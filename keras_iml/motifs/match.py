@@ -3,30 +3,18 @@
 import numpy as np
 import pandas as pd
 
-from keras_iml.motifs.database import MotifDatabase, as_pfm, base_id, is_jaspar_id
-from keras_iml.motifs.database import resolve_motifs
+from keras_iml.motifs.database import MotifDatabase, base_id, is_jaspar_id
+from keras_iml.motifs.pfm import as_pfm, information_content
+from keras_iml.motifs.resolve import load_database, resolve_motifs
 from keras_iml.motifs.tomtom import tomtom_roles
 
-__all__ = ["match", "information_content", "MATCH_FIELDS", "same_tf", "expand_groups"]
+__all__ = ["match", "MATCH_FIELDS", "same_tf", "expand_groups"]
 
 MATCH_FIELDS = [
     "information", "best_match", "best_match_name", "p_value", "q_value", "shuffle_p",
     "significant", "matches", "expected_match", "expected_q", "expected_hits", "decoy_match",
     "decoy_q", "decoy_hits", "status",
 ]
-
-
-def information_content(pfm):
-    """Mean information content of a PFM, in bits per position (uniform background).
-
-    Example:
-        >>> information_content(np.eye(4))
-        2.0
-    """
-    p = as_pfm(pfm)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * np.log2(p / 0.25), 0.0)
-    return float(terms.sum(1).mean())
 
 
 def same_tf(targets, motifs):
@@ -145,8 +133,6 @@ def match(pfms, database="JASPAR", *, expected=None, decoys=None, q_threshold=0.
     Example:
         >>> match([pfm], expected=["MA0139"])[["best_match_name", "q_value", "status"]]
     """
-    from keras_iml.motifs.discover import load_database
-
     db = load_database(database)
     if not isinstance(db, MotifDatabase):
         raise ValueError("`database` must not be None for matching. Received: database=None")

@@ -1,27 +1,31 @@
 """Reading and writing motifs in the MEME minimal motif format.
 
-Written natively (a few dozen lines) rather than with ``memelite.io``: its reader
-keys motifs by name, so a file with repeated names loses motifs silently, and its
-writer is not atomic and cannot record a motif's name beside its ID.
+The one MEME reader and writer of keras_iml (the motif database, ``discover``'s
+patterns and the PWM models all use them). Written natively (a few dozen lines)
+rather than with ``memelite.io``: its reader keys motifs by name, so a file with
+repeated names loses motifs silently, and its writer is not atomic and cannot
+record a motif's name beside its ID.
 """
 
 import os
 
 import numpy as np
 
-from keras_iml.attributions import atomic_write
-from keras_iml.motifs.database import MotifDatabase, as_pfm
+from keras_iml.io import atomic_write
+from keras_iml.motifs.database import MotifDatabase
+from keras_iml.motifs.pfm import BASES, UNIFORM, as_pfm
 
 __all__ = ["read_meme", "write_meme", "write_patterns_meme"]
 
 
-def write_meme(path, pfms, ids=None, names=None, background=(0.25, 0.25, 0.25, 0.25),
-               nsites=None):
+def write_meme(path, pfms, ids=None, names=None, background=UNIFORM, nsites=None):
     """Writes motifs as a MEME (version 4) text file, atomically.
 
     Args:
         path: output file.
-        pfms: list of ``(L, 4)`` matrices (rows are normalised to probabilities).
+        pfms: list of ``(L, 4)`` matrices (rows are normalised to probabilities),
+            or a :class:`MotifDatabase` (whose IDs and names are then the
+            defaults of ``ids`` and ``names``).
         ids: one identifier per motif (default ``"motif_0"``, ...); must not
             contain whitespace.
         names: optional second field of each ``MOTIF`` line (e.g. the TF name).
@@ -33,7 +37,12 @@ def write_meme(path, pfms, ids=None, names=None, background=(0.25, 0.25, 0.25, 0
 
     Example:
         >>> write_meme("patterns.meme", [pfm], ids=["pos_pattern_0"], names=["CTCF"])
+        >>> write_meme("jaspar.meme", load_jaspar())
     """
+    if isinstance(pfms, MotifDatabase):
+        ids = pfms.ids if ids is None else ids
+        names = pfms.names if names is None else names
+        pfms = pfms.pfms
     pfms = [as_pfm(p, f"pfms[{k}]") for k, p in enumerate(pfms)]
     ids = [f"motif_{k}" for k in range(len(pfms))] if ids is None else [str(i) for i in ids]
     if len(ids) != len(pfms) or (names is not None and len(names) != len(pfms)):
@@ -48,9 +57,9 @@ def write_meme(path, pfms, ids=None, names=None, background=(0.25, 0.25, 0.25, 0
     if bg.shape != (4,) or (bg <= 0).any():
         raise ValueError(f"`background` must be 4 positive numbers. Received: {background!r}")
     bg = bg / bg.sum()
-    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "",
+    lines = ["MEME version 4", "", f"ALPHABET= {BASES}", "", "strands: + -", "",
              "Background letter frequencies",
-             " ".join(f"{b} {f:.4f}" for b, f in zip("ACGT", bg)), ""]
+             " ".join(f"{b} {f:.4f}" for b, f in zip(BASES, bg)), ""]
     for k, pfm in enumerate(pfms):
         label = ids[k] if names is None else f"{ids[k]} {' '.join(str(names[k]).split())}"
         sites = 20 if nsites is None else int(nsites[k])

@@ -5,7 +5,8 @@ import pandas as pd
 
 from keras_iml.attributions import Attributions
 from keras_iml.motifs.database import base_id, is_jaspar_id
-from keras_iml.motifs.discover import PATTERN_COLUMNS, discover, load_database
+from keras_iml.motifs.discover import PATTERN_COLUMNS, discover
+from keras_iml.motifs.resolve import load_database
 
 __all__ = ["MotifRecovery", "motif_recovery", "sequence_scores"]
 

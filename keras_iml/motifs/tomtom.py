@@ -13,7 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from keras_iml.motifs.database import MotifDatabase, as_pfm
+from keras_iml.motifs.database import MotifDatabase
+from keras_iml.motifs.pfm import as_pfm
 
 __all__ = ["tomtom", "bh_qvalues"]
 

@@ -14,8 +14,8 @@ Example:
     >>> keras_iml.report.render_html(report, "report.html")
 """
 
-from keras_iml.report import components, sections, sections_more
-from keras_iml.report._reading import model_warnings, read_report
+from keras_iml.report import components, controls, sections, sections_more
+from keras_iml.report._reading import judged, model_warnings, read_report
 
 __all__ = ["components", "html_string", "render_html", "report_sections"]
 
@@ -35,16 +35,17 @@ def report_sections(report):
     parts = read_report(report)
     banners = [components.alert(f"Model warning: {w}", level="danger")
                for w in model_warnings(parts.model_info)]
-    thresholded = parts.summary.dropna(subset=["passed"])
+    thresholded = judged(parts.summary)
     failed = int((~thresholded["passed"].astype(bool)).sum())
     if len(thresholded) and failed == 0:
         banners.append(components.alert("Every thresholded metric passed.", level="ok"))
     elif failed:
         banners.append(components.alert(
-            f"{failed} of {len(thresholded)} thresholded metric results failed; see the "
-            "dashboard and the adverse events.", level="warning"))
+            f"{failed} of {len(thresholded)} thresholded metric results failed (missed the "
+            "threshold or did not beat placebo); see the dashboard and the adverse events.",
+            level="warning"))
     builders = [
-        sections.dashboard, sections.summary, sections.distributions, sections.agreement,
+        sections.dashboard, controls.controls, sections.summary, sections.distributions, sections.agreement,
         sections.faithfulness, sections.stability, sections.localisation,
         sections_more.adverse_events, sections_more.examples, sections_more.motifs,
         sections_more.not_run, sections_more.protocol,

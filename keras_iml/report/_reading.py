@@ -33,6 +33,10 @@ class ReportParts:
     protocol: dict
     provenance: dict
     model_info: dict
+    all_summary: pd.DataFrame = None
+    controls: pd.DataFrame = None
+    uninformative: pd.DataFrame = None
+    evidence: pd.DataFrame = None
 
     @property
     def methods(self):
@@ -97,13 +101,27 @@ def read_report(report):
         raise TypeError(
             f"`report.motifs` must be a DataFrame or None. Received: {type(motifs).__name__}"
         )
+    # Control arms are shown in their own section and in the table of every metric;
+    # the per-method figures and counts read the methods' rows only.
+    arms = set()
+    if "arm" in summary.columns:
+        arms = set(summary.loc[~summary["arm"].isin(["method", "pair"]) & summary["arm"].notna(), "method"])
+    per_sequence = _frame(report, "per_sequence", PER_SEQUENCE_COLUMNS)
+    curves = {k: (v[~v["method"].isin(arms)] if isinstance(v, pd.DataFrame) and "method" in v else v)
+              for k, v in _mapping(report, "curves").items()}
+    controls = getattr(report, "controls", None)
+    tables = _mapping(report, "tables")
     return ReportParts(
-        summary=summary,
-        per_sequence=_frame(report, "per_sequence", PER_SEQUENCE_COLUMNS),
+        summary=summary[~summary["method"].isin(arms)],
+        all_summary=summary,
+        controls=controls if isinstance(controls, pd.DataFrame) else None,
+        uninformative=tables.get("uninformative"),
+        evidence=tables.get("placebo_comparison"),
+        per_sequence=per_sequence[~per_sequence["method"].isin(arms)],
         adverse_events=_frame(report, "adverse_events", ADVERSE_COLUMNS),
         verdict=verdict,
         not_run=_frame(report, "not_run", NOT_RUN_COLUMNS),
-        curves=_mapping(report, "curves"),
+        curves=curves,
         matrices=_mapping(report, "matrices"),
         examples=examples,
         motifs=motifs,
@@ -126,6 +144,15 @@ def verdict_from_summary(summary):
             verdict = "pass" if passed.astype(bool).all() else "fail"
             table.loc[str(method), f"tier{int(tier)}"] = verdict
     return table
+
+
+def judged(summary):
+    """Thresholded rows that count: on informative metrics (all rows of older reports)."""
+    rows = summary.dropna(subset=["passed"])
+    if "informative" in rows.columns:
+        keep = rows["informative"].map(lambda v: v is not False and v != 0.0).astype(bool)
+        rows = rows.loc[keep.to_numpy()]
+    return rows
 
 
 def is_missing(value):

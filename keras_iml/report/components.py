@@ -240,7 +240,7 @@ def render_page(sections, path, *, title, subtitle="", banners=()):
     Returns:
         ``path``.
     """
-    from keras_iml.attributions import atomic_write
+    from keras_iml.io import atomic_write
 
     page = html_string(sections, title=title, subtitle=subtitle, banners=banners)
 

@@ -11,7 +11,7 @@ import pandas as pd
 from keras_iml.plotting import method_colors
 from keras_iml.report import components as c
 from keras_iml.report import figures
-from keras_iml.report._reading import TIER_NAMES, TIERS
+from keras_iml.report._reading import TIER_NAMES, TIERS, judged
 
 TIER_TEXT = (
     "Tier 1 (consistency): do methods, seeds, models of an ensemble and the reverse "
@@ -46,7 +46,7 @@ def dashboard(parts):
     verdict.index.name = "method"
     table = c.table(verdict, index=True, caption="Verdict per method and tier", css="verdict")
     blocks = [table, c.text(TIER_TEXT, muted=True)]
-    thresholded = parts.summary.dropna(subset=["passed"])
+    thresholded = judged(parts.summary)
     if len(thresholded):
         n_pass = int(thresholded["passed"].astype(bool).sum())
         blocks.insert(0, c.text(
@@ -62,7 +62,8 @@ def dashboard(parts):
 
 def summary(parts):
     """Every aggregate with its CI, threshold and pass/fail."""
-    frame = parts.summary.sort_values(["tier", "metric", "method"], kind="stable")
+    frame = parts.all_summary if parts.all_summary is not None else parts.summary
+    frame = frame.sort_values(["tier", "metric", "method"], kind="stable")
     frame = frame.assign(passed=frame["passed"].map(pass_text))
     blocks = [c.table(frame, caption="Aggregate over all sequences, bootstrap 95% CI")]
     if frame.empty:

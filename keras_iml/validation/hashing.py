@@ -34,10 +34,10 @@ def provenance(x, model, seed, ground_truth=None, ensemble=None):
     import keras
     import tensorflow as tf
 
-    import keras_iml
+    from keras_iml.version import __version__
 
     return {
-        "keras_iml": keras_iml.__version__,
+        "keras_iml": __version__,
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
         "numpy": np.__version__,

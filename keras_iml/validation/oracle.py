@@ -1,7 +1,9 @@
 """Oracle models whose mechanism is known by construction (PWM scanners).
 
-Re-exported here for the validation API; implemented in :mod:`keras_iml.models_pwm`
-(shared with the zoo) and :mod:`keras_iml.metrics.oracle`.
+Re-exported here for the validation API; implemented in :mod:`keras_iml.models.pwm`
+(shared with the zoo), :mod:`keras_iml.metrics.oracle` and
+:mod:`keras_iml.motifs.pfm` (``log_odds``: bits by default; the PWM models use
+``base=np.e``).
 
 Example:
     >>> from keras_iml.validation.oracle import pwm_model, plant_site
@@ -9,6 +11,7 @@ Example:
 """
 
 from keras_iml.metrics.oracle import plant_site
-from keras_iml.models_pwm import best_match, load_motifs, log_odds, pwm_model, scan
+from keras_iml.models.pwm import best_match, load_motifs, pwm_model, scan
+from keras_iml.motifs.pfm import log_odds
 
 __all__ = ["pwm_model", "plant_site", "best_match", "load_motifs", "log_odds", "scan"]

@@ -18,7 +18,9 @@ import yaml
 
 from keras_iml import methods as _methods
 from keras_iml import metrics as _metrics
-from keras_iml.attributions import atomic_write
+from keras_iml.io import atomic_write
+from keras_iml.validation import controls as _controls
+from keras_iml.validation import evidence as _evidence
 
 __all__ = ["Protocol", "DEFAULT_METHODS", "DEFAULT_METRICS"]
 
@@ -51,7 +53,7 @@ _QUICK_OPTIONS = {
     "pwm_oracle": {"n_sequences": 16},
 }
 _KEYS = ("name", "methods", "metrics", "thresholds", "adverse_thresholds", "k", "seed",
-         "n_bootstrap", "ci_level", "min_model_auroc", "examples")
+         "n_bootstrap", "ci_level", "min_model_auroc", "examples", "controls", "alpha", "correction")
 
 
 def _as_options(spec, kind):
@@ -104,12 +106,23 @@ class Protocol:
         min_model_auroc: with binary ``y``, a model below this AUROC gets a warning.
         examples: ``{"n_random": int}``: random sequences shown for every method.
         name: a label for the protocol.
+        controls: the control arms (:mod:`keras_iml.validation.controls`): True
+            (default: a matched placebo per method, a randomised-model arm, positive
+            controls), False / ``"none"``, or a dict ``{"placebo": bool,
+            "randomised_model": {"method": label} or bool, "positive": bool}``.
+        alpha: significance level of "beats placebo" (after correction).
+        correction: ``"holm"`` (default), ``"bh"`` or ``"none"``: multiple-testing
+            correction over each method's metric rows
+            (:mod:`keras_iml.validation.evidence`).
     """
 
     def __init__(self, methods=None, metrics=None, thresholds=None, adverse_thresholds=None,
                  k=(1, 5, 10), seed=0, n_bootstrap=1000, ci_level=0.95, min_model_auroc=0.9,
-                 examples=None, name="custom"):
+                 examples=None, name="custom", controls=True, alpha=0.05, correction="holm"):
         self.name = str(name)
+        self.controls = _controls.check_controls(controls)
+        self.alpha = alpha
+        self.correction = correction
         self.methods = _as_options(methods if methods is not None else {}, "method")
         self.metrics = _as_options(metrics if metrics is not None else DEFAULT_METRICS, "metric")
         self.k = [float(v) if not float(v).is_integer() else int(v) for v in np.atleast_1d(k)]
@@ -227,6 +240,13 @@ class Protocol:
             raise ValueError(f"`protocol['n_bootstrap']` must be an int >= 0. Received: {self.n_bootstrap!r}")
         if not 0 < float(self.ci_level) < 1:
             raise ValueError(f"`protocol['ci_level']` must be in (0, 1). Received: {self.ci_level!r}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
+            raise ValueError(f"`protocol['alpha']` must be in (0, 1). Received: {self.alpha!r}")
+        if self.correction not in _evidence.CORRECTIONS:
+            raise ValueError(f"`protocol['correction']` must be one of {_evidence.CORRECTIONS}. "
+                             f"Received: {self.correction!r}")
+        for metric in instances:
+            metric.check_options()
         known = self.known_keys(instances)
         for table in ("thresholds", "adverse_thresholds"):
             for key, value in getattr(self, table).items():
@@ -302,6 +322,9 @@ class Protocol:
             "ci_level": float(self.ci_level),
             "min_model_auroc": self.min_model_auroc,
             "examples": self.examples,
+            "controls": self.controls,
+            "alpha": float(self.alpha),
+            "correction": self.correction,
         })
 
     def to_yaml(self, path):

@@ -11,14 +11,16 @@ import math
 import numpy as np
 import pandas as pd
 
-from keras_iml.attributions import atomic_write
+from keras_iml.io import atomic_write
 
 __all__ = ["ValidationReport", "COLUMNS"]
 
 #: Column layout of the report's tables (a contract with the report renderer).
 COLUMNS = {
-    "summary": ["tier", "metric", "method", "value", "ci_low", "ci_high", "threshold", "passed"],
-    "per_sequence": ["metric", "method", "seq", "value"],
+    "summary": ["tier", "metric", "method", "arm", "value", "ci_low", "ci_high", "threshold",
+                "placebo_value", "effect_size", "p_value", "p_adjusted", "beats_placebo",
+                "informative", "meets_threshold", "passed"],
+    "per_sequence": ["metric", "method", "arm", "seq", "value"],
     "adverse_events": ["seq", "method", "metric", "value", "threshold", "reason"],
     "not_run": ["metric", "method", "reason"],
 }
@@ -34,15 +36,25 @@ class ValidationReport:
     """Results of a validation run.
 
     Attributes:
-        summary: one row per (metric row, method or method pair): ``tier, metric,
-            method, value, ci_low, ci_high, threshold, passed`` (``passed`` is a bool,
-            or NaN without a threshold).
-        per_sequence: every per-sequence score, long form ``metric, method, seq,
+        summary: one row per (metric row, method, control arm or method pair):
+            ``tier, metric, method, arm`` (``method``, ``placebo``,
+            ``randomised_model``, ``positive_control`` or ``pair``), ``value, ci_low,
+            ci_high, threshold``, the comparison with the row's placebo
+            (``placebo_value, effect_size, p_value, p_adjusted, beats_placebo``; see
+            :mod:`keras_iml.validation.evidence`), ``informative`` (False on a
+            metric that cannot tell methods from placebo here, or where too few
+            sequences are scored for the comparison to decide), ``meets_threshold``
+            and ``passed`` (threshold met and placebo beaten; NaN without a
+            threshold).
+        per_sequence: every per-sequence score, long form ``metric, method, arm, seq,
             value`` (NaN: undefined, or outside the metric's subsample).
         adverse_events: every (sequence, method, metric) that failed its threshold:
             ``seq, method, metric, value, threshold, reason``.
-        verdict: index = method, columns ``tier1, tier2, tier3``: "pass", "fail" or
-            "not run".
+        verdict: index = method, columns ``tier1, tier2, tier3``: "pass", "fail",
+            "not above placebo", "inconclusive" or "not run" (see
+            :func:`keras_iml.validation.verdict.verdict`).
+        controls: one row per control arm (``arm, kind, matches, seed,
+            description, config, tier1, tier2, tier3``).
         not_run: metrics that could not run: ``metric, method, reason``.
         curves: dict name -> long DataFrame (``deletion``, ``insertion``,
             ``randomisation``, ``localisation_recall``, ``localisation_precision``).
@@ -57,12 +69,14 @@ class ValidationReport:
     """
 
     def __init__(self, *, summary=None, per_sequence=None, adverse_events=None, verdict=None,
-                 not_run=None, curves=None, matrices=None, examples=None, motifs=None,
+                 controls=None, not_run=None, curves=None, matrices=None, examples=None, motifs=None,
                  tables=None, protocol=None, provenance=None, model_info=None):
         self.summary = _empty("summary") if summary is None else summary
         self.per_sequence = _empty("per_sequence") if per_sequence is None else per_sequence
         self.adverse_events = _empty("adverse_events") if adverse_events is None else adverse_events
         self.verdict = pd.DataFrame(columns=TIERS) if verdict is None else verdict
+        self.controls = pd.DataFrame(columns=["arm", "kind", "matches", "seed"]) if controls is None \
+            else controls
         self.not_run = _empty("not_run") if not_run is None else not_run
         self.curves = dict(curves or {})
         self.matrices = dict(matrices or {})
@@ -74,22 +88,33 @@ class ValidationReport:
         self.model_info = dict(model_info or {})
 
     # -- reading -------------------------------------------------------------------------
+    def _judged(self):
+        """Summary rows of the methods (not control arms) on informative metrics."""
+        rows = self.summary
+        if "arm" in rows:
+            rows = rows[(rows["arm"].fillna("method") == "method")
+                        & rows["informative"].map(lambda v: v is not False and v != 0.0)]
+        return rows
+
     @property
     def passed(self):
-        """True when every thresholded summary row passed (vacuously True without any)."""
-        flags = [p for p in self.summary["passed"] if isinstance(p, (bool, np.bool_))]
+        """True when every thresholded row of the methods passed: threshold met and
+        placebo beaten (vacuously True without any; control arms are not judged)."""
+        flags = [p for p in self._judged()["passed"] if isinstance(p, (bool, np.bool_))]
         return bool(all(flags))
 
     @property
     def failed(self):
-        """Summary rows that failed their threshold."""
-        mask = self.summary["passed"].map(lambda p: isinstance(p, (bool, np.bool_)) and not p)
-        return self.summary[mask.astype(bool)]
+        """Summary rows of the methods that failed their threshold or did not beat placebo."""
+        rows = self._judged()
+        mask = rows["passed"].map(lambda p: isinstance(p, (bool, np.bool_)) and not p)
+        return rows[mask.astype(bool)]
 
     def __repr__(self):
         n = self.provenance.get("n_sequences", "?")
-        thresholded = self.summary["passed"].map(lambda p: isinstance(p, (bool, np.bool_)))
-        n_pass = int(self.summary.loc[thresholded.astype(bool), "passed"].astype(bool).sum())
+        rows = self._judged()
+        thresholded = rows["passed"].map(lambda p: isinstance(p, (bool, np.bool_)))
+        n_pass = int(rows.loc[thresholded.astype(bool), "passed"].astype(bool).sum())
         lines = [
             f"<ValidationReport: {n} sequences, {len(self.verdict)} methods, "
             f"{n_pass}/{int(thresholded.sum())} thresholds passed, "
@@ -111,6 +136,8 @@ class ValidationReport:
             "per_sequence": _frame(self.per_sequence),
             "adverse_events": _frame(self.adverse_events),
             "verdict": _frame(self.verdict, index=True),
+            "controls": _frame(self.controls.astype({"config": str}) if "config" in self.controls
+                               else self.controls),
             "not_run": _frame(self.not_run),
             "curves": {k: _frame(v) for k, v in self.curves.items()},
             "matrices": {k: _frame(v, index=True) for k, v in self.matrices.items()},
@@ -141,6 +168,7 @@ class ValidationReport:
             per_sequence=_unframe(data["per_sequence"]),
             adverse_events=_unframe(data["adverse_events"]),
             verdict=_unframe(data["verdict"]),
+            controls=_unframe(data["controls"]) if "controls" in data else None,
             not_run=_unframe(data["not_run"]),
             curves={k: _unframe(v) for k, v in data.get("curves", {}).items()},
             matrices={k: _unframe(v) for k, v in data.get("matrices", {}).items()},

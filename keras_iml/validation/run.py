@@ -12,9 +12,11 @@ from keras_iml import _checks
 from keras_iml.engine import inputs as engine_inputs
 from keras_iml.explainer import TraceCache
 from keras_iml.metrics import Context, NotApplicable
-from keras_iml.metrics._stats import auroc_rows, average_precision_rows
-from keras_iml.metrics.base import as_result
-from keras_iml.models_pwm import load_motifs
+from keras_iml.metrics.stats import auroc_rows, average_precision_rows
+from keras_iml.metrics.base import MetricResult, as_result
+from keras_iml.models.pwm import load_motifs
+from keras_iml.validation import controls as _controls
+from keras_iml.validation import evidence as _evidence
 from keras_iml.validation import inputs as _inputs
 from keras_iml.validation import verdict as _verdict
 from keras_iml.validation.hashing import provenance as _provenance
@@ -128,35 +130,53 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     for label in to_explain:
         _explain_one(ctx, label, out)
         bar.add(1)
-    labels = [label for label in specs if label in ctx.attributions]
+    real = [label for label in specs if label in ctx.attributions]
+    arms, arm_not_run = _controls.add_arms(ctx, proto.controls, lambda label, s: _explain_one(ctx, label, out, s))
+    out.not_run.extend((arm, arm, reason) for arm, reason in arm_not_run)
+    arms = [a for a in arms if a.label in ctx.attributions]
+    kinds = {**{label: "method" for label in real}, **{a.label: a.kind for a in arms}}
+    partners = {label: f"placebo:{label}" for label in real}
+    partners.update({a.label: f"placebo:{a.matches}" for a in arms if a.kind != "placebo"})
+    partners = {k: v for k, v in partners.items() if v in ctx.attributions}
+    every = list(real) + [a.label for a in arms]
+    bar.target = len(to_explain) + sum(
+        1 if m.pairwise else len(every if m.on_control_arms else real) for m in metrics)
     for metric in metrics:
         t0 = time.perf_counter()
         missing = [_MISSING[r] for r in sorted(metric.requires) if r in _MISSING and not _has(ctx, r)]
         if metric.pairwise:
-            _run_pairwise(ctx, metric, labels, missing, out)
+            _run_pairwise(ctx, metric, real, every, missing, out)
             bar.add(1)
         else:
-            for label in specs:
-                _run_metric(ctx, metric, label, missing, out)
+            for label in every if metric.on_control_arms else real:
+                _run_metric(ctx, metric, label, missing, out, record=label in real)
                 bar.add(1)
         out.timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
 
-    summary = _verdict.summarise(out.records, proto)
+    evidence = _evidence.compare_with_placebo(out.records, partners, proto)
+    uninformative = _evidence.uninformative_rows(out.records, evidence, kinds, partners)
+    summary = _verdict.summarise(out.records, proto, kinds, evidence, uninformative)
     tables = {k: pd.concat(v, ignore_index=True) for k, v in out.tables.items()}
+    tables["uninformative"] = uninformative
+    tables["placebo_comparison"] = evidence
     return ValidationReport(
         summary=summary,
-        per_sequence=_verdict.per_sequence(out.records),
-        adverse_events=_verdict.adverse_events(out.records, proto),
+        per_sequence=_verdict.per_sequence(out.records, kinds),
+        adverse_events=_verdict.adverse_events(
+            [r for r in out.records if kinds.get(r.method, "method") == "method"], proto),
         verdict=_verdict.verdict(summary, specs),
+        controls=_verdict.controls_table(summary, arms),
         not_run=pd.DataFrame(out.not_run, columns=COLUMNS["not_run"]),
         curves={k: pd.concat(v, ignore_index=True) for k, v in out.curves.items()},
         matrices=out.matrices,
-        examples=_verdict.examples(out.records, {k: ctx.attributions[k] for k in labels}, x, proto),
+        examples=_verdict.examples(
+            [r for r in out.records if r.method in real], {k: ctx.attributions[k] for k in real}, x, proto),
         motifs=tables.pop("motifs", None),
         tables=tables,
         protocol=ctx.protocol,
         provenance={**_provenance(x, model, proto.seed, ctx.ground_truth, ctx.ensemble),
-                    "methods": {k: _config(v) for k, v in specs.items()}, "seconds": out.timings},
+                    "methods": {k: _config(v) for k, v in specs.items()},
+                    "controls": [a.row() for a in arms], "seconds": out.timings},
         model_info=_model_info(ctx, proto),
     )
 
@@ -192,21 +212,23 @@ class _Collected:
             self.tables.setdefault(name, []).append(frame)
 
 
-def _explain_one(ctx, label, out):
+def _explain_one(ctx, label, out, seed=None):
     """Explains ``x`` with one method; a method that cannot run is reported, not raised."""
     t0 = time.perf_counter()
     if ctx.model is None:
         out.not_run.append(("*", label, "no model to explain"))
         return
     try:
-        ctx.attributions[label] = ctx.explain(ctx.methods[label])
+        ctx.attributions[label] = ctx.explain(ctx.methods[label], model=ctx.model_for(label), seed=seed)
     except (ValueError, TypeError, NotImplementedError) as err:
         warnings.warn(f"Method {label!r} could not explain the model: {err}", stacklevel=3)
         out.not_run.append(("*", label, f"the method could not explain the model: {err}"))
     out.timings["explain"][label] = round(time.perf_counter() - t0, 3)
 
 
-def _run_metric(ctx, metric, label, missing, out):
+def _run_metric(ctx, metric, label, missing, out, record=True):
+    """Scores one label; what cannot run is listed in ``not_run`` (for the methods:
+    a control arm that a metric does not apply to is simply absent from its rows)."""
     reason = None
     if missing:
         reason = "needs " + " and ".join(missing)
@@ -220,7 +242,8 @@ def _run_metric(ctx, metric, label, missing, out):
             return
         except NotApplicable as err:
             reason = str(err)
-    out.not_run.append((metric.name, label, reason))
+    if record:
+        out.not_run.append((metric.name, label, reason))
 
 
 def _has(ctx, requirement):
@@ -229,7 +252,9 @@ def _has(ctx, requirement):
     return getattr(ctx, requirement) is not None
 
 
-def _run_pairwise(ctx, metric, labels, missing, out):
+def _run_pairwise(ctx, metric, labels, every, missing, out):
+    """The method x method matrix of ``labels`` (pair rows, shown, not judged), and each
+    of ``every`` against the consensus of the other real methods (the judged row)."""
     if missing:
         out.not_run.append((metric.name, "all", "needs " + " and ".join(missing)))
         return
@@ -237,6 +262,10 @@ def _run_pairwise(ctx, metric, labels, missing, out):
         out.not_run.append((metric.name, "all", "needs at least two methods with attributions"))
         return
     name = metric.matrix_name()
+    for label in every:
+        others = [o for o in labels if o != label]
+        result = as_result(metric, metric.compute_pair(ctx, label, ctx.consensus(label, others)), ctx.n)
+        out.add(metric, label, MetricResult({f"{name}_vs_consensus": result.per_sequence[name]}))
     matrix = pd.DataFrame(np.nan, index=labels, columns=labels)
     for a, b in itertools.combinations(labels, 2):
         result = as_result(metric, metric.compute_pair(ctx, a, b), ctx.n)

@@ -5,10 +5,12 @@ adverse events, the method x tier verdict and the systematically chosen examples
 import numpy as np
 import pandas as pd
 
-from keras_iml.metrics._stats import bootstrap_ci, stable_seed
+from keras_iml.metrics.stats import aggregate as _aggregate
+from keras_iml.metrics.stats import bootstrap_ci, stable_seed
 from keras_iml.validation.report import COLUMNS, TIERS
 
-__all__ = ["Record", "summarise", "adverse_events", "verdict", "examples", "per_sequence"]
+__all__ = ["Record", "summarise", "adverse_events", "verdict", "controls_table", "examples",
+           "per_sequence", "STATUSES"]
 
 
 class Record:
@@ -25,38 +27,66 @@ def _passes(value, threshold, higher_is_better):
     return value >= threshold if higher_is_better else value <= threshold
 
 
-def summarise(records, protocol):
-    """The summary DataFrame (one row per record) with aggregates and bootstrap CIs."""
+def summarise(records, protocol, kinds=None, evidence=None, uninformative=None):
+    """The summary DataFrame (one row per record) with aggregates, bootstrap CIs and
+    the comparison with placebo.
+
+    ``passed`` is the threshold (where there is one) and, for a row with a placebo
+    partner, beating it (``beats_placebo``). Pair rows (``"a|b"``) are the
+    method x method matrix: shown, never judged (``passed`` NaN).
+    """
+    kinds = kinds or {}
+    evidence = evidence if evidence is not None else pd.DataFrame(columns=["metric", "method"])
+    found = {(r["metric"], r["method"]): r for r in evidence.to_dict("records")}
+    weak = set() if uninformative is None else set(uninformative["metric"])
     rows = []
     for rec in records:
+        pair = "|" in rec.method
         value, low, high = bootstrap_ci(
             rec.values, rec.metric.aggregate, protocol.n_bootstrap, protocol.ci_level,
             seed=stable_seed(protocol.seed, rec.row, rec.method),
         )
-        threshold = protocol.threshold(rec.metric.name, rec.row)
-        passed = np.nan
+        threshold = None if pair else protocol.threshold(rec.metric.name, rec.row)
+        ev = found.get((rec.row, rec.method), {})
+        beats = ev.get("beats_placebo", np.nan)
+        meets = passed = np.nan
         if threshold is not None and np.isfinite(value):
-            passed = bool(_passes(value, threshold, rec.metric.higher_is_better))
+            meets = passed = bool(_passes(value, threshold, rec.metric.higher_is_better))
+            if isinstance(beats, (bool, np.bool_)):
+                passed = meets and bool(beats)
+        placebo_value = np.nan
+        if ev:
+            placebo = next((r for r in records if r.row == rec.row and r.method == ev["placebo"]), None)
+            placebo_value = np.nan if placebo is None else _aggregate(placebo.values, rec.metric.aggregate)
         rows.append({
             "tier": int(rec.metric.tier), "metric": rec.row, "method": rec.method,
+            "arm": "pair" if pair else kinds.get(rec.method, "method"),
             "value": value, "ci_low": low, "ci_high": high,
-            "threshold": np.nan if threshold is None else float(threshold), "passed": passed,
+            "threshold": np.nan if threshold is None else float(threshold),
+            "placebo_value": placebo_value, "effect_size": ev.get("effect_size", np.nan),
+            "p_value": ev.get("p_value", np.nan), "p_adjusted": ev.get("p_adjusted", np.nan),
+            "beats_placebo": beats,
+            "informative": rec.row not in weak and bool(ev.get("decidable", True)),
+            "meets_threshold": meets, "passed": passed,
         })
     frame = pd.DataFrame(rows, columns=COLUMNS["summary"])
-    frame["passed"] = frame["passed"].astype(object)
+    for column in ("meets_threshold", "passed", "beats_placebo"):
+        frame[column] = frame[column].astype(object)
     return frame
 
 
-def per_sequence(records):
+def per_sequence(records, kinds=None):
     """Long DataFrame of every per-sequence score (NaN kept: nothing is dropped)."""
     if not records:
         return pd.DataFrame(columns=COLUMNS["per_sequence"])
+    kinds = kinds or {}
     parts = [
         pd.DataFrame({"metric": rec.row, "method": rec.method,
+                      "arm": "pair" if "|" in rec.method else kinds.get(rec.method, "method"),
                       "seq": np.arange(len(rec.values)), "value": rec.values})
         for rec in records
     ]
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)[COLUMNS["per_sequence"]]
 
 
 def adverse_events(records, protocol):
@@ -81,23 +111,55 @@ def adverse_events(records, protocol):
     return pd.concat(parts, ignore_index=True)[COLUMNS["adverse_events"]]
 
 
+#: Verdict of one method (or arm) on one tier.
+STATUSES = ("pass", "fail", "not above placebo", "inconclusive", "not run")
+
+
+def _tier_status(rows):
+    """The verdict of one label on one tier from its summary rows (a summary without
+    the placebo columns, e.g. from an older report, is read as threshold-only)."""
+    if "meets_threshold" not in rows:
+        rows = rows.assign(meets_threshold=rows["passed"])
+    if "informative" not in rows:
+        rows = rows.assign(informative=True)
+    judged = rows[rows["meets_threshold"].map(lambda p: isinstance(p, (bool, np.bool_))).astype(bool)]
+    if judged.empty:
+        return "not run"
+    informative = judged[judged["informative"].astype(bool)]
+    if informative.empty:
+        return "inconclusive"
+    if not informative["meets_threshold"].astype(bool).all():
+        return "fail"
+    if not informative["passed"].astype(bool).all():
+        return "not above placebo"
+    return "pass"
+
+
 def verdict(summary, labels):
-    """Method x tier: "fail" if any thresholded row of the tier involving the method
-    failed (pairwise rows count for both methods), "pass" if all passed, else "not run".
+    """Label x tier verdict (:data:`STATUSES`).
+
+    Per tier, over the label's own thresholded rows on informative metrics: "fail"
+    when one misses its threshold, else "not above placebo" when one does not beat
+    its placebo, else "pass"; "inconclusive" when every such row is on an
+    uninformative metric; "not run" when there is none. Pair rows are never judged,
+    so another method enters a method's verdict only through the consensus (a
+    median) it is compared with.
     """
     table = pd.DataFrame("not run", index=pd.Index(list(labels), name="method"), columns=TIERS)
-    for _, row in summary.iterrows():
-        if not isinstance(row["passed"], (bool, np.bool_)):
-            continue
-        column = f"tier{row['tier']}"
-        for label in str(row["method"]).split("|"):
-            if label not in table.index:
-                continue
-            if not row["passed"]:
-                table.loc[label, column] = "fail"
-            elif table.loc[label, column] == "not run":
-                table.loc[label, column] = "pass"
+    for label in table.index:
+        mine = summary[summary["method"] == label]
+        for tier in (1, 2, 3):
+            table.loc[label, f"tier{tier}"] = _tier_status(mine[mine["tier"] == tier])
     return table
+
+
+def controls_table(summary, arms):
+    """One row per control arm: its settings and seed, and its verdict per tier."""
+    rows = pd.DataFrame([a.row() for a in arms],
+                        columns=["arm", "kind", "matches", "seed", "description", "config"])
+    if rows.empty:
+        return rows.assign(**{t: pd.Series(dtype=object) for t in TIERS})
+    return rows.join(verdict(summary, rows["arm"]), on="arm")
 
 
 def _compact(values):

@@ -1,4 +1,9 @@
-"""`keras_iml.zoo.load`: a published zoo model as a native Keras 3 :class:`IMLModel`."""
+"""`keras_iml.zoo.load`: a published zoo model as a native Keras 3 :class:`IMLModel`.
+
+The family registered under the first component of the name
+(:mod:`keras_iml.zoo.families`) resolves the model's files and builds it; this module
+adds the metadata and keeps the converted model as ``.keras`` in the cache.
+"""
 
 import hashlib
 import json
@@ -7,11 +12,12 @@ import pathlib
 import re
 
 import keras
-from keras_iml.attributions import atomic_write
+from keras_iml.io import atomic_write
 from keras_iml.wrapper import IMLModel, wrap
-from keras_iml.zoo import catalogue, families
-from keras_iml.zoo.spec import read_spec
-from keras_iml.zoo.store import WeightStore
+from keras_iml.zoo.catalogue import catalogue_row, jaspar_lookup
+from keras_iml.zoo.families import Request, family_of
+from keras_iml.zoo.sources.spec import read_spec
+from keras_iml.zoo.sources.store import WeightStore
 
 __all__ = ["load", "FORMAT_VERSION"]
 
@@ -20,29 +26,28 @@ FORMAT_VERSION = 1
 
 
 def _tf_name(name, row, spec):
+    """TF names when the family gives none: the catalogue's, else ``<group>/<TF>/...``
+    for a description tagged as binding."""
     if row and row.get("tf"):
         return [row["tf"]]
-    if name.startswith("DeepBind/"):
-        match = re.search(r"D\d{5}\.\d{3}_[^_]+_(.+)$", name)
-        return [match.group(1)] if match else []
     parts = name.split("/")
     return [parts[1]] if len(parts) > 2 and spec is not None and "binding" in " ".join(spec.tags).lower() else []
 
 
-def _metadata(request, files, info):
+def _metadata(request, family, files, info):
     spec, row = request.spec, request.row or {}
-    tfs = info.pop("tf", None) or _tf_name(request.name, row, spec)
+    tfs = info.pop("tf") if "tf" in info else _tf_name(request.name, row, spec)
     ids = info.pop("jaspar_ids", None)
     if ids is None:
         if row.get("jaspar_ids"):
             ids = row["jaspar_ids"].split(";")
         elif tfs:
-            ids = catalogue.jaspar_lookup(tfs[0], row.get("species") or "Homo sapiens")[0]
+            ids = jaspar_lookup(tfs[0], row.get("species") or "Homo sapiens")[0]
         else:
             ids = []
     meta = {
         "name": request.name,
-        "family": families.family_of(request.name).name,
+        "family": family.name,
         "tf": list(tfs),
         "jaspar_ids": list(ids),
         "input_length": None,
@@ -79,14 +84,15 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
             ``"FactorNet/MAX/onePeak_Unique35_DGF"``, ``"MPRA-DragoNN/ConvModel"``,
             ``"JASPAR/MA0139.2"`` (a PWM model), or a directory with a ``model.yaml``.
         source: the Kipoi source directory (laid out like kipoi/models); files are also
-            looked for beside it (see :mod:`keras_iml.zoo.store`).
+            looked for beside it (see :mod:`keras_iml.zoo.sources.store`).
         input_length: overrides the description's sequence length where the
             architecture allows it (DeepBind scans windows; PWM models scan).
         cache_dir: the cache (default ``$KERAS_IML_CACHE`` or ``~/.cache/keras_iml``).
         offline: never download (default ``$KERAS_IML_OFFLINE``).
         use_cache: reuse / write the converted ``.keras`` model in the cache.
-        **options: family options: DeepBind ``window_size``, ``average``; FactorNet
-            ``tracks`` (dict of constant track values), ``meta_features``.
+        **options: the family's options (its ``options``): DeepBind ``window_size``,
+            ``average``; FactorNet ``tracks`` (dict of constant track values),
+            ``meta_features``.
 
     Returns:
         An :class:`~keras_iml.IMLModel` whose ``metadata`` holds ``tf`` (TF names),
@@ -98,7 +104,8 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
             says which file, its md5 and where to place it).
         UnsupportedLayerError: the architecture holds a Lambda layer, code or an
             unknown layer class.
-        ValueError: a damaged or mismatched file, or bad arguments.
+        ValueError: a damaged or mismatched file, bad arguments, or a name no family
+            claims without ``source`` (the message lists the families).
 
     Example:
         >>> model = keras_iml.zoo.load("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF",
@@ -113,18 +120,23 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
     if input_length is not None and (isinstance(input_length, bool)
                                      or not isinstance(input_length, int) or input_length < 1):
         raise ValueError(f"`input_length` must be a positive int. Received: input_length={input_length!r}")
-    family = families.family_of(name)
+    kipoi = source is not None or pathlib.Path(name).is_dir()
+    try:  # with a Kipoi source, groups no family claims load as legacy Keras models
+        family = family_of(name, fallback=kipoi)
+    except ValueError as err:
+        raise ValueError(f"{err}. Models of other Kipoi groups load as legacy Keras models "
+                         "given `source=` (a Kipoi source directory).") from None
     unknown = sorted(set(options) - set(family.options))
     if unknown:
         raise ValueError(f"Unknown option(s) {unknown} for the {family.name} family; "
                          f"it takes {list(family.options)}.")
     store = WeightStore(source, cache_dir=cache_dir, offline=offline)
     spec = None
-    if family.needs_spec or source is not None or pathlib.Path(name).is_dir():
+    if family.needs_spec or kipoi:
         spec = read_spec(name, source)
         name = spec.name if not pathlib.Path(name).is_dir() else name
-    request = families.Request(name=name, spec=spec, store=store, input_length=input_length,
-                               options=dict(options), row=catalogue.catalogue_row(name))
+    request = Request(name=name, spec=spec, store=store, input_length=input_length,
+                      options=dict(options), row=catalogue_row(name))
     files = family.resolve(request)
     target = _cache_file(store, request, files, family)
     if use_cache and target.is_file():
@@ -135,7 +147,7 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
         except (ValueError, TypeError, OSError, KeyError):
             pass  # a stale or damaged cache entry is rebuilt and replaced below
     model, info = family.build(request, files)
-    metadata = _metadata(request, files, info)
+    metadata = _metadata(request, family, files, info)
     metadata["input_length"] = model.inputs[0].shape[1]
     iml = wrap(model, alphabet=metadata["alphabet"], metadata=metadata)
     if use_cache:

@@ -1,15 +1,16 @@
 """DeepBind's fast paths, registered with :mod:`keras_iml.engine.fast_paths`.
 
-A DeepBind model is one :class:`~keras_iml.zoo.deepbind.DeepBindScan` layer, which
-knows more about its own computation than the generic paths can see:
+A DeepBind model is one :class:`~keras_iml.zoo.families.deepbind.scan.DeepBindScan` layer,
+which knows more about its own computation than the generic paths can see:
 
 * ``"deepbind_window_envelope"`` (hook ``path_gradients``, priority 20): integrated
   gradients follow each window's few maximal lines along the path
-  (:mod:`keras_iml.zoo.deepbind_envelope`), 3-4x faster than the affine split.
+  (:mod:`keras_iml.zoo.families.deepbind.envelope`), 3-4x faster than the affine
+  split.
 * ``"deepbind_affine_split"`` (``path_gradients``, priority 10): the window scan's
   N-padded convolution is affine in the input, so the steps interpolate it (1.4x).
 * ``"deepbind_windows"`` (hook ``ism``, priority 10): ISM re-scores only the windows
-  a mutation touches (:mod:`keras_iml.zoo.deepbind_ism`).
+  a mutation touches (:mod:`keras_iml.zoo.families.deepbind.ism`).
 * ``"deepbind_scale"`` (hook ``activation_scale``): the scan has ~37 activation
   positions per base at 101 bp, which chooses DeepLIFT's XLA-fused rules.
 
@@ -25,8 +26,8 @@ from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import fast_paths
 from keras_iml.methods.integrated_gradients import PATH_SIGNATURE, reproduces, split_path_function
 from keras_iml.methods.ism import GeneralISM
-from keras_iml.zoo.deepbind import DeepBindScan
-from keras_iml.zoo.deepbind_envelope import max_path_gradients
+from keras_iml.zoo.families.deepbind.envelope import max_path_gradients
+from keras_iml.zoo.families.deepbind.scan import DeepBindScan
 
 __all__ = ["EnvelopePath", "LayerISM"]
 
@@ -52,8 +53,8 @@ def _affine_split(function):
 class EnvelopePath:
     """The path function of a DeepBind scan through its window maxima (TensorFlow).
 
-    The envelope (:func:`keras_iml.zoo.deepbind_envelope.max_path_gradients`) is many
-    small ops: XLA fuses them (~3x faster than the plain graph on DeepBind) but takes
+    The envelope (:func:`keras_iml.zoo.families.deepbind.envelope.max_path_gradients`)
+    is many small ops: XLA fuses them (~3x faster than the plain graph on DeepBind) but takes
     ~2 s to compile, which a one-off explain of a few sequences would not win back.
     So the first ``xla_after`` calls of this object run the plain graph and later
     calls the XLA-compiled one (the same values to float rounding); ``calls`` counts

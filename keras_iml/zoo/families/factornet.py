@@ -12,14 +12,17 @@ one-hot DNA ``(N, 1002, 4)`` only: a :class:`FactorNetInputs` layer appends cons
 tracks and builds the reverse-complement input, so attribution methods explain the
 DNA. Predictions depend strongly on the DNase level (with 0 every site is unbound);
 the defaults (mappability 1.0, DNase 0.1) put random backgrounds mid-range for MAX.
+The :class:`FactorNet` family loads ``FactorNet/<TF>/<variant>`` zoo names this way.
 """
 
 import numpy as np
 
 import keras
-from keras_iml.zoo.legacy import model_from_legacy
+from keras_iml.zoo.families.base import Family, fixed_length, kipoi_files, register
+from keras_iml.zoo.sources.legacy import model_from_legacy
 
-__all__ = ["FactorNetInputs", "ConstantFeatures", "build_factornet", "track_names", "DEFAULT_TRACKS"]
+__all__ = ["FactorNet", "FactorNetInputs", "ConstantFeatures", "build_factornet", "track_names",
+           "DEFAULT_TRACKS"]
 
 #: Constant values of the extra tracks when none are given.
 DEFAULT_TRACKS = {"mappability": 1.0, "dnase": 0.1}
@@ -132,3 +135,22 @@ def build_factornet(arch, weights, *, model_name="", tracks=None, meta_features=
     out = legacy(args)
     model = keras.Model(inp, out, name="factornet")
     return model, {"tracks": dict(zip(names, values)), "theano_kernels": bool(theano_kernels)}
+
+
+@register
+class FactorNet(Family):
+    """``FactorNet/<TF>/<variant>``: 1,002 bp; options ``tracks`` and ``meta_features``
+    (see :func:`build_factornet`)."""
+
+    name = "FactorNet"
+    options = ("tracks", "meta_features")
+
+    def resolve(self, request):
+        return kipoi_files(request)
+
+    def build(self, request, files):
+        fixed_length(request, 1002)
+        model, info = build_factornet(
+            files["arch"][0], files["weights"][0], model_name=request.name,
+            tracks=request.options.get("tracks"), meta_features=request.options.get("meta_features"))
+        return model, {**info, "output": "binding probability (average of both strands)"}

@@ -1,4 +1,4 @@
-"""Row-wise statistics shared by the metrics (numpy/scipy, one sequence per row)."""
+"""Row-wise statistics shared by the metrics and the validation runner (numpy/scipy, one sequence per row)."""
 
 import zlib
 

@@ -1,7 +1,8 @@
 """DeepBind's parameter files (``# deepbind 0.1``) read into :class:`DeepBindParams`.
 
 The format (one ``key = value`` per line; the arrays as comma-separated floats) is
-described in :mod:`keras_iml.zoo.deepbind`, which builds the Keras layer from it.
+described in :mod:`keras_iml.zoo.families.deepbind.scan`, which builds the Keras layer
+from it.
 """
 
 import dataclasses

@@ -1,7 +1,10 @@
 """Position weight matrices: loading, log-odds scanning and PWM-scanning Keras models.
 
-Shared by the validation metrics (known-motif enrichment, the PWM oracle model), the
-zoo (PWM models from JASPAR) and tests. A PWM model is an oracle whose mechanism is
+Matrices are read and validated by :mod:`keras_iml.motifs` (JASPAR, MEME,
+:func:`keras_iml.motifs.as_pfm`); the log-odds weights here are in nats
+(:func:`keras_iml.motifs.log_odds` with ``base=np.e``). Shared by the validation
+metrics (known-motif enrichment, the PWM oracle model), the zoo (PWM models from
+JASPAR) and tests. A PWM model is an oracle whose mechanism is
 known by construction: its output is the best log-odds match of one motif, so a
 faithful attribution method must put its mass on that match.
 
@@ -11,16 +14,17 @@ p-value threshold is computed with the same dynamic programme FIMO uses.
 """
 
 import os
-import re
-import warnings
 
 import numpy as np
 
 import keras
+from keras_iml.motifs.database import is_jaspar_id
+from keras_iml.motifs.jaspar import fetch_jaspar_motifs
+from keras_iml.motifs.meme import read_meme
+from keras_iml.motifs.pfm import UNIFORM, as_pfm, log_odds, sample_bases
 
 __all__ = [
     "load_motifs",
-    "log_odds",
     "pwm_model",
     "scan",
     "best_match",
@@ -28,52 +32,21 @@ __all__ = [
     "sample_site",
 ]
 
-_UNIFORM = (0.25, 0.25, 0.25, 0.25)
-_JASPAR_ID = re.compile(r"^[A-Z]{2}\d{4}(\.\d+)?$")
 
-
-def _as_pfm(matrix, name):
-    pfm = np.asarray(getattr(matrix, "pfm", matrix), dtype=np.float64)
-    if pfm.ndim != 2 or pfm.shape[1] != 4 or pfm.shape[0] == 0 or not np.isfinite(pfm).all():
-        raise ValueError(
-            f"`{name}` must be a (W, 4) frequency matrix in ACGT order. "
-            f"Received: {name}.shape={pfm.shape}"
-        )
-    if (pfm < 0).any() or (pfm.sum(1) <= 0).any():
-        raise ValueError(f"`{name}` must hold non-negative counts or frequencies per row.")
-    return pfm / pfm.sum(1, keepdims=True)
-
-
-def _jaspar(motif_id, name):
-    from pyjaspar import jaspardb
-
-    with warnings.catch_warnings():  # pyjaspar warns before returning None; we raise instead
-        warnings.simplefilter("ignore")
-        motif = jaspardb().fetch_motif_by_id(motif_id)
-    if motif is None:
-        raise ValueError(f"Unknown JASPAR matrix ID in `{name}`. Received: {motif_id!r}")
-    counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
-    return f"{motif_id} {motif.name}", _as_pfm(counts, name)
-
-
-def _meme(path, name):
-    from memelite.io import read_meme
-
-    motifs = read_meme(os.fspath(path))
-    if not motifs:
-        raise ValueError(f"No motifs in the MEME file `{name}`. Received: {path!r}")
-    # memelite returns (4, W) matrices keyed by "ID NAME".
-    return [(key, _as_pfm(np.asarray(m).T, name)) for key, m in motifs.items()]
+def _meme(path):
+    """``(label, pfm)`` per motif of a MEME file; the label is its ``MOTIF`` line."""
+    return [(i if n == i else f"{i} {n}", pfm) for i, n, pfm in read_meme(path)]
 
 
 def load_motifs(motifs, name="motifs"):
     """Normalises motif specifications to a list of ``(label, pfm)`` pairs.
 
     Args:
-        motifs: a JASPAR matrix ID (``"MA0139.2"``, read offline from pyjaspar), a
-            path to a MEME file (read with memelite), a ``(W, 4)`` frequency or count
-            matrix in ACGT order, an object with a ``.pfm`` attribute, a dict
-            label -> any of these, or a list of them.
+        motifs: a JASPAR matrix ID (``"MA0139.2"``, read offline with
+            :func:`keras_iml.motifs.fetch_jaspar_motifs`), a path to a MEME file
+            (read with :func:`keras_iml.motifs.read_meme`), a ``(W, 4)`` frequency
+            or count matrix in ACGT order, an object with a ``.pfm`` attribute, a
+            dict label -> any of these, or a list of them.
         name: the argument name used in error messages.
 
     Returns:
@@ -107,34 +80,18 @@ def load_motifs(motifs, name="motifs"):
         if isinstance(item, (str, os.PathLike)):
             text = os.fspath(item)
             if os.path.exists(text):
-                out.extend(_meme(text, label))
-            elif _JASPAR_ID.match(text):
-                out.append(_jaspar(text, label))
+                out.extend(_meme(text))
+            elif is_jaspar_id(text):
+                motif = fetch_jaspar_motifs([text], name=label)
+                out.append((f"{text} {motif.names[0]}", motif.pfms[0]))
             else:
                 raise ValueError(
                     f"`{label}` is neither a MEME file nor a JASPAR ID. Received: {text!r}"
                 )
         else:
             motif_label = getattr(item, "motif_id", None) or f"motif_{i}"
-            out.append((str(motif_label), _as_pfm(item, label)))
+            out.append((str(motif_label), as_pfm(item, label)))
     return out
-
-
-def log_odds(pfm, background=_UNIFORM, pseudocount=0.01):
-    """Log-odds (natural log) weight matrix of a frequency matrix.
-
-    ``w[j, b] = ln((p[j, b] + eps) / (1 + 4 eps) / background[b])``.
-
-    Args:
-        pfm: ``(W, 4)`` frequencies or counts (ACGT).
-        background: base probabilities of the background.
-        pseudocount: added to every frequency before the log.
-
-    Returns:
-        float64 array ``(W, 4)``.
-    """
-    p = (_as_pfm(pfm, "pfm") + pseudocount) / (1.0 + 4 * pseudocount)
-    return np.log(p / np.asarray(background, dtype=np.float64))
 
 
 def scan(x, weights, both_strands=True):
@@ -142,7 +99,7 @@ def scan(x, weights, both_strands=True):
 
     Args:
         x: one-hot ``(N, L, 4)``.
-        weights: ``(W, 4)`` log-odds matrix (see :func:`log_odds`).
+        weights: ``(W, 4)`` log-odds matrix (see :func:`keras_iml.motifs.log_odds`).
         both_strands: also score the reverse complement of the motif.
 
     Returns:
@@ -168,7 +125,7 @@ def best_match(x, weights, both_strands=True):
     return start, strand, flat[np.arange(len(flat)), idx]
 
 
-def score_threshold(weights, pvalue=1e-4, background=_UNIFORM, resolution=100):
+def score_threshold(weights, pvalue=1e-4, background=UNIFORM, resolution=100):
     """The log-odds score whose right-tail p-value is ``pvalue`` (FIMO's method).
 
     Scores are rounded to ``1 / resolution`` and their exact distribution under the
@@ -197,13 +154,14 @@ def score_threshold(weights, pvalue=1e-4, background=_UNIFORM, resolution=100):
 
 
 def sample_site(pfm, rng):
-    """Draws one site from a frequency matrix: a one-hot ``(W, 4)`` array."""
-    pfm = _as_pfm(pfm, "pfm")
-    codes = (rng.random((len(pfm), 1)) > np.cumsum(pfm, axis=1)).sum(1).clip(0, 3)
-    return np.eye(4, dtype=np.float32)[codes]
+    """Draws one site from a frequency matrix: a one-hot ``(W, 4)`` array.
+
+    See :func:`keras_iml.motifs.pfm.sample_bases` (the same draws, as base codes).
+    """
+    return np.eye(4, dtype=np.float32)[sample_bases(pfm, rng)]
 
 
-def pwm_model(pfm, length, *, background=_UNIFORM, pseudocount=0.01, both_strands=True,
+def pwm_model(pfm, length, *, background=UNIFORM, pseudocount=0.01, both_strands=True,
               name=None):
     """A Keras model whose output is the best log-odds match of one motif.
 
@@ -217,7 +175,8 @@ def pwm_model(pfm, length, *, background=_UNIFORM, pseudocount=0.01, both_strand
         pfm: ``(W, 4)`` frequency/count matrix, an object with ``.pfm``, or a JASPAR
             matrix ID.
         length: input sequence length ``L`` (>= W).
-        background: base probabilities for the log-odds.
+        background: base probabilities for the log-odds (natural log: the kernel
+            is ``keras_iml.motifs.log_odds(pfm, background, pseudocount, base=np.e)``).
         pseudocount: added to frequencies before the log.
         both_strands: scan the reverse complement too.
         name: model name.
@@ -232,7 +191,7 @@ def pwm_model(pfm, length, *, background=_UNIFORM, pseudocount=0.01, both_strand
     """
     if isinstance(pfm, str):
         pfm = load_motifs([pfm], name="pfm")[0][1]
-    weights = log_odds(pfm, background, pseudocount)
+    weights = log_odds(pfm, background, pseudocount, base=np.e)
     width = weights.shape[0]
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < width:
         raise ValueError(

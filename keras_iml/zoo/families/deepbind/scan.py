@@ -31,17 +31,18 @@ ignore position order), so both strands cost one fused convolution, written in a
 polyphase form whose gradient is fast (see ``DeepBindScan._window_act``). (A
 cumulative-sum formulation that shares work between overlapping windows was exact but
 ~5x slower on CPU: many small ops instead of one oneDNN convolution.) ISM re-scores
-only the windows a mutation touches (:mod:`keras_iml.zoo.deepbind_ism`); integrated
-gradients follow each window's few maximal lines along the path
+only the windows a mutation touches (:mod:`keras_iml.zoo.families.deepbind.ism`);
+integrated gradients follow each window's few maximal lines along the path
 (``DeepBindScan.iml_window_pool_split``). The parameter files are read by
-:mod:`keras_iml.zoo.deepbind_params`.
+:mod:`keras_iml.zoo.families.deepbind.params`.
 """
 
 import numpy as np
 import tensorflow as tf
 
 import keras
-from keras_iml.zoo.deepbind_params import DeepBindParams, read_params
+from keras_iml.zoo.families.deepbind.ism import substitution_outputs
+from keras_iml.zoo.families.deepbind.params import DeepBindParams, read_params
 
 __all__ = ["DeepBindParams", "read_params", "DeepBindScan", "build_deepbind"]
 
@@ -278,7 +279,7 @@ class DeepBindScan(keras.layers.Layer):
         the max / sum over each group of ``group`` consecutive positions of the affine
         ``pre_activation(x)`` (``S`` rectified first; one group per window): integrated
         gradients then follow the few maximal lines of each window along the path
-        (:mod:`keras_iml.methods._max_envelope`)."""
+        (:mod:`keras_iml.zoo.families.deepbind.envelope`)."""
         pre_activation, _, _ = self.iml_affine_split()
         _, n_windows, width = _window_index(self.input_length, self.window_size)
         real = width + self.detector_len - 1
@@ -305,8 +306,8 @@ class DeepBindScan(keras.layers.Layer):
     def iml_substitution_outputs(self, x):
         """Outputs for the 3 substitutions at every position, faster than the full layer.
 
-        Used by the ``ism`` method (see :mod:`keras_iml.zoo.deepbind_ism`): only the
-        windows that contain a mutation are scored again.
+        Used by the ``ism`` method (see :mod:`keras_iml.zoo.families.deepbind.ism`): only
+        the windows that contain a mutation are scored again.
 
         Args:
             x: one-hot ``(B, L, 4)`` tensor.
@@ -315,8 +316,6 @@ class DeepBindScan(keras.layers.Layer):
             ``(B * L * 3, num_models)``: rows in (sequence, position, r) order, where
             substitution ``r`` puts base ``(original + r + 1) % 4``.
         """
-        from keras_iml.zoo.deepbind_ism import substitution_outputs
-
         return substitution_outputs(self, x)
 
     def call(self, x):

@@ -6,8 +6,8 @@ Keras-2 APIs, so this module translates the files itself:
 * **Architecture**: ``Sequential`` (config as a list, Keras <= 2.1, or a dict with
   ``layers``) and functional ``Model`` graphs (``inbound_nodes`` in the Keras 1 and 2
   forms), including shared layers (one Keras 3 layer called once per node). Layer
-  configs are translated by :mod:`keras_iml.zoo.legacy_layers` (Keras-1 argument names,
-  Keras-1 kernel layouts, Keras 1/2 ``hard_sigmoid``).
+  configs are translated by :mod:`keras_iml.zoo.sources.legacy_layers` (Keras-1
+  argument names, Keras-1 kernel layouts, Keras 1/2 ``hard_sigmoid``).
 * **Weights**: read with h5py, layer by layer by name, in stored order, with a shape
   check for every array (the whole file is checked before anything is assigned).
 * **Theano**: Theano convolves with flipped kernels; TensorFlow cross-correlates. When
@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 import keras
-from keras_iml.zoo.legacy_layers import translate
+from keras_iml.zoo.sources.legacy_layers import translate
 
 __all__ = ["load_legacy", "model_from_legacy", "read_arch", "read_hdf5_weights"]
 

@@ -12,6 +12,8 @@ changes which process validates a model, never its result.
 
 import collections
 
+from keras_iml.zoo.catalogue import read_catalogue
+
 __all__ = ["Dispatcher", "architecture_hints"]
 
 
@@ -21,8 +23,6 @@ def architecture_hints(names, path=None):
     From the catalogue's ``family`` and ``variant`` columns (e.g. ``DeepBind|rc=1;
     avg=0;hidden=0;m=20``); a name outside the catalogue is its own group.
     """
-    from keras_iml.zoo.catalogue import read_catalogue
-
     try:
         table = read_catalogue(path)
     except (OSError, ValueError):

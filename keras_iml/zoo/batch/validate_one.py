@@ -1,4 +1,4 @@
-"""Batch validation of zoo models: load, check, explain, validate, one row per model.
+"""Validating one model of a batch: load, check, explain, validate, one row.
 
 For each model :func:`validate_model` loads it, checks its output against the
 description (shape, finite values, and Kipoi's ``test.expect`` predictions when that
@@ -7,9 +7,10 @@ JASPAR motif planted in each genome-like dinucleotide-shuffled background, with 
 ground-truth mask), measures whether planting raised the output, and runs
 :func:`keras_iml.validate` with the protocol. It never raises: a failure becomes a row
 with status ``weights-unavailable``, ``unsupported-layer`` or ``failed`` and the
-reason. :func:`run_batch` runs a list of models with a local or Ray executor and
-writes each row as it completes (see :mod:`keras_iml.zoo.results`), so a killed run
-resumes with nothing lost or duplicated.
+reason (:func:`status_of`). :func:`keras_iml.zoo.batch.executors.run_batch` runs a
+list of models with a local or Ray executor and writes each row as it completes (see
+:mod:`keras_iml.zoo.batch.results`), so a killed run resumes with nothing lost or
+duplicated.
 """
 
 import dataclasses
@@ -23,11 +24,22 @@ import numpy as np
 
 from keras_iml.datasets.background import dinuc_codes, iid_codes
 from keras_iml.metrics.oracle import plant_site
-from keras_iml.models_pwm import load_motifs
-from keras_iml.zoo.errors import status_of
-from keras_iml.zoo.results import ResultsStore
+from keras_iml.models.pwm import load_motifs
+from keras_iml.validation import validate
+from keras_iml.zoo.batch.results import ResultsStore
+from keras_iml.zoo.load import load
+from keras_iml.zoo.sources.errors import UnsupportedLayerError, WeightsUnavailableError
+from keras_iml.zoo.sources.spec import read_spec
+from keras_iml.zoo.sources.store import WeightStore
 
-__all__ = ["BatchSettings", "evaluation_set", "validate_model", "check_expect"]
+__all__ = ["BatchSettings", "evaluation_set", "validate_model", "check_expect", "status_of",
+           "results_path", "open_results"]
+
+#: Row status of a model whose loading raised each error type (first match wins, in order).
+_STATUS = (
+    (WeightsUnavailableError, "weights-unavailable"),
+    (UnsupportedLayerError, "unsupported-layer"),
+)
 
 
 @dataclasses.dataclass
@@ -65,6 +77,14 @@ class BatchSettings:
             raise ValueError(f"`n_sequences` must be an int >= 2. Received: {self.n_sequences!r}")
         if self.background not in ("dinuc", "iid"):
             raise ValueError(f"`background` must be 'dinuc' or 'iid'. Received: {self.background!r}")
+
+
+def status_of(error):
+    """The batch-validation status for an exception raised while loading: a string."""
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return "failed"
 
 
 def evaluation_set(motif_id, length, n, seed, background="dinuc", gc=0.41):
@@ -142,6 +162,11 @@ def _flatten_report(report):
     for method, tiers in report.verdict.iterrows():
         for tier, value in tiers.items():
             row[f"verdict|{method}|{tier}"] = value
+    for arm in report.controls.to_dict("records"):  # the control arms' own verdicts
+        for tier in ("tier1", "tier2", "tier3"):
+            row[f"control|{arm['arm']}|{tier}"] = arm.get(tier)
+    weak = report.tables.get("uninformative")
+    row["uninformative"] = ";".join(weak["metric"]) if weak is not None and len(weak) else ""
     for kind, timings in (report.provenance.get("seconds") or {}).items():
         for label, seconds in timings.items():
             row[f"t_{kind}|{label}"] = seconds
@@ -155,7 +180,7 @@ def validate_model(name, settings, pool=None):
     Args:
         name: the zoo name.
         settings: a :class:`BatchSettings` (or a dict of its fields).
-        pool: optional :class:`~keras_iml.zoo.pool.ModelPool` kept by the caller
+        pool: optional :class:`~keras_iml.zoo.batch.pool.ModelPool` kept by the caller
             across models: models of an architecture seen before reuse its
             compiled functions (same results, no tracing).
 
@@ -163,10 +188,6 @@ def validate_model(name, settings, pool=None):
         ``(row, metrics)``: the model's row (a dict with ``status`` and ``reason``) and
         its validation summary rows (list of dicts).
     """
-    from keras_iml.validation import validate
-    from keras_iml.zoo.load import load
-    from keras_iml.zoo.spec import read_spec
-
     if isinstance(settings, dict):
         settings = BatchSettings(**settings)
     row = {"name": name, "family": name.split("/")[0], "tf": None, "jaspar_id": None,
@@ -188,8 +209,6 @@ def validate_model(name, settings, pool=None):
         spec = read_spec(name, settings.source) if settings.source else None
         expect = None
         if spec is not None and spec.test_expect is not None:
-            from keras_iml.zoo.store import WeightStore
-
             path = WeightStore(settings.source, settings.cache_dir).cache_path(name, "expect", ".h5")
             expect = path if path.is_file() else None
         row.update(_checks(iml, spec.n_outputs if spec else None, x_bg, x, settings.target,

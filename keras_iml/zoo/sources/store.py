@@ -17,8 +17,8 @@ Search order for a file a model description names (``arch``, ``weights``):
 Every file found is checked against the md5 that applies to it (the manifest's for
 sibling folders, since e.g. FactorNet's files come from the authors' release, not
 Zenodo; else the description's). A missing file raises
-:class:`~keras_iml.zoo.errors.WeightsUnavailableError` naming the file, its md5 and
-the exact path to place it at.
+:class:`~keras_iml.zoo.sources.errors.WeightsUnavailableError` naming the file, its
+md5 and the exact path to place it at.
 """
 
 import csv
@@ -29,7 +29,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from keras_iml.zoo.errors import ChecksumError, WeightsUnavailableError
+from keras_iml.zoo.sources.errors import ChecksumError, WeightsUnavailableError
 
 __all__ = ["WeightStore", "md5sum", "default_cache_dir"]
 
@@ -108,7 +108,7 @@ class WeightStore:
         """The local path of a model file, searching, verifying and downloading.
 
         Args:
-            spec: a :class:`~keras_iml.zoo.spec.ModelSpec`.
+            spec: a :class:`~keras_iml.zoo.sources.spec.ModelSpec`.
             arg: ``"arch"`` or ``"weights"``.
 
         Returns:

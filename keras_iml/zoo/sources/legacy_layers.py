@@ -5,7 +5,7 @@ Keras 3 layer and a function that turns the legacy weight arrays (in stored orde
 with their stored names) into the Keras 3 layer's weights. Translators are looked up
 in ``TRANSLATORS`` by class name. Nothing here evaluates code from a model file:
 Lambda layers, ``Merge`` layers with a function mode and unknown activations are
-refused with :class:`~keras_iml.zoo.errors.UnsupportedLayerError`.
+refused with :class:`~keras_iml.zoo.sources.errors.UnsupportedLayerError`.
 """
 
 import dataclasses
@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 import keras
-from keras_iml.zoo.errors import UnsupportedLayerError
+from keras_iml.zoo.sources.errors import UnsupportedLayerError
 
 __all__ = ["TRANSLATORS", "Translated", "legacy_hard_sigmoid", "translate", "refuse_code"]
 

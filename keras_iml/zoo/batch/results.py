@@ -17,7 +17,10 @@ import pandas as pd
 
 __all__ = ["ResultsStore", "METRIC_COLUMNS"]
 
-METRIC_COLUMNS = ["tier", "metric", "method", "value", "ci_low", "ci_high", "threshold", "passed"]
+METRIC_COLUMNS = ["tier", "metric", "method", "arm", "value", "ci_low", "ci_high", "threshold",
+                  "placebo_value", "effect_size", "p_adjusted", "beats_placebo", "informative",
+                  "passed"]
+_FLAGS = ("beats_placebo", "informative", "passed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -28,6 +31,15 @@ CREATE TABLE IF NOT EXISTS metrics (
     ci_low REAL, ci_high REAL, threshold REAL, passed INTEGER,
     PRIMARY KEY (name, metric, method));
 """
+#: Columns added with the control arms (issue 13); a table made before gets them on open.
+_ADDED = {"arm": "TEXT", "placebo_value": "REAL", "effect_size": "REAL", "p_adjusted": "REAL",
+          "beats_placebo": "INTEGER", "informative": "INTEGER"}
+
+
+def _flag(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(bool(value))
 
 
 def _plain(value):
@@ -58,6 +70,10 @@ class ResultsStore:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            have = {r[1] for r in conn.execute("PRAGMA table_info(metrics)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE metrics ADD COLUMN {column} {kind}")
 
     def _connect(self):
         return sqlite3.connect(self.path, timeout=60)
@@ -73,17 +89,17 @@ class ResultsStore:
         clean = {k: _plain(v) for k, v in row.items()}
         records = []
         for m in metrics or []:
-            passed = m.get("passed")
-            passed = None if passed is None or (isinstance(passed, float) and math.isnan(passed)) \
-                else int(bool(passed))
-            records.append((name, _plain(m.get("tier")), str(m["metric"]), str(m["method"]),
-                            _plain(m.get("value")), _plain(m.get("ci_low")), _plain(m.get("ci_high")),
-                            _plain(m.get("threshold")), passed))
+            records.append((name, str(m["metric"]), str(m["method"]),
+                            *(_flag(m.get(k)) if k in _FLAGS else _plain(m.get(k))
+                              for k in METRIC_COLUMNS if k not in ("metric", "method"))))
+        columns = ["name", "metric", "method"] + [k for k in METRIC_COLUMNS if k not in ("metric", "method")]
+        insert = (f"INSERT OR REPLACE INTO metrics ({', '.join(columns)}) "
+                  f"VALUES ({', '.join('?' * len(columns))})")
         conn = self._connect()
         try:
             with conn:
                 conn.execute("DELETE FROM metrics WHERE name = ?", (name,))
-                conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?,?,?,?)", records)
+                conn.executemany(insert, records)
                 conn.execute(
                     "INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?,?)",
                     (name, clean.get("family"), clean.get("tf"), clean["status"], clean.get("reason"),
@@ -102,8 +118,10 @@ class ResultsStore:
         """Long table: ``name`` plus :data:`METRIC_COLUMNS`."""
         with self._connect() as conn:
             frame = pd.read_sql_query("SELECT * FROM metrics ORDER BY name, metric, method", conn)
-        frame["passed"] = frame["passed"].map({1: True, 0: False})
-        return frame
+        for column in _FLAGS:
+            frame[column] = frame[column].map({1: True, 0: False})
+        frame["arm"] = frame["arm"].fillna("method")  # rows written before the control arms
+        return frame[["name", *METRIC_COLUMNS]]
 
     def wide(self):
         """One row per model with every metric as a column ``"metric|method"``."""
@@ -113,6 +131,7 @@ class ResultsStore:
             return models
         if metrics.empty:
             return models
+        metrics = metrics[metrics["arm"].isin(["method", "pair"])]
         values = metrics.pivot_table(index="name", columns=["metric", "method"], values="value",
                                      aggfunc="first")
         values.columns = [f"{m}|{k}" for m, k in values.columns]

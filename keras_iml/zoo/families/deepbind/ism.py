@@ -96,7 +96,9 @@ def _rescored_windows(layer, x, windows, s_idx, p_idx, i_idx):
 
 
 def substitution_outputs(layer, x):
-    """Outputs of a :class:`~keras_iml.zoo.deepbind.DeepBindScan` for every substitution.
+    """Outputs of a DeepBind layer for every substitution.
+
+    (The layer is a :class:`~keras_iml.zoo.families.deepbind.scan.DeepBindScan`.)
 
     Args:
         layer: the built DeepBind layer.

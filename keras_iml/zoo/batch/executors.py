@@ -1,9 +1,9 @@
 """Running batch validation over many models: local (in process or worker processes) or Ray.
 
 Every worker (a process fed from its own queue, or a Ray actor) keeps a
-:class:`~keras_iml.zoo.pool.ModelPool` for its whole life, so each architecture is
+:class:`~keras_iml.zoo.batch.pool.ModelPool` for its whole life, so each architecture is
 traced once per worker rather than once per model; local workers are handed models
-of the architectures they already hold (:mod:`keras_iml.zoo.dispatch`).
+of the architectures they already hold (:mod:`keras_iml.zoo.batch.dispatch`).
 
 :func:`run_batch` skips models already in the results table when resuming, submits
 the others to the executor, and writes each model's row in one transaction as soon as
@@ -16,10 +16,11 @@ import multiprocessing
 import os
 import queue
 
-from keras_iml.attributions import atomic_write
-from keras_iml.zoo.batch import BatchSettings, open_results, validate_model
-from keras_iml.zoo.dispatch import Dispatcher, architecture_hints
-from keras_iml.zoo.pool import ModelPool
+from keras_iml.io import atomic_write
+from keras_iml.zoo.batch.dispatch import Dispatcher, architecture_hints
+from keras_iml.zoo.batch.pool import ModelPool
+from keras_iml.zoo.batch.summary import write_summary
+from keras_iml.zoo.batch.validate_one import BatchSettings, open_results, validate_model
 
 __all__ = ["run_batch", "EXECUTORS"]
 
@@ -52,7 +53,7 @@ def _died_row(name, reason):
 def _local(names, settings, n_workers, address, on_result):  # noqa: ARG001
     """Worker processes, each with a :class:`ModelPool` for its life and its own queue.
 
-    A :class:`~keras_iml.zoo.dispatch.Dispatcher` picks each worker's next model
+    A :class:`~keras_iml.zoo.batch.dispatch.Dispatcher` picks each worker's next model
     (the architectures it already holds first), one model ahead of the one it runs.
     A worker that dies (e.g. killed for memory) gets its current model reported as
     ``failed`` with the exit code, and is replaced (reading the same queue).
@@ -172,7 +173,7 @@ def run_batch(names, settings, out_dir, *, executor="local", n_workers=1, addres
 
     Args:
         names: zoo model names.
-        settings: a :class:`~keras_iml.zoo.batch.BatchSettings`.
+        settings: a :class:`~keras_iml.zoo.batch.validate_one.BatchSettings`.
         out_dir: output directory (results table, ``results.csv``, ``summary.html``).
         executor: ``"local"`` or ``"ray"``.
         n_workers: parallel workers (local: processes; ray: CPUs of a local cluster).
@@ -212,7 +213,5 @@ def run_batch(names, settings, out_dir, *, executor="local", n_workers=1, addres
     frame = store.wide()
     atomic_write(os.path.join(out_dir, "results.csv"), lambda tmp: frame.to_csv(tmp, index=False))
     if summary:
-        from keras_iml.zoo.summary import write_summary
-
         write_summary(store, os.path.join(out_dir, "summary.html"))
     return frame

@@ -4,7 +4,8 @@ A converted model is only trusted when a known signal moves it: inserting the
 consensus of its TF's JASPAR motif into background sequences should raise its score.
 :func:`insertion_effect` measures that for any Keras model; :func:`deepbind_sweep`
 runs it over many DeepBind models quickly by reusing one compiled model per
-architecture variant (the weights are swapped with ``set_weights``).
+architecture variant (the weights are swapped with ``set_weights``). The catalogue's
+``consensus_raise`` column is measured with it (``model_zoo/build_catalogue.py``).
 """
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 import tensorflow as tf
 
 from keras_iml import dna
-from keras_iml.zoo.deepbind import DeepBindScan, build_deepbind
+from keras_iml.zoo.families.deepbind.scan import DeepBindScan, build_deepbind
 
 __all__ = ["insert", "insertion_effect", "deepbind_sweep", "jaspar_consensus"]
 
@@ -61,7 +62,8 @@ def deepbind_sweep(params, sites, *, length=101, n_backgrounds=50, gc=0.5, seed=
     """Insertion effects of many DeepBind models, one compiled model per variant.
 
     Args:
-        params: dict model ID -> :class:`~keras_iml.zoo.deepbind.DeepBindParams`.
+        params: dict model ID -> :class:`~keras_iml.zoo.families.deepbind.params.DeepBindParams`
+            (see :func:`~keras_iml.zoo.families.deepbind.params.read_params`).
         sites: dict model ID -> DNA string (or list of strings) to insert.
         length, n_backgrounds, gc, seed: the i.i.d. backgrounds.
 

@@ -1,0 +1,85 @@
+"""The zoo family registry: discovery, lookup by a name's first component, registration."""
+
+import numpy as np
+import pytest
+
+import keras
+import keras_iml.zoo as zoo
+from keras_iml import dna
+from keras_iml.zoo import families
+
+
+class Toy(families.Family):
+    """A family without files: a one-filter scanner of any length (default 20)."""
+
+    name = "Toy"
+    needs_spec = False
+    options = ("width",)
+
+    def build(self, request, files):
+        inp = keras.Input((request.input_length or 20, 4))
+        conv = keras.layers.Conv1D(1, request.options.get("width", 3), kernel_initializer="ones")(inp)
+        out = keras.layers.GlobalMaxPooling1D()(conv)
+        return keras.Model(inp, out, name="toy"), {"tf": ["TOY"], "output": "a toy score"}
+
+
+def test_every_family_module_is_registered():
+    assert {"DeepBind", "FactorNet", "JASPAR", "MPRA-DragoNN", "keras"} <= set(families.names())
+    assert families.get("DeepBind").options == ("window_size", "average")
+    assert not families.get("JASPAR").needs_spec
+
+
+def test_lookup_by_first_component_and_fallback():
+    assert families.family_of("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF").name == "DeepBind"
+    assert families.family_of("/FactorNet/MAX/onePeak_Unique35_DGF").name == "FactorNet"
+    assert families.family_of("kipoi-example/tal1").name == "keras"  # other Kipoi groups
+    with pytest.raises(ValueError, match=r"Unknown zoo family 'Nope'.*DeepBind.*FactorNet"):
+        families.family_of("Nope/x", fallback=False)
+    with pytest.raises(ValueError, match=r"Unknown zoo family 'Nope'.*JASPAR"):
+        families.get("Nope")
+    with pytest.raises(ValueError, match=r"Known families: \[.*'MPRA-DragoNN'"):
+        zoo.load("Nope/x")  # no source: no Kipoi description to fall back on
+
+
+def test_a_registered_family_is_loaded_by_name_and_unregistered(tmp_path):
+    with families.registered(Toy) as toy:
+        assert families.family_of("Toy/x") is toy and "Toy" in families.names()
+        model = zoo.load("Toy/x", input_length=12, width=4, cache_dir=tmp_path)
+        assert model.metadata["family"] == "Toy" and model.metadata["tf"] == ["TOY"]
+        assert model.metadata["input_length"] == 12 and model.metadata["output"] == "a toy score"
+        x = dna.one_hot(["ACGTACGTACGT"])
+        np.testing.assert_allclose(np.asarray(model(x)), [[4.0]])  # four ones in any 4-bp window
+        with pytest.raises(ValueError, match=r"Unknown option\(s\) \['window_size'\].*Toy"):
+            zoo.load("Toy/x", window_size=3, cache_dir=tmp_path)
+        with pytest.raises(ValueError, match="already registered"):
+            families.register(type("Other", (families.Family,), {"name": "Toy"}))
+    assert "Toy" not in families.names()
+    with pytest.raises(ValueError, match="Unknown zoo family 'Toy'"):
+        zoo.load("Toy/x", cache_dir=tmp_path)
+
+
+def test_register_and_unregister_as_a_decorator():
+    try:
+        registered = families.register(Toy)
+        assert registered is Toy and families.get("Toy").name == "Toy"
+        families.register(Toy)  # the same class again (a reloaded module): kept
+    finally:
+        removed = families.unregister("Toy")
+    assert isinstance(removed, Toy) and "Toy" not in families.names()
+    with pytest.raises(ValueError, match="Unknown zoo family"):
+        families.unregister("Toy")
+    with pytest.raises(TypeError, match="Family"):
+        families.register(object())
+    with pytest.raises(ValueError, match="name"):
+        families.register(type("Slash", (families.Family,), {"name": "a/b"}))
+    with pytest.raises(ValueError, match="fallback"):
+        families.register(type("Other", (families.Family,), {"name": "Other"}), fallback=True)
+    assert "Other" not in families.names()
+
+
+def test_deepbind_fast_paths_are_registered_with_the_family():
+    from keras_iml.engine import fast_paths
+
+    assert "deepbind_windows" in dict(fast_paths.plugins("ism"))
+    assert {"deepbind_window_envelope", "deepbind_affine_split"} <= set(
+        dict(fast_paths.plugins("path_gradients")))
