@@ -18,7 +18,7 @@ from keras_iml.explainer import Explainer, TraceCache  # noqa: E402
 from keras_iml.validation import validate  # noqa: E402
 from keras_iml.wrapper import IMLMixin, IMLModel, wrap  # noqa: E402
 
-from keras_iml.version import __version__  # noqa: E402
+from keras_iml.version import __version__  # noqa: E402, F401 - the package version
 
 
 __all__ = [

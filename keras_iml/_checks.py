@@ -108,12 +108,24 @@ def check_against_model(x, model, name="x"):
         )
 
 
+def _as_strings(x):
+    """A list of str from a 1-D array or Series of str / bytes, else None."""
+    values = x.to_numpy(dtype=object) if type(x).__name__ == "Series" else x
+    if not isinstance(values, np.ndarray) or values.ndim != 1 or not values.size:
+        return None
+    if values.dtype.kind in "US" or (values.dtype == object and all(
+            isinstance(v, (str, bytes)) for v in values)):
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+    return None
+
+
 def as_onehot(x, alphabet="ACGT", n_policy="uniform", name="x"):
     """Turns any supported sequence input into a validated float32 ``(N, L, 4)`` array.
 
     Args:
-        x: one-hot numpy array or tensor ``(N, L, 4)``, a DNA string or a list of
-            strings. (``tf.data.Dataset`` inputs are streamed by the engine instead.)
+        x: one-hot numpy array or tensor ``(N, L, 4)``, a DNA string, or a list, 1-D
+            numpy array or pandas Series of strings. (``tf.data.Dataset`` inputs are
+            streamed by the engine instead.)
         alphabet: column order of the encoding.
         n_policy: see :func:`keras_iml.dna.one_hot`.
         name: the argument name used in error messages.
@@ -122,6 +134,9 @@ def as_onehot(x, alphabet="ACGT", n_policy="uniform", name="x"):
         isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], str)
     ):
         return dna.one_hot(x, alphabet=alphabet, n_policy=n_policy)
+    strings = _as_strings(x)
+    if strings is not None:  # a 1-D numpy array or pandas Series of DNA strings
+        return dna.one_hot(strings, alphabet=alphabet, n_policy=n_policy)
     if isinstance(x, (list, tuple)) and not len(x):
         raise ValueError(f"`{name}` is empty. Received: {name}=[]")
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):

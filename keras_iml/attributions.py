@@ -1,7 +1,6 @@
 """The `Attributions` result object returned by every attribution method."""
 
 import json
-import os
 
 import numpy as np
 import pandas as pd

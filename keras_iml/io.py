@@ -7,7 +7,7 @@ import numpy as np
 
 from keras_iml import _checks, dna
 
-__all__ = ["atomic_write", "read_fasta", "load_sequences"]
+__all__ = ["atomic_write", "read_fasta", "load_sequences", "load_model"]
 
 
 def atomic_write(path, write_fn, suffix=None):
@@ -32,6 +32,28 @@ def atomic_write(path, write_fn, suffix=None):
             os.remove(tmp)
         raise
     return path
+
+
+def load_model(path, name="MODEL"):
+    """Loads a ``.keras`` model file with errors that say what is wrong with it.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: the file exists but is not a Keras model Keras 3 can read (the
+            reason Keras gave is kept).
+    """
+    import keras
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such model file. Received: {name}={path!r}")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # noqa: BLE001 - every reading failure is reported the same way
+        raise ValueError(
+            f"The file exists but could not be read as a Keras 3 model ({type(err).__name__}: "
+            f"{str(err)[:300]}). Received: {name}={path!r}"
+        ) from err
 
 
 def read_fasta(path):
@@ -80,7 +102,7 @@ def load_sequences(path, genome=None, alphabet="ACGT", n_policy="uniform"):
         return out
     if ext == "bed":
         if genome is None:
-            raise ValueError(f"A BED file needs `genome` (a FASTA). Received: genome=None")
+            raise ValueError("A BED file needs `genome` (a FASTA). Received: genome=None")
         import pyfaidx
 
         fasta = pyfaidx.Fasta(os.fspath(genome))

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 from scipy import ndimage, stats
 
-import keras
 import keras_iml
 from keras_iml import dna
 from keras_iml.methods.base import AttributionMethod
@@ -181,3 +180,33 @@ def test_a_metric_that_random_maps_ace_is_flagged_uninformative():
     row = report.summary.set_index(["metric", "method"]).loc[("ensemble_stability", "noise")]
     assert row["value"] == 0.0 and not row["informative"]
     assert report.verdict.loc["noise", "tier1"] == "inconclusive"
+
+
+def test_paired_comparison_by_hand():
+    from keras_iml.metrics import get as get_metric
+    from keras_iml.validation.evidence import compare_with_placebo
+    from keras_iml.validation.verdict import Record
+
+    rng = np.random.default_rng(0)
+    placebo = rng.normal(0.0, 1.0, 30)
+    method = placebo + rng.normal(0.8, 1.0, 30)
+    method[3] = np.nan  # unscored sequences drop out of the pairs
+    deletion = get_metric("deletion")  # higher is better
+    randomisation = get_metric("randomisation")  # lower is better
+    records = [Record(deletion, "deletion", "m", method), Record(deletion, "deletion", "placebo:m", placebo),
+               Record(randomisation, "randomisation", "m", -method),
+               Record(randomisation, "randomisation", "placebo:m", -placebo)]
+    proto = Protocol.from_dict({"base": "quick", "n_bootstrap": 500})
+    ev = compare_with_placebo(records, {"m": "placebo:m"}, proto).set_index("metric")
+    d = (method - placebo)[np.isfinite(method)]
+    row = ev.loc["deletion"]
+    assert row["n"] == 29 and row["difference"] == pytest.approx(d.mean())
+    assert row["effect_size"] == pytest.approx(d.mean() / d.std(ddof=1))
+    assert row["p_value"] == pytest.approx(stats.wilcoxon(d, alternative="greater").pvalue)
+    assert row["diff_ci_low"] < d.mean() < row["diff_ci_high"]
+    # the direction of a lower-is-better metric is taken into account
+    assert ev.loc["randomisation", "difference"] == pytest.approx(d.mean())
+    # Holm over the method's two rows
+    p = np.sort(ev["p_value"].to_numpy())
+    np.testing.assert_allclose(np.sort(ev["p_adjusted"].to_numpy()), [2 * p[0], max(2 * p[0], p[1])])
+    assert (ev["beats_placebo"] == True).all() and ev["decidable"].all()  # noqa: E712

@@ -148,3 +148,50 @@ def test_worker_processes_match_in_process_results(shared_dir, tmp_path):
     column = "localisation_auroc|saliency"
     np.testing.assert_allclose(pair.loc[names, column].to_numpy(float), alone.loc[names, column].to_numpy(float),
                                atol=1e-6)
+
+
+def test_results_made_before_the_control_arms_are_migrated_and_read(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # the schema of a results table made before issue 13
+        conn.executescript(
+            "CREATE TABLE models (name TEXT PRIMARY KEY, family TEXT, tf TEXT, status TEXT NOT NULL,"
+            " reason TEXT, seconds REAL, row_json TEXT NOT NULL, finished TEXT NOT NULL);"
+            "CREATE TABLE metrics (name TEXT NOT NULL, tier INTEGER, metric TEXT NOT NULL,"
+            " method TEXT NOT NULL, value REAL, ci_low REAL, ci_high REAL, threshold REAL,"
+            " passed INTEGER, PRIMARY KEY (name, metric, method));"
+            "INSERT INTO metrics VALUES ('old', 2, 'deletion', 'saliency', 0.5, 0.4, 0.6, 0.0, 1);")
+    store = ResultsStore(path)
+    store.write({"name": "new", "status": "ok"},
+                [{"tier": 2, "metric": "deletion", "method": "saliency", "arm": "method", "value": 0.7,
+                  "placebo_value": 0.1, "effect_size": 2.0, "p_adjusted": 0.001,
+                  "beats_placebo": True, "informative": True, "passed": True},
+                 {"tier": 2, "metric": "deletion", "method": "placebo:saliency", "arm": "placebo",
+                  "value": 0.1, "beats_placebo": np.nan, "informative": True, "passed": False}])
+    rows = store.metrics().set_index(["name", "method"])
+    assert rows.loc[("old", "saliency"), "arm"] == "method"  # rows from before read as methods
+    assert rows.loc[("new", "saliency"), "beats_placebo"] is True
+    assert np.isnan(rows.loc[("new", "placebo:saliency"), "beats_placebo"])
+
+
+def test_zoo_summary_counts_every_verdict_and_the_controls():
+    import pandas as pd
+
+    from keras_iml.zoo.batch.summary import render_summary, verdict_counts
+
+    models = pd.DataFrame({
+        "name": ["a", "b", "c", "d"], "status": ["ok", "ok", "ok", "failed"],
+        "verdict|saliency|tier1": ["pass", "not above placebo", "fail", None],
+        "control|placebo:saliency|tier1": ["fail", "fail", "not above placebo", None],
+    })
+    counts = verdict_counts(models).set_index(["method", "tier"]).loc[("saliency", "tier1")]
+    assert (counts["n"], counts["pass"], counts["not above placebo"], counts["fail"]) == (3, 1, 1, 1)
+    assert counts["failing models"] == "c"
+    controls = verdict_counts(models, "control")
+    assert controls["method"].tolist() == ["placebo:saliency"] and controls["pass"].item() == 0
+    metrics = pd.DataFrame({
+        "name": ["a", "a", "b"], "tier": 1, "metric": "spearman", "arm": "pair",
+        "method": ["saliency|ism", "saliency|ism", "saliency|ism"], "value": [0.2, 0.2, 0.6],
+        "threshold": np.nan})
+    html = render_summary(models, metrics)
+    assert "Verdicts across models" in html and "not above placebo" in html
+    assert "Method x method agreement, mean over models" in html

@@ -20,7 +20,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    model = keras.saving.load_model(args.model)
+    model = io.load_model(args.model)
     data = io.load_sequences(args.data, genome=args.genome)
     attr = explain(model, data["x"], args.method, target=args.target,
                    batch_size=args.batch_size, seed=args.seed, verbose=1)

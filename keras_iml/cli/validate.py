@@ -36,9 +36,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    if not os.path.exists(args.model):
-        raise FileNotFoundError(f"No such model file. Received: MODEL={args.model!r}")
-    model = keras.saving.load_model(args.model)
+    model = io.load_model(args.model)
     data = io.load_sequences(args.data, genome=args.genome)
     motifs = None
     if args.motifs:

@@ -51,6 +51,8 @@ def _dataset_batches(dataset, batch_size, alphabet, n_policy):
                 f"Received: an element with keys {sorted(element)}"
             )
         arr = np.asarray(element)
+        if arr.ndim == 0 and arr.dtype.kind in "SUO":  # one DNA string per element
+            arr = arr.reshape(1)
         if arr.ndim == 2:
             arr = arr[None]
         arr = _checks.as_onehot(arr, alphabet, n_policy)

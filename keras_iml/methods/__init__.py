@@ -9,9 +9,6 @@ Example:
     >>> ig = methods.get("integrated_gradients", steps=32)
 """
 
-import importlib
-import pkgutil
-
 from keras_iml.methods.base import (
     REGISTRY,
     AttributionMethod,
@@ -22,9 +19,9 @@ from keras_iml.methods.base import (
     serialize,
 )
 
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_") and _info.name != "base":
-        importlib.import_module(f"{__name__}.{_info.name}")
+from keras_iml.registry import import_submodules
+
+import_submodules(__name__, __path__, skip=("base",))
 
 __all__ = ["REGISTRY", "AttributionMethod", "get", "names", "register", "serialize",
            "hypothetical_from_multipliers"]

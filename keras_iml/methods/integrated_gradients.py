@@ -243,12 +243,18 @@ def path_gradients(function, x, refs, alphas, weights, chunk_size=64, fast=True)
         weights: same shape as ``alphas``.
         chunk_size: interpolated inputs per gradient call.
         fast: True uses the first registered fast path that applies
-            (:mod:`keras_iml.engine.fast_paths`, hook ``"path_gradients"``); False
-            forces the plain path; a plugin name forces that fast path.
+            (:mod:`keras_iml.engine.fast_paths`, hook ``"path_gradients"``) when paths
+            have more than one step; False forces the plain path; a plugin name
+            forces that fast path.
 
     Returns:
         float32 array ``(P, L, 4)``.
     """
+    if fast is True and np.ndim(alphas) and np.shape(alphas)[-1] == 1:
+        # A fast path shares the activations of x and r over the steps of a path; with
+        # one point per path (expected gradients) there is nothing to share and the
+        # split would cost two passes instead of one.
+        fast = False
     _, path_fn = function.compiled(("keras_iml.path_gradients", fast),
                                    lambda: build_path_function(function, fast))
     x = np.asarray(x, np.float32)

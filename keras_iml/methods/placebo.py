@@ -146,7 +146,7 @@ def match_placebo(attributions, x, n_quantiles=N_QUANTILES, n_probe=32, seed=0):
     if values.shape != x.shape:
         raise ValueError(f"`attributions` must have the shape of `x` {x.shape}. Received: {values.shape}")
     observed = x > 0.5
-    observed_only = bool(np.all(values[~observed] == 0)) and observed.any()
+    observed_only = bool(np.all(values[~observed] == 0) and observed.any())
     pool = values[observed] if observed_only else values.ravel()
     pool = pool[np.isfinite(pool)]
     if pool.size == 0:

@@ -13,9 +13,6 @@ Example:
     2
 """
 
-import importlib
-import pkgutil
-
 from keras_iml.metrics.base import (
     REGISTRY,
     REQUIREMENTS,
@@ -31,9 +28,9 @@ from keras_iml.metrics.base import (
 )
 from keras_iml.metrics.context import Context, signed_contribution
 
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_") and _info.name not in ("base", "context"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+from keras_iml.registry import import_submodules
+
+import_submodules(__name__, __path__, skip=("base", "context", "stats"))
 
 __all__ = [
     "REGISTRY",

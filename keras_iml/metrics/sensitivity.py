@@ -110,7 +110,7 @@ class SeedRepeatability(Metric):
 
     def compute(self, ctx, method):
         inst = ctx.method_of(method)
-        if not getattr(inst, "stochastic", False):
+        if not inst.stochastic:
             raise NotApplicable(f"method {inst.name!r} is deterministic with these options")
         index = ctx.subsample(self.n_sequences, ("seed_repeatability",))
         base = ctx.on_subsample(method, index).position_importance

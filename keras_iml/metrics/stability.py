@@ -8,7 +8,7 @@ deviation of |attribution| across models and report its median.
 
 import numpy as np
 
-from keras_iml.metrics.base import Metric, NotApplicable, register
+from keras_iml.metrics.base import Metric, register
 
 __all__ = ["EnsembleStability"]
 

@@ -21,7 +21,6 @@ import datetime
 import io
 import json
 import math
-import os
 import sys
 from importlib import resources
 

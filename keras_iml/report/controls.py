@@ -20,23 +20,27 @@ CONTROL_TEXT = (
 )
 
 
-def placebo_figure(rows):
-    """Paired difference from placebo (mean and CI) per metric row and method or arm."""
-    rows = rows.dropna(subset=["difference"])
-    labels = [f"{m} · {k}" for m, k in zip(rows["metric"], rows["method"])]
-    fig, ax = _figure(6.4, 0.9 + 0.24 * max(len(rows), 1))
-    y = np.arange(len(rows))[::-1]
-    colour = np.where(rows["beats_placebo"].map(lambda v: v is True or v == 1.0), "#1a7f37", "#b42318")
-    low = (rows["difference"] - rows["diff_ci_low"]).clip(lower=0).to_numpy(float)
-    high = (rows["diff_ci_high"] - rows["difference"]).clip(lower=0).to_numpy(float)
-    ax.errorbar(rows["difference"], y, xerr=np.nan_to_num(np.vstack([low, high])), fmt="none",
-                ecolor="#888888", elinewidth=1)
-    ax.scatter(rows["difference"], y, c=list(colour), s=14, zorder=3)
-    ax.axvline(0.0, color="#444444", linewidth=0.8, linestyle="--")
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize=7)
-    ax.set_xlabel("better than placebo by (mean paired difference, 95% CI)")
-    ax.set_title("Each metric against placebo (green: beats it after correction)", fontsize=9)
+def placebo_figure(evidence):
+    """Metric row x method grid: effect size against placebo (Cohen's d_z, clipped to
+    ±3), a tick where the method beats its placebo after correction, a dot where the
+    comparison cannot decide."""
+    rows = evidence.dropna(subset=["effect_size"])
+    metrics = list(dict.fromkeys(rows["metric"]))
+    labels = list(dict.fromkeys(rows["method"]))
+    grid = np.full((len(metrics), len(labels)), np.nan)
+    fig, ax = _figure(1.6 + 0.55 * len(labels), 1.0 + 0.26 * len(metrics))
+    for r in rows.itertuples(index=False):
+        i, j = metrics.index(r.metric), labels.index(r.method)
+        grid[i, j] = np.clip(r.effect_size, -3, 3)
+        mark = "✓" if r.beats_placebo is True or r.beats_placebo == 1.0 else (
+            "·" if getattr(r, "decidable", True) in (False, 0.0) else "")
+        ax.text(j, i, mark, ha="center", va="center", fontsize=8)
+    image = ax.imshow(grid, cmap="RdBu", vmin=-3, vmax=3, aspect="auto")
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=7)
+    ax.set_yticks(range(len(metrics)), metrics, fontsize=7)
+    fig.colorbar(image, ax=ax, shrink=0.6, label="effect size vs placebo (d_z)")
+    ax.set_title("Each metric against placebo (✓ beats it; · too few sequences to decide)",
+                 fontsize=8)
     return c.figure_uri(fig)
 
 
@@ -50,12 +54,22 @@ def controls(parts):
         blocks.append(c.alert(
             "Uninformative on this run (left out of every verdict): "
             + "; ".join(f"{m}: {r}" for m, r in zip(weak["metric"], weak["reason"])), level="warning"))
+    evidence = parts.evidence
+    if isinstance(evidence, pd.DataFrame) and "decidable" in evidence and len(evidence):
+        undecided = evidence[~evidence["decidable"].astype(bool)
+                             & ~evidence["method"].astype(str).str.contains(":")]
+        if len(undecided):
+            blocks.append(c.alert(
+                "The evidence is too weak to decide (too few scored sequences differ from "
+                "placebo for any outcome to be significant), left out of the verdicts: "
+                + "; ".join(f"{m} · {k} (n = {n})" for m, k, n in
+                            zip(undecided["metric"], undecided["method"], undecided["n_untied"])),
+                level="info"))
     table = parts.controls.copy()
     if "config" in table:
         table["config"] = table["config"].astype(str)
     blocks.append(c.table(table, caption="Control arms (settings and seeds fixed by the protocol) "
                                          "and their verdicts"))
-    evidence = parts.evidence
     if isinstance(evidence, pd.DataFrame) and len(evidence):
         blocks.append(c.figure(placebo_figure(evidence), "Each metric against placebo"))
         blocks.append(c.datatable(evidence, "placebo-table",

@@ -112,7 +112,12 @@ def agreement(parts):
                      note="Per-sequence agreement between every pair of methods, averaged.")
 
 
-def _curve_group(name):
+def _curve_group(name, declared=None):
+    """The section of a curve: the one its metric declared (``curve_section``, recorded
+    in ``provenance["curve_sections"]``); for reports made before that record, read
+    from the curve's name."""
+    if declared and name in declared:
+        return declared[name]
     low = name.lower()
     if low.startswith(("deletion", "insertion")):
         return "faithfulness"
@@ -128,8 +133,9 @@ def _curve_group(name):
 def _curve_figures(parts, group, xlabel=None, ylabel=None):
     colors = colors_for(parts)
     blocks = []
+    declared = parts.provenance.get("curve_sections") or {}
     for name, frame in parts.curves.items():
-        if _curve_group(name) != group or frame is None or not len(frame):
+        if _curve_group(name, declared) != group or frame is None or not len(frame):
             continue
         try:
             uri = figures.curves(name, frame, colors, xlabel=xlabel, ylabel=ylabel)

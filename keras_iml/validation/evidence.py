@@ -163,19 +163,18 @@ def uninformative_rows(records, evidence, kinds, partners):
         if not methods:
             continue
         higher = by_label[methods[0]][1]
-        method_value = float(np.nanmedian([by_label[m][0] for m in methods]))
-        placebo_value = float(np.nanmedian([by_label[partners[m]][0] for m in methods]))
+        method_value = aggregate([by_label[m][0] for m in methods], "median")
+        placebo_value = aggregate([by_label[partners[m]][0] for m in methods], "median")
         positive = evidence[(evidence["metric"] == row) & evidence["method"].map(
             lambda lab: kinds.get(lab) == "positive_control")]
-        sensitive = bool((positive["beats_placebo"] == True).any())  # noqa: E712 - object column
-        if sensitive or not np.isfinite(method_value) or not np.isfinite(placebo_value):
+        if (positive["beats_placebo"] == True).any():  # noqa: E712 - an object column
+            continue  # a positive control shows the metric can detect an effect here
+        if not np.isfinite(method_value) or not np.isfinite(placebo_value):
             continue
-        as_good = placebo_value >= method_value if higher else placebo_value <= method_value
-        if as_good:
+        if placebo_value >= method_value if higher else placebo_value <= method_value:
             out.append({
                 "metric": row, "placebo_value": placebo_value, "methods_value": method_value,
-                "positive_control": "beats placebo" if sensitive else (
-                    "does not beat placebo" if len(positive) else "none on this metric"),
+                "positive_control": "does not beat placebo" if len(positive) else "none on this metric",
                 "reason": (f"placebo maps (model-independent noise) score {placebo_value:.3g}, "
                            f"as well as the methods (median {method_value:.3g}), and no positive "
                            "control beats placebo: the metric cannot tell a method from noise "

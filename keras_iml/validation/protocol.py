@@ -220,7 +220,9 @@ class Protocol:
             return cls.from_dict(protocol)
         if isinstance(protocol, (str, os.PathLike)):
             if not os.path.exists(protocol):
-                raise FileNotFoundError(f"No such protocol file. Received: protocol={protocol!r}")
+                raise FileNotFoundError(
+                    "`protocol` must be 'default', 'quick' or the path of a YAML file; no such "
+                    f"file. Received: protocol={protocol!r}")
             return cls.from_yaml(protocol)
         raise TypeError(
             "`protocol` must be None, 'default', 'quick', a Protocol, a dict or a YAML path. "

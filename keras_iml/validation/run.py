@@ -46,6 +46,14 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     truth, known-motif enrichment. A metric whose inputs are absent is reported as
     not run, with the reason. See ``docs/metrics.md`` for every definition.
 
+    Control arms run with the methods unless the protocol says ``controls: false``: a
+    placebo per method (model-independent noise matched to its smoothness and
+    values), a randomised-model arm and positive controls (ISM; the planted sites).
+    Every metric row of a method is compared with its placebo's (paired Wilcoxon,
+    Holm-corrected over the method's rows); a row passes only when it meets its
+    threshold and beats placebo, and a metric on which placebo does as well as the
+    methods is flagged uninformative (``report.tables["uninformative"]``).
+
     Args:
         model: a Keras model taking one-hot ``(N, L, 4)`` (never modified); None to
             score precomputed ``attributions`` only.
@@ -131,13 +139,7 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         _explain_one(ctx, label, out)
         bar.add(1)
     real = [label for label in specs if label in ctx.attributions]
-    arms, arm_not_run = _controls.add_arms(ctx, proto.controls, lambda label, s: _explain_one(ctx, label, out, s))
-    out.not_run.extend((arm, arm, reason) for arm, reason in arm_not_run)
-    arms = [a for a in arms if a.label in ctx.attributions]
-    kinds = {**{label: "method" for label in real}, **{a.label: a.kind for a in arms}}
-    partners = {label: f"placebo:{label}" for label in real}
-    partners.update({a.label: f"placebo:{a.matches}" for a in arms if a.kind != "placebo"})
-    partners = {k: v for k, v in partners.items() if v in ctx.attributions}
+    arms, kinds, partners = _add_control_arms(ctx, proto, out)
     every = list(real) + [a.label for a in arms]
     bar.target = len(to_explain) + sum(
         1 if m.pairwise else len(every if m.on_control_arms else real) for m in metrics)
@@ -176,9 +178,29 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         protocol=ctx.protocol,
         provenance={**_provenance(x, model, proto.seed, ctx.ground_truth, ctx.ensemble),
                     "methods": {k: _config(v) for k, v in specs.items()},
-                    "controls": [a.row() for a in arms], "seconds": out.timings},
+                    "controls": [a.row() for a in arms], "seconds": out.timings,
+                    "curve_sections": out.curve_sections},
         model_info=_model_info(ctx, proto),
     )
+
+
+def _add_control_arms(ctx, proto, out):
+    """The protocol's control arms, explained into ``ctx``.
+
+    Returns:
+        ``(arms, kinds, partners)``: the :class:`~keras_iml.validation.controls.ControlArm`
+        list, label -> arm kind (``"method"`` for the methods), and label -> its
+        placebo's label (for the labels that have one).
+    """
+    real = [label for label in ctx.real_methods if label in ctx.attributions]
+    arms, not_run = _controls.add_arms(ctx, proto.controls,
+                                       lambda label, seed: _explain_one(ctx, label, out, seed))
+    out.not_run.extend((arm, arm, reason) for arm, reason in not_run)
+    arms = [a for a in arms if a.label in ctx.attributions]
+    kinds = {**{label: "method" for label in real}, **{a.label: a.kind for a in arms}}
+    partners = {label: f"placebo:{label}" for label in real}
+    partners.update({a.label: f"placebo:{a.matches}" for a in arms if a.kind != "placebo"})
+    return arms, kinds, {k: v for k, v in partners.items() if v in ctx.attributions}
 
 
 def _cache(cache, functions):
@@ -202,12 +224,14 @@ class _Collected:
         self.records, self.not_run = [], []
         self.curves, self.matrices, self.tables = {}, {}, {}
         self.timings = {"explain": {}, "metrics": {}}
+        self.curve_sections = {}
 
     def add(self, metric, label, result):
         for row, values in result.per_sequence.items():
             self.records.append(_verdict.Record(metric, row, label, values))
         for name, frame in result.curves.items():
             self.curves.setdefault(name, []).append(frame)
+            self.curve_sections[name] = metric.curve_section
         for name, frame in result.tables.items():
             self.tables.setdefault(name, []).append(frame)
 
@@ -297,7 +321,10 @@ def _model_info(ctx, proto):
     info["output_mean"] = float(outputs.mean())
     info["output_sd"] = float(outputs.std())
     y = None if ctx.y is None else np.asarray(ctx.y).reshape(len(outputs), -1)
-    if y is not None and y.shape[1] == 1 and np.isin(y, (0, 1)).all() and 0 < y.sum() < len(y):
+    if y is not None and not (y.shape[1] == 1 and np.isin(y, (0, 1)).all() and 0 < y.sum() < len(y)):
+        info["y_note"] = ("the model's AUROC/AUPRC were not computed: `y` is not one binary "
+                          "column with both classes")
+    elif y is not None:
         labels = y[:, 0].astype(bool)[None]
         info["auroc"] = float(auroc_rows(outputs[None], labels)[0])
         info["auprc"] = float(average_precision_rows(outputs[None], labels)[0])
