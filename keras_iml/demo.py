@@ -285,12 +285,23 @@ def write_outputs(report, out):
 
 def summary_table(report, metrics=("localisation_auroc", "localisation_auprc",
                                    "ensemble_stability", "deletion")):
-    """A short text table: per method, a few headline metrics and the tier verdicts."""
+    """A short text table: per method, a few headline metrics and the tier verdicts;
+    then the control arms with theirs (a working protocol fails every placebo)."""
     s = report.summary
-    rows = s[s["metric"].isin(metrics) & ~s["method"].astype(str).str.contains("|", regex=False)]
+    methods = s["arm"] == "method" if "arm" in s else ~s["method"].astype(str).str.contains("|", regex=False)
+    rows = s[s["metric"].isin(metrics) & methods]
     table = rows.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
     table = table[[m for m in metrics if m in table.columns]]
     verdict = report.verdict if report.verdict is not None else None
     if verdict is not None and len(verdict):
         table = table.join(verdict, how="outer")
-    return table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
+    text = table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
+    controls = getattr(report, "controls", None)
+    if controls is not None and len(controls) and "tier1" in controls:
+        arms = controls.set_index("arm")[["kind", "tier1", "tier2", "tier3"]]
+        text += "\n\nControl arms:\n" + arms.to_string()
+    weak = (getattr(report, "tables", None) or {}).get("uninformative")
+    if weak is not None and len(weak):
+        text += "\n\nUninformative on these data (placebo scores as well as the methods): " \
+            + ", ".join(weak["metric"])
+    return text

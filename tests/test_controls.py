@@ -111,6 +111,11 @@ def test_arms_are_marked_and_recorded(oracle_run):
     assert report.controls["seed"].notna().all()
     assert set(report.summary["arm"]) >= {"method", "placebo", "positive_control", "randomised_model"}
     assert set(report.per_sequence["arm"]) >= {"method", "placebo"}
+    # the demo's text table lists them apart from the methods
+    from keras_iml import demo
+
+    text = demo.summary_table(report)
+    assert "Control arms:" in text and text.index("placebo:saliency") > text.index("Control arms:")
     # control arms are never in the method verdict, and never adverse events
     assert not any(":" in m for m in report.verdict.index)
     assert not report.adverse_events["method"].astype(str).str.contains(":").any()
