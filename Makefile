@@ -13,12 +13,33 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 
+# TensorFlow: the package asks for `tensorflow` (what Colab and GPU machines carry). This
+# project's machines have no GPU: on x86-64 Linux, setup.py declares tensorflow-cpu instead
+# when KERAS_IML_TENSORFLOW names it, so pip never fetches the full wheel, and installed
+# metadata and `pip check` stay true. Other platforms keep `tensorflow` (tensorflow-cpu's
+# wheels are for x86-64).
+# Set KERAS_IML_TENSORFLOW=tensorflow to choose the full build here.
+KERAS_IML_TENSORFLOW ?= $(if $(filter Linux-x86_64,$(shell uname -s)-$(shell uname -m)),tensorflow-cpu,tensorflow)
+export KERAS_IML_TENSORFLOW
+
 # torch 2.13.0 is the CPU build this project's machines carry (a plain `torch` would pull
 # a multi-GB CUDA build); jax[cpu] and torch run the JAX and PyTorch backend tests.
-$(STAMP): $(PY) setup.cfg pyproject.toml
+# The last check fails when two TensorFlow distributions lie over each other in the venv
+# (another package asked for `tensorflow` beside tensorflow-cpu).
+$(STAMP): $(PY) setup.py setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[test,backends]"
 	$(PY) -c "import tensorflow as tf, keras; print('keras_iml: TensorFlow', tf.__version__, '/ Keras', keras.__version__)"
+	$(PY) -c "$$TF_DISTRIBUTIONS_CHECK"
 	touch $(STAMP)
+
+define TF_DISTRIBUTIONS_CHECK
+import importlib.metadata as md
+names = sorted({(d.metadata["Name"] or "").lower().replace("_", "-") for d in md.distributions()}
+               & {"tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"})
+print("keras_iml: TensorFlow distributions installed:", ", ".join(names))
+assert len(names) == 1, f"expected one TensorFlow distribution, found {names}"
+endef
+export TF_DISTRIBUTIONS_CHECK
 
 install: $(STAMP) browser
 

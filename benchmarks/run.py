@@ -85,6 +85,24 @@ def run_case(case, n, options, timeout):
     return json.loads(lines[-1])
 
 
+def run_distill(n, timeout=1800):
+    """benchmarks/bench_distill.py (its own subprocesses), as a row of the throughput table."""
+    out = os.path.join(HERE, "distill_results.json")
+    cmd = [sys.executable, os.path.join(HERE, "bench_distill.py"), "--n", str(n), "--small", str(max(1, n // 5)),
+           "--out", out]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    if proc.returncode or not os.path.exists(out):
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": tail[0][:160]}
+    with open(out) as fh:
+        run = json.load(fh)["runs"][str(n)]
+    return {"seq_per_s": run["queries_per_s"], "peak_rss_mb": run["peak_rss_mb"], "n": n,
+            "seconds": run["seconds"], "tracemalloc_peak_mb": run["tracemalloc_peak_mb"]}
+
+
 def fmt(result):
     if "error" in result:
         return f"| n/a | n/a | {result['error']} |"
@@ -101,6 +119,8 @@ def main():
     parser.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.md"))
     parser.add_argument("--only", default=None, help="substring filter on case labels")
     parser.add_argument("--stream", type=int, default=100_000, help="sequences for the streaming case")
+    parser.add_argument("--distill", type=int, default=50_000,
+                        help="queries for the distillation case (benchmarks/bench_distill.py; 0 skips it)")
     args = parser.parse_args()
     results = {}
     plan = [p for p in PLAN if not args.only or args.only in p[0]]
@@ -113,6 +133,10 @@ def main():
         print(f"[stream] keras_iml saliency streamed over {args.stream} sequences ...", flush=True)
         results["stream"] = run_case("stream", args.stream, {}, timeout=3600)
         print("    ", results["stream"], flush=True)
+    if args.distill and not args.only:
+        print(f"[distill] keras_iml.distill over {args.distill} queries ...", flush=True)
+        results["distill"] = run_distill(args.distill)
+        print("    ", results["distill"], flush=True)
     atomic_write(os.path.join(HERE, "results.json"),
                  lambda tmp: open(tmp, "w").write(json.dumps(results, indent=1)))
     write_markdown(args.out, results)
@@ -147,6 +171,9 @@ def write_markdown(path, results):
             lines.append(f"| {label} {fmt(results[label])}")
     if "stream" in results:
         lines.append(f"| keras_iml saliency streamed (iter_explain over a tf.data generator) {fmt(results['stream'])}")
+    if "distill" in results:
+        lines.append(f"| keras_iml distill (queries / s; libraries generated, queried and fitted, streamed) "
+                     f"{fmt(results['distill'])}")
     lines += ["", "## Ratios measured in the same run", "", "| comparison | ratio | target met |", "| --- | --- | --- |"]
     for title, ours, peer, target in RATIOS:
         a, b = results.get(ours, {}), results.get(peer, {})

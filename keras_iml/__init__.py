@@ -11,10 +11,11 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_iml import dna, methods, metrics  # noqa: E402
+from keras_iml import dna, genome, methods, metrics  # noqa: E402
 from keras_iml.attributions import Attributions  # noqa: E402
 from keras_iml.explain import explain, iter_explain  # noqa: E402
 from keras_iml.explainer import Explainer, TraceCache  # noqa: E402
+from keras_iml.surrogate import distill  # noqa: E402
 from keras_iml.validation import validate  # noqa: E402
 from keras_iml.wrapper import IMLMixin, IMLModel, wrap  # noqa: E402
 
@@ -27,8 +28,10 @@ __all__ = [
     "TraceCache",
     "IMLMixin",
     "IMLModel",
+    "distill",
     "dna",
     "explain",
+    "genome",
     "iter_explain",
     "methods",
     "metrics",

@@ -8,7 +8,8 @@ import numpy as np
 
 from keras_iml import dna
 
-__all__ = ["as_onehot", "check_onehot", "check_against_model", "model_input_shape"]
+__all__ = ["as_onehot", "check_onehot", "check_against_model", "model_input_shape", "check_names",
+           "sequence_names"]
 
 _ONEHOT_TOL = 1e-4
 
@@ -25,12 +26,13 @@ def _exactly_onehot(xf):
     return bool((total <= 1).all())
 
 
-def check_onehot(x, name="x"):
+def check_onehot(x, name="x", names=None):
     """Checks a float array ``(N, L, 4)`` holds valid DNA columns.
 
     A valid column is one-hot, all zeros (padding, or ``N`` under the "zeros"
     policy) or uniform 0.25 (``N`` under the default policy). NaN/inf, negative
-    values, soft probabilities and channels-first layouts are refused.
+    values, soft probabilities and channels-first layouts are refused. With
+    ``names`` (one per sequence), errors name the offending sequence's record.
     """
     x = np.asarray(x)
     if x.ndim != 3:
@@ -48,8 +50,8 @@ def check_onehot(x, name="x"):
         )
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"`{name}` is empty. Received: {name}.shape={x.shape}")
-    if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
-        raise TypeError(f"`{name}` must be numeric. Received: {name}.dtype={x.dtype}")
+    if (not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_) or x.dtype.kind == "c":
+        raise TypeError(f"`{name}` must be real numbers. Received: {name}.dtype={x.dtype}")
     xf = x.astype(np.float32, copy=False)
     if _exactly_onehot(xf):
         return xf
@@ -64,13 +66,14 @@ def check_onehot(x, name="x"):
         if not np.isfinite(total).all():
             n = int(np.argwhere(~np.isfinite(total))[0][0])
             raise ValueError(
-                f"`{name}` contains NaN or inf (first in sequence {n}). "
+                f"`{name}` contains NaN or inf (first in {dna.sequence_label(n, names)}). "
                 f"Received: {name}.shape={x.shape}"
             )
         n, i = np.argwhere(~ok)[0]
+        where = "" if names is None else f" ({dna.sequence_label(n, names)}, position {i})"
         raise ValueError(
             f"`{name}` must be one-hot encoded DNA (each position one-hot, all-zero or "
-            f"uniform 0.25 for N). Received: {name}[{n}, {i}]={xf[n, i].tolist()}"
+            f"uniform 0.25 for N). Received: {name}[{n}, {i}]={xf[n, i].tolist()}{where}"
         )
     return xf
 
@@ -115,28 +118,40 @@ def _as_strings(x):
         return None
     if values.dtype.kind in "US" or (values.dtype == object and all(
             isinstance(v, (str, bytes)) for v in values)):
-        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+        out = []
+        for i, v in enumerate(values):
+            if isinstance(v, bytes):
+                try:
+                    v = v.decode("ascii")
+                except UnicodeDecodeError:
+                    raise ValueError(
+                        f"`x` holds bytes that are not ASCII DNA letters. Received: x[{i}]={v[:60]!r}"
+                    ) from None
+            out.append(str(v))
+        return out
     return None
 
 
-def as_onehot(x, alphabet="ACGT", n_policy="uniform", name="x"):
+def as_onehot(x, alphabet="ACGT", n_policy="uniform", name="x", names=None):
     """Turns any supported sequence input into a validated float32 ``(N, L, 4)`` array.
 
     Args:
         x: one-hot numpy array or tensor ``(N, L, 4)``, a DNA string, or a list, 1-D
             numpy array or pandas Series of strings. (``tf.data.Dataset`` inputs are
-            streamed by the engine instead.)
+            streamed by the engine instead; a dict name -> sequence is unpacked by
+            :func:`sequence_names` first.)
         alphabet: column order of the encoding.
         n_policy: see :func:`keras_iml.dna.one_hot`.
         name: the argument name used in error messages.
+        names: optional name of each sequence, used in error messages.
     """
     if isinstance(x, str) or (
         isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], str)
     ):
-        return dna.one_hot(x, alphabet=alphabet, n_policy=n_policy)
+        return dna.one_hot(x, alphabet=alphabet, n_policy=n_policy, names=names)
     strings = _as_strings(x)
     if strings is not None:  # a 1-D numpy array or pandas Series of DNA strings
-        return dna.one_hot(strings, alphabet=alphabet, n_policy=n_policy)
+        return dna.one_hot(strings, alphabet=alphabet, n_policy=n_policy, names=names)
     if isinstance(x, (list, tuple)) and not len(x):
         raise ValueError(f"`{name}` is empty. Received: {name}=[]")
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
@@ -153,4 +168,102 @@ def as_onehot(x, alphabet="ACGT", n_policy="uniform", name="x"):
             f"`{name}` must be a one-hot array (N, L, 4), a list of DNA strings or a "
             f"tf.data.Dataset. Received: {name} of type {type(x).__name__}"
         )
-    return check_onehot(arr, name=name)
+    return check_onehot(arr, name=name, names=names)
+
+
+def check_names(names, n=None, arg="names"):
+    """``names`` as a list of ``n`` strings (None stays None).
+
+    Args:
+        names: None, or a list / tuple / array / pandas Index or Series of strings (or
+            integers, turned into strings), one per sequence.
+        n: the number of sequences (None: not known yet, not checked).
+        arg: the argument name used in error messages.
+
+    Raises:
+        TypeError: ``names`` is one string or holds something else than strings.
+        ValueError: ``names`` does not hold one name per sequence.
+    """
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__len__"):
+        raise TypeError(
+            f"`{arg}` must be a list of strings, one per sequence. "
+            f"Received: {arg} of type {type(names).__name__}"
+        )
+    out = []
+    for i, value in enumerate(list(names)):
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if not isinstance(value, (str, int, np.integer)) or isinstance(value, bool):
+            raise TypeError(
+                f"`{arg}` must hold strings. Received: {arg}[{i}] of type {type(value).__name__}"
+            )
+        out.append(str(value))
+    if n is not None and len(out) != n:
+        raise ValueError(
+            f"`{arg}` must hold one name per sequence (N={n}). Received: len({arg})={len(out)}"
+        )
+    return out
+
+
+def _default_index(index):
+    """True for a pandas RangeIndex 0, 1, ... (no names worth keeping)."""
+    return (type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1)
+
+
+def _count(x):
+    """Number of sequences in an accepted input, or None when it cannot be known up front."""
+    if isinstance(x, str):
+        return 1
+    if isinstance(x, (list, tuple)) or type(x).__name__ == "Series":
+        return len(x)
+    shape = getattr(x, "shape", None)
+    if shape is not None and len(shape) == 3 and shape[0] is not None:
+        return int(shape[0])
+    return None
+
+
+def sequence_names(x, names=None, name="x"):
+    """Splits sequence names from the data: ``(x, names)``.
+
+    Names come from ``names`` when given, else from a dict ``name -> sequence``
+    (a DNA string or a one-hot ``(L, 4)`` array; the dict is turned into a list or
+    an array in its order) or from the index of a pandas Series of strings (unless it
+    is the default ``0, 1, ...``). Without any, ``names`` stays None.
+
+    Returns:
+        ``(x, names)``: the data in a form :func:`as_onehot` accepts, and a list of
+        strings (one per sequence, checked where the count is known) or None.
+    """
+    auto = None
+    if isinstance(x, dict):
+        if not x:
+            raise ValueError(f"`{name}` is empty. Received: {name}={{}}")
+        auto = list(x)
+        values = list(x.values())
+        if all(isinstance(v, str) for v in values):
+            x = values
+        else:
+            try:
+                x = np.stack([np.asarray(v) for v in values])
+            except ValueError as err:
+                raise ValueError(
+                    f"A dict `{name}` must map names to DNA strings or to one-hot (L, 4) arrays "
+                    f"of one shape. Received: values of shapes "
+                    f"{sorted({np.shape(v) for v in values})[:5]}"
+                ) from err
+    elif type(x).__name__ == "Series" and not _default_index(x.index):
+        auto = list(x.index)
+    return x, check_names(names if names is not None else auto, _count(x))
+
+
+def text_line(raw, path, number):
+    """One line of a text file (bytes) as a stripped str; ValueError naming the file and line."""
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"The file is not text: line {number} of {str(path)!r} is not UTF-8. "
+            f"Received: {raw[:60]!r}"
+        ) from None

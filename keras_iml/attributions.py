@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from keras_iml import _checks
 from keras_iml.io import atomic_write
 
 __all__ = ["Attributions"]
@@ -30,6 +31,12 @@ class Attributions:
         target: description of the explained output.
         convergence_delta: float32 ``(N,)`` or None: ``sum(values) - (f(x) - f(ref))``
             for methods with a completeness property.
+        names: list of ``N`` strings or None: the name of each sequence (FASTA record,
+            BED interval ``chrom:start-end`` or its name). Kept by selection,
+            concatenation and ``.npz`` files; ``attr["peak_7"]`` selects by name.
+        aux: dict input name -> float32 array ``(N, ...)`` or None: attributions of a
+            model's auxiliary (non-DNA) inputs, e.g. a DNase track (``explain(...,
+            attribute_aux=True)``; each array shaped like the input's values).
     """
 
     def __init__(
@@ -42,6 +49,8 @@ class Attributions:
         hypothetical=None,
         inputs=None,
         convergence_delta=None,
+        names=None,
+        aux=None,
     ):
         self.values = np.asarray(values, dtype=np.float32)
         if self.values.ndim != 3:
@@ -56,6 +65,8 @@ class Attributions:
         self.method = method
         self.params = dict(params or {})
         self.target = target
+        self.names = _checks.check_names(names, self.values.shape[0])
+        self.aux = _aux(aux, self.values.shape[0])
 
     def __len__(self):
         return self.values.shape[0]
@@ -70,9 +81,9 @@ class Attributions:
         return f"<Attributions method={self.method!r} shape={self.values.shape}{more}>"
 
     def __getitem__(self, index):
-        """Selects sequences: ``attr[:10]``, ``attr[[0, 5]]`` or a boolean mask."""
-        if isinstance(index, (int, np.integer)):
-            index = [int(index)]
+        """Selects sequences: ``attr[:10]``, ``attr[[0, 5]]``, a boolean mask, or by name:
+        ``attr["peak_7"]`` (every sequence of that name) or a list of names."""
+        index = self._index(index)
         pick = lambda a: None if a is None else a[index]  # noqa: E731
         return Attributions(
             self.values[index],
@@ -82,7 +93,27 @@ class Attributions:
             hypothetical=pick(self.hypothetical),
             inputs=pick(self.inputs),
             convergence_delta=pick(self.convergence_delta),
+            names=None if self.names is None else np.asarray(self.names, dtype=object)[index].tolist(),
+            aux=None if self.aux is None else {k: v[index] for k, v in self.aux.items()},
         )
+
+    def _index(self, index):
+        """A numpy index for ``__getitem__`` (names turned into positions)."""
+        if isinstance(index, (int, np.integer)):
+            return [int(index)]
+        single = isinstance(index, str)
+        if single or (isinstance(index, (list, tuple)) and index and all(isinstance(i, str) for i in index)):
+            if self.names is None:
+                raise KeyError(f"These attributions carry no sequence names. Received: index={index!r}")
+            where = {}
+            for i, name in enumerate(self.names):
+                where.setdefault(name, []).append(i)
+            wanted = [index] if single else list(index)
+            missing = [w for w in wanted if w not in where]
+            if missing:
+                raise KeyError(f"No sequence named {missing[0]!r}. Received: index={index!r}")
+            return [i for w in wanted for i in where[w]]
+        return index
 
     @property
     def position_importance(self):
@@ -91,7 +122,10 @@ class Attributions:
 
     @classmethod
     def concatenate(cls, parts):
-        """Joins Attributions of the same method computed on consecutive batches."""
+        """Joins Attributions of the same method computed on consecutive batches.
+
+        The result carries names when every part does (None otherwise).
+        """
         parts = list(parts)
         if not parts:
             raise ValueError("`parts` must contain at least one Attributions object.")
@@ -109,24 +143,29 @@ class Attributions:
             hypothetical=cat("hypothetical"),
             inputs=cat("inputs"),
             convergence_delta=cat("convergence_delta"),
+            names=None if any(p.names is None for p in parts) else [n for p in parts for n in p.names],
+            aux=None if any(p.aux is None for p in parts) else {
+                k: np.concatenate([p.aux[k] for p in parts]) for k in first.aux},
         )
 
     def to_dataframe(self, alphabet="ACGT"):
         """Long-form DataFrame: one row per (sequence, position, base).
 
         Columns: ``seq, pos, base, value`` plus ``hypothetical`` and ``input`` where
-        present.
+        present; with names, a ``name`` column follows ``seq`` (the integer index).
         """
         n, length, c = self.values.shape
         seq, pos, base = np.meshgrid(
             np.arange(n), np.arange(length), np.arange(c), indexing="ij"
         )
-        frame = {
-            "seq": seq.ravel(),
+        frame = {"seq": seq.ravel()}
+        if self.names is not None:
+            frame["name"] = np.asarray(self.names, dtype=object)[frame["seq"]]
+        frame.update({
             "pos": pos.ravel(),
             "base": np.asarray(list(alphabet))[base.ravel()],
             "value": self.values.ravel(),
-        }
+        })
         if self.hypothetical is not None:
             frame["hypothetical"] = self.hypothetical.ravel()
         if self.inputs is not None:
@@ -139,6 +178,10 @@ class Attributions:
         for name in ("hypothetical", "inputs", "convergence_delta"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
+        if self.names is not None:
+            arrays["names"] = np.asarray(self.names, dtype=str)
+        for name, value in (self.aux or {}).items():
+            arrays[f"aux:{name}"] = value
         meta = {"method": self.method, "params": self.params, "target": self.target}
         arrays["meta"] = np.frombuffer(
             json.dumps(meta, default=_json_default).encode(), dtype=np.uint8
@@ -164,10 +207,13 @@ class Attributions:
                 hypothetical=get("hypothetical"),
                 inputs=get("inputs"),
                 convergence_delta=get("convergence_delta"),
+                names=None if get("names") is None else [str(n) for n in get("names")],
+                aux={k[4:]: data[k] for k in data.files if k.startswith("aux:")} or None,
             )
 
     def plot(self, i=0, ax=None, hypothetical=False, start=None, end=None):
-        """Draws sequence ``i`` as a sequence logo (logomaker) and returns the axes."""
+        """Draws sequence ``i`` (an index, or a name) as a sequence logo (logomaker) and
+        returns the axes."""
         from keras_iml.plotting import attribution_logo
 
         values = self.hypothetical if hypothetical else self.values
@@ -176,7 +222,25 @@ class Attributions:
                 f"Method {self.method!r} defines no hypothetical contributions. "
                 "Received: hypothetical=True"
             )
+        if isinstance(i, str):
+            i = self._index(i)[0]
         return attribution_logo(values[i][slice(start, end)], ax=ax)
+
+
+def _aux(aux, n):
+    """Auxiliary-input attributions as a dict name -> float32 array with ``n`` rows, or None."""
+    if aux is None:
+        return None
+    if not isinstance(aux, dict):
+        raise TypeError(f"`aux` must be a dict input name -> array. Received: {type(aux).__name__}")
+    out = {}
+    for name, value in aux.items():
+        arr = np.asarray(value, dtype=np.float32)
+        if arr.ndim < 1 or arr.shape[0] != n:
+            raise ValueError(f"`aux[{name!r}]` must have one row per sequence (N={n}). "
+                             f"Received: aux[{name!r}].shape={arr.shape}")
+        out[str(name)] = arr
+    return out
 
 
 def _opt(array, shape, name):

@@ -54,6 +54,14 @@ class DemoConfig:
         left_out: metric name -> reason, for protocol metrics the demo does not run;
             each is listed in the report's ``not_run`` table with its reason.
         architecture: keyword arguments of :func:`~keras_iml.models.basset_like`.
+        distill: options of the protocol's distillation tier
+            (:data:`keras_iml.surrogate.tier.TIER_DEFAULTS`), or None to leave it out.
+        confounded: benchmark options of a planted confounder (e.g. ``{"gc_shift": 0.2}``:
+            positives' background GC 0.2 higher): one more model is trained on that
+            benchmark and distilled on the same held-out sequences, so that the report
+            shows the confounder and the blind spot it causes next to the clean model's
+            results (None: left out). It is trained on at most 2,000 sequences for at
+            most 8 epochs, to keep the demo within its time.
     """
 
     n_train: int = 5000
@@ -77,6 +85,8 @@ class DemoConfig:
                           "with the default protocol to include it)"})
     architecture: dict = dataclasses.field(default_factory=lambda: {
         "filters": (64, 64), "kernel_sizes": (19, 7), "pool_sizes": (2, 2)})
+    distill: dict = dataclasses.field(default_factory=lambda: {"n_queries": 12000})
+    confounded: dict = dataclasses.field(default_factory=lambda: {"gc_shift": 0.2})
 
     @classmethod
     def default(cls):
@@ -90,7 +100,8 @@ class DemoConfig:
                    epochs=8, patience=1, protocol="quick",
                    metric_options={"ensemble_stability": {"n_sequences": 16}},
                    architecture={"filters": (32, 32), "kernel_sizes": (19, 7),
-                                 "pool_sizes": (2, 2), "hidden": 32})
+                                 "pool_sizes": (2, 2), "hidden": 32},
+                   distill={"n_queries": 6000})
 
 
 def _say(verbose, *parts):
@@ -119,7 +130,8 @@ def _protocol(validation, cfg, seed):
         metrics.pop(name, None)
     order = {m: i for i, m in enumerate(validation.protocol.DEFAULT_METRICS)}
     metrics = dict(sorted(metrics.items(), key=lambda kv: order.get(kv[0], len(order))))
-    return protocol.replace(metrics=metrics, seed=int(seed), name=f"demo-{protocol.name}")
+    return protocol.replace(metrics=metrics, seed=int(seed), name=f"demo-{protocol.name}",
+                            distill=cfg.distill if cfg.distill is not None else False)
 
 
 def _method_options(protocol, name):
@@ -209,6 +221,11 @@ def run_demo(out="demo_out", *, quick=False, seed=0, verbose=1, config=None):
     model_info["seconds"] = {k: round(v, 2) for k, v in timings.items()}
     report.model_info.update(model_info)
     _record_left_out(report, cfg, validation.protocol.Protocol.from_any(cfg.protocol))
+    if cfg.confounded and report.distillation is not None:
+        _say(verbose, f"      planted confounder {cfg.confounded}: training and distilling one more model")
+        t0 = time.perf_counter()
+        report.distillation.update(_confounded(cfg, seed, explained, test, protocol, builder))
+        model_info["seconds"]["confounded"] = round(time.perf_counter() - t0, 2)
 
     _say(verbose, f"[5/5] Writing the report to {out}/")
     paths = write_outputs(report, out)
@@ -222,6 +239,31 @@ def run_demo(out="demo_out", *, quick=False, seed=0, verbose=1, config=None):
               f"finished in {time.perf_counter() - t_start:.0f} s.")
         print(f"Report: {os.path.abspath(paths['html'])}")
     return report
+
+
+def _confounded(cfg, seed, explained, test, protocol, builder):
+    """A model trained on the benchmark with ``cfg.confounded`` planted, distilled on the
+    same held-out (clean) sequences: ``planted_*`` tables for ``report.distillation``."""
+    from keras_iml.models import train
+    from keras_iml.surrogate import distill, tier, truth
+
+    data = make_tf_binding(min(cfg.n_train, 2000), cfg.length, grammar=cfg.grammar, seed=seed, **cfg.confounded)
+    model = builder(seed=int(seed))
+    train(model, data.x, data.y, seed=int(seed), epochs=min(cfg.epochs, 8), patience=cfg.patience,
+          rc_augment=True, verbose=0)
+    score = evaluate(model, test.x, test.y)
+    known = truth.as_truth(data)
+    options = protocol.distill
+    result = distill(model, explained.x, libraries=options["libraries"], surrogates=options["surrogates"],
+                     n_queries=options["n_queries"], holdout=options["holdout"],
+                     motifs=truth.truth_motifs(known), seed=int(seed), verbose=0)
+    found = tier.tier(result, known, options, alpha=protocol.alpha)
+    planted = {f"planted_{k}": found[k] for k in ("fidelity", "confounders", "blind_spots", "metrics")}
+    planted["planted"] = {"benchmark": dict(cfg.confounded), "held_out_auroc": score["auroc"],
+                          "surrogates": found["surrogates"],
+                          "description": f"the same architecture trained on the benchmark with {cfg.confounded} "
+                                         "planted, distilled on the same held-out (clean) sequences"}
+    return planted
 
 
 def _record_left_out(report, cfg, original):

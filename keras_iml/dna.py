@@ -20,11 +20,13 @@ import numpy as np
 
 __all__ = [
     "one_hot",
+    "check_alphabet",
     "decode",
     "reverse_complement",
     "shuffle",
     "dinuc_shuffle",
     "random_sequences",
+    "sequence_label",
     "N_POLICIES",
 ]
 
@@ -37,7 +39,38 @@ def _rng(seed_or_rng):
     return np.random.default_rng(seed_or_rng)
 
 
-def one_hot(sequences, alphabet="ACGT", n_policy="uniform"):
+def sequence_label(index, names=None):
+    """How error messages name sequence ``index``: ``"sequence 'chr1:100-300' (index 1)"``
+    when ``names`` are known, else ``"sequence 1"``."""
+    index = int(index)
+    if names is None:
+        return f"sequence {index}"
+    return f"sequence {names[index]!r} (index {index})"
+
+
+def check_alphabet(alphabet):
+    """Checks a one-hot column order: a string of 4 distinct ASCII letters other than N.
+
+    Raises:
+        TypeError: ``alphabet`` is not a string.
+        ValueError: it is not 4 distinct ASCII letters (case-insensitive), or holds N.
+    """
+    if not isinstance(alphabet, str):
+        raise TypeError(
+            f"`alphabet` must be a string of 4 letters such as 'ACGT'. "
+            f"Received: alphabet={alphabet!r} of type {type(alphabet).__name__}"
+        )
+    upper = alphabet.upper()
+    if (len(alphabet) != 4 or len(set(upper)) != 4 or "N" in upper
+            or not all(c.isascii() and c.isalpha() and len(c.upper()) == 1 for c in alphabet)):
+        raise ValueError(
+            "`alphabet` must have 4 distinct ASCII letters other than N. "
+            f"Received: alphabet={alphabet!r}"
+        )
+    return alphabet
+
+
+def one_hot(sequences, alphabet="ACGT", n_policy="uniform", names=None):
     """Encodes DNA strings as a one-hot array.
 
     Args:
@@ -45,6 +78,8 @@ def one_hot(sequences, alphabet="ACGT", n_policy="uniform"):
         alphabet: the 4 letters in column order.
         n_policy: how ``N`` is encoded: ``"uniform"`` (0.25 each, default),
             ``"zeros"`` or ``"error"``.
+        names: optional name of each sequence (FASTA record, BED interval), used in
+            error messages: ``"sequence 'peak_7' (index 6)"`` instead of ``"sequence 6"``.
 
     Returns:
         float32 array of shape ``(N, L, 4)``.
@@ -55,28 +90,46 @@ def one_hot(sequences, alphabet="ACGT", n_policy="uniform"):
     """
     if isinstance(sequences, str):
         sequences = [sequences]
-    sequences = list(sequences)
-    if len(alphabet) != 4 or len(set(alphabet.upper())) != 4:
-        raise ValueError(
-            f"`alphabet` must have 4 distinct letters. Received: alphabet={alphabet!r}"
-        )
+    try:
+        sequences = list(sequences)
+    except TypeError:
+        raise TypeError(
+            "`x` must be a DNA string or a list of strings. "
+            f"Received: x of type {type(sequences).__name__}"
+        ) from None
+    check_alphabet(alphabet)
     if n_policy not in N_POLICIES:
         raise ValueError(
             f"`n_policy` must be one of {N_POLICIES}. Received: n_policy={n_policy!r}"
         )
     if not sequences:
         raise ValueError("`x` must contain at least one sequence. Received: x=[]")
-    lengths = {len(s) for s in sequences}
-    if len(lengths) != 1:
+    if names is not None and len(names) != len(sequences):
         raise ValueError(
-            "All sequences in `x` must have the same length. "
-            f"Received lengths: {sorted(lengths)[:5]}"
+            f"`names` must hold one name per sequence ({len(sequences)}). "
+            f"Received: len(names)={len(names)}"
         )
     for i, s in enumerate(sequences):
         if not isinstance(s, str):
             raise TypeError(
-                f"`x` must be a list of strings. Received: x[{i}] of type {type(s).__name__}"
+                f"`x` must be a list of strings. Received: x[{i}] of type {type(s).__name__} "
+                f"({sequence_label(i, names)})"
             )
+    lengths = [len(s) for s in sequences]
+    if not any(lengths):
+        raise ValueError(
+            f"`x` holds only empty sequences (length 0). Received: x[0]={sequences[0]!r}"
+        )
+    if len(set(lengths)) != 1:
+        first = {}
+        for i, size in enumerate(lengths):
+            first.setdefault(size, i)
+        examples = ", ".join(f"{sequence_label(i, names)} has length {size}"
+                             for size, i in sorted(first.items())[:3])
+        raise ValueError(
+            "All sequences in `x` must have the same length. "
+            f"Received lengths: {sorted(first)[:5]} ({examples})"
+        )
     lut = np.full(256, -2, dtype=np.int8)
     for k, letter in enumerate(alphabet.upper()):
         lut[ord(letter)] = k
@@ -89,12 +142,12 @@ def one_hot(sequences, alphabet="ACGT", n_policy="uniform"):
         n, i = bad[0]
         raise ValueError(
             f"`x` contains a character outside {alphabet}N: {sequences[n][i]!r} at "
-            f"sequence {n}, position {i}. Received: x[{n}]={sequences[n][:60]!r}"
+            f"{sequence_label(n, names)}, position {i}. Received: x[{n}]={sequences[n][:60]!r}"
         )
     if n_policy == "error" and (codes == -1).any():
         n, i = np.argwhere(codes == -1)[0]
         raise ValueError(
-            f"`x` contains N at sequence {n}, position {i} and n_policy='error'."
+            f"`x` contains N at {sequence_label(n, names)}, position {i} and n_policy='error'."
         )
     out = np.zeros(codes.shape + (4,), dtype=np.float32)
     known = codes >= 0

@@ -2,6 +2,7 @@
 
 import warnings
 
+from keras_iml import _checks
 from keras_iml import methods as _methods
 from keras_iml.engine import inputs as _inputs
 from keras_iml.explainer import TraceCache
@@ -61,25 +62,38 @@ def _explainer(model, cache, functions, target, logit, gradient_correction, alph
 def iter_explain(model, x, method="saliency", *, target=None, batch_size=128, verbose="auto",
                  seed=None, logit=False, gradient_correction=False, rc_average=False,
                  alphabet="ACGT", n_policy="uniform", aux=None, dna_input=None, cache=None,
-                 functions=None, **method_options):
+                 functions=None, names=None, attribute_aux=False, **method_options):
     """Streams attributions batch by batch (flat memory for any number of sequences).
 
     Takes the same arguments as :func:`explain` (a single method only) and yields one
-    :class:`Attributions` per batch, in order.
+    :class:`Attributions` per batch, in order (each with its sequences' names).
     """
     instances, many = resolve_methods(method, method_options)
     if many:
         raise ValueError("`iter_explain` takes a single method. Received: a list of methods")
     explainer = _explainer(model, cache, functions, target, logit, gradient_correction, alphabet,
                            n_policy, dna_input)
-    yield from explainer.stream(instances[0], x, seed=seed, batch_size=batch_size,
-                                rc_average=rc_average, verbose=verbose, aux=aux)
+    x, names = _named_input(x, names, alphabet, n_policy)
+    start = 0
+    for attr in explainer.stream(instances[0], x, seed=seed, batch_size=batch_size,
+                                 rc_average=rc_average, verbose=verbose, aux=aux,
+                                 attribute_aux=attribute_aux):
+        if names is not None and start + len(attr) > len(names):
+            raise ValueError(f"`names` must hold one name per sequence; `x` yielded more than "
+                             f"{len(names)}. Received: len(names)={len(names)}")
+        if names is not None:
+            attr.names = names[start : start + len(attr)]
+        start += len(attr)
+        yield attr
+    if names is not None and start != len(names):
+        raise ValueError(f"`names` must hold one name per sequence (N={start}). "
+                         f"Received: len(names)={len(names)}")
 
 
 def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose="auto",
             seed=None, logit=False, gradient_correction=False, rc_average=False,
             alphabet="ACGT", n_policy="uniform", aux=None, dna_input=None, cache=None,
-            functions=None, **method_options):
+            functions=None, names=None, attribute_aux=False, **method_options):
     """Attributions of a Keras model's predictions for DNA sequences.
 
     A function over :class:`keras_iml.Explainer`, which does the work; keep an
@@ -89,7 +103,8 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
     Args:
         model: a Keras model taking one-hot ``(N, L, 4)`` input (never modified).
         x: one-hot array or tensor ``(N, L, 4)``; a DNA string or list of strings
-            (encoded with ``alphabet``; lower case allowed; N per ``n_policy``); or a
+            (encoded with ``alphabet``; lower case allowed; N per ``n_policy``); a dict
+            name -> DNA string (or one-hot ``(L, 4)``); a pandas Series of strings; or a
             ``tf.data.Dataset`` of one-hot sequences (or ``(x, y)`` pairs).
         method: a registered name (see ``keras_iml.methods.names()``), a config dict,
             an ``AttributionMethod`` instance, or a list of them.
@@ -108,11 +123,23 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
         n_policy: how ``N`` in strings is encoded (``"uniform"``, ``"zeros"``, ``"error"``).
         aux: for a model with inputs besides the DNA, their values, held fixed while
             the DNA is attributed: a dict input name -> array with one row per
-            sequence (or a single row shared by all).
+            sequence (or a single row shared by all); ``(N, L)`` is accepted for a
+            per-base track input declared ``(L, 1)``.
         dna_input: for a model with several inputs, the name of the DNA input.
         cache: a :class:`keras_iml.TraceCache` in which compiled functions are kept
             between calls (``IMLModel`` passes its own, so repeated explains trace once).
         functions: deprecated name of ``cache``.
+        names: the name of each sequence (FASTA record, BED interval), kept on
+            ``Attributions.names`` and used in error messages. Default: the dict's keys
+            or the Series' index when ``x`` is one (unless it is ``0, 1, ...``), else None.
+        attribute_aux: also attribute the auxiliary inputs (``aux``) into
+            ``Attributions.aux`` (dict input name -> array ``(N, *input_shape)``, the
+            model input's own shape: ``(N, L, 1)`` for an ``(L, 1)`` track given as
+            ``(N, L)``).
+            Only the gradient methods define it: ``saliency`` (the gradient),
+            ``input_x_gradient`` (value x gradient) and ``integrated_gradients`` (the
+            path from an all-zero track to its value, the DNA held fixed); any
+            other method raises ValueError.
         **method_options: options of the method(s), e.g. ``steps=32``.
 
     Returns:
@@ -126,6 +153,7 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
     instances, many = resolve_methods(method, method_options)
     explainer = _explainer(model, cache, functions, target, logit, gradient_correction, alphabet,
                            n_policy, dna_input)
+    x, names = _named_input(x, names, alphabet, n_policy)
     if many:  # read the input once for every method (a dataset is consumed once)
         _inputs.check_batch_size(batch_size)
         x = _inputs.as_array(x, batch_size, alphabet, n_policy)
@@ -135,5 +163,18 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
         while key in results:
             key, k = f"{inst.name}#{k}", k + 1
         results[key] = explainer.run(inst, x, seed=seed, batch_size=batch_size,
-                                     rc_average=rc_average, verbose=verbose, aux=aux)
+                                     rc_average=rc_average, verbose=verbose, aux=aux,
+                                     attribute_aux=attribute_aux)
+        if names is not None:  # a dataset's count is only known now
+            results[key].names = _checks.check_names(names, len(results[key]))
     return results if many else results[instances[0].name]
+
+
+def _named_input(x, names, alphabet, n_policy):
+    """``(x, names)``: names split from a dict / Series; with names, ``x`` is encoded
+    and checked here so that an error names the record (a dataset is left to stream)."""
+    x, names = _checks.sequence_names(x, names)
+    if names is not None and not _inputs.is_dataset(x):
+        x = _checks.as_onehot(x, alphabet, n_policy, names=names)
+        names = _checks.check_names(names, len(x))
+    return x, names

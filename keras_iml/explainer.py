@@ -131,11 +131,14 @@ class Explainer:
             )
 
     # -- running a method ---------------------------------------------------------------------
-    def _outputs(self, method, x, *, seed, batch_size, rc_average, verbose, aux, rows):
-        """Yields ``(start, x_batch, out)`` for every batch, ``out`` the method's dict."""
+    def _outputs(self, method, x, *, seed, batch_size, rc_average, verbose, aux, rows,
+                 attribute_aux=False):
+        """Yields ``(start, x_batch, out)`` for every batch, ``out`` the method's dict
+        (with ``"aux"``, the auxiliary inputs' attributions, when ``attribute_aux``)."""
         inputs_lib.check_batch_size(batch_size)
         n_total, batches = inputs_lib.batches(x, batch_size, self.alphabet, self.n_policy)
         aux = inputs_lib.check_aux(aux, self.layout.aux_names, self.layout.aux_shapes, n_total)
+        self._check_attribute_aux(method, attribute_aux)
         if aux is not None and n_total is None:
             raise ValueError("`aux` needs `x` as an array or strings, not a tf.data.Dataset.")
         if aux is not None and rc_average:
@@ -178,12 +181,39 @@ class Explainer:
                                                       seeds, False))
                 out = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]
                        if all(p.get(k) is not None for p in pieces)}
+            if attribute_aux:  # aligned rows: every evaluation is of the batch itself
+                batch_aux = [np.ascontiguousarray(np.broadcast_to(a, (len(xb),) + a.shape[1:]))
+                             if len(a) == 1 else a[start:stop] for a in aux]
+                with function.bound(batch_aux):
+                    out["aux"] = [np.asarray(v, np.float32)
+                                  for v in inst.attribute_aux(function, xb, batch_aux)]
             yield start, xb, out
             start = stop
             if bar is not None:
                 bar.update(start)
         if function is None:
             raise ValueError("`x` is empty: it yielded no sequences.")
+
+    def _check_attribute_aux(self, method, attribute_aux):
+        if not isinstance(attribute_aux, (bool, np.bool_)):
+            raise ValueError(f"`attribute_aux` must be True or False. Received: attribute_aux={attribute_aux!r}")
+        if not attribute_aux:
+            return
+        if not self.aux_names:
+            raise ValueError("`attribute_aux=True` needs a model with auxiliary (non-DNA) inputs. "
+                             f"Received: a model whose only input is the DNA ({self.model.name!r})")
+        if not method.attributes_aux:
+            able = [n for n in methods_lib.names() if methods_lib.REGISTRY.get_class(n).attributes_aux]
+            raise ValueError(
+                f"`attribute_aux=True` is defined for the gradient methods {able}. "
+                f"Received: method={method.name!r}"
+            )
+
+    def _aux_dict(self, parts):
+        """Per-batch lists of auxiliary attributions joined into a dict name -> array."""
+        if not parts:
+            return None
+        return {name: np.concatenate([p[k] for p in parts]) for k, name in enumerate(self.aux_names)}
 
     def _attribute(self, method, function, xb, rngs, seeds, rc_average):
         out = project(method, method.attribute(function, xb, rngs), xb)
@@ -208,7 +238,7 @@ class Explainer:
         return {**method.get_config(), "seed": seed, "rc_average": bool(rc_average)}
 
     def stream(self, method, x, *, seed=None, batch_size=128, rc_average=False, verbose="auto",
-               aux=None, rows=None, **options):
+               aux=None, rows=None, attribute_aux=False, **options):
         """Yields one :class:`Attributions` per batch (flat memory for any number of sequences).
 
         Takes the arguments of :meth:`run`.
@@ -217,13 +247,15 @@ class Explainer:
         seed = inputs_lib.check_seed(seed)
         params = self._params(method, seed, rc_average)
         for _, xb, out in self._outputs(method, x, seed=seed, batch_size=batch_size,
-                                        rc_average=rc_average, verbose=verbose, aux=aux, rows=rows):
+                                        rc_average=rc_average, verbose=verbose, aux=aux, rows=rows,
+                                        attribute_aux=attribute_aux):
             yield Attributions(out["values"], method=method.name, params=params,
                                target=self._function.describe(), hypothetical=out.get("hypothetical"),
-                               inputs=xb, convergence_delta=out.get("convergence_delta"))
+                               inputs=xb, convergence_delta=out.get("convergence_delta"),
+                               aux=self._aux_dict([out["aux"]] if "aux" in out else []))
 
     def run(self, method, x, *, seed=None, batch_size=128, rc_average=False, verbose="auto",
-            aux=None, rows=None, **options):
+            aux=None, rows=None, attribute_aux=False, **options):
         """Attributions of ``x`` by one method.
 
         Args:
@@ -242,6 +274,11 @@ class Explainer:
             rows: for per-sequence method options (one baseline per sequence...), the
                 index of each sequence of ``x`` in the data those options describe
                 (default: ``x`` is that data).
+            attribute_aux: also attribute the auxiliary inputs, into
+                ``Attributions.aux`` (dict input name -> array shaped like its values).
+                Defined for the gradient methods only (``saliency``: the gradient;
+                ``input_x_gradient``: value x gradient; ``integrated_gradients``: the
+                path from 0 with the DNA held fixed); other methods raise ValueError.
             **options: the method's options (with a name or config).
 
         Returns:
@@ -251,11 +288,14 @@ class Explainer:
         seed = inputs_lib.check_seed(seed)
         full = None if inputs_lib.is_dataset(x) else inputs_lib.as_array(
             x, alphabet=self.alphabet, n_policy=self.n_policy)
-        arrays, xs, shared = {}, [], True
+        arrays, xs, shared, aux_parts = {}, [], True, []
         for _, xb, out in self._outputs(method, x if full is None else full, seed=seed,
                                         batch_size=batch_size, rc_average=rc_average,
-                                        verbose=verbose, aux=aux, rows=rows):
+                                        verbose=verbose, aux=aux, rows=rows,
+                                        attribute_aux=attribute_aux):
             xs.append(xb)
+            if "aux" in out:
+                aux_parts.append(out["aux"])
             # saliency and ISM return one array as values and hypothetical: keep one copy
             shared = shared and out.get("hypothetical") is out["values"]
             for key in ("values", "hypothetical", "convergence_delta"):
@@ -268,7 +308,8 @@ class Explainer:
         return Attributions(join["values"], method=method.name,
                             params=self._params(method, seed, rc_average),
                             target=self._function.describe(), hypothetical=join.get("hypothetical"),
-                            inputs=inputs, convergence_delta=join.get("convergence_delta"))
+                            inputs=inputs, convergence_delta=join.get("convergence_delta"),
+                            aux=self._aux_dict(aux_parts))
 
     def predict(self, x, *, batch_size=128, aux=None):
         """The explained output ``f(x)`` for every sequence, ``(N,)`` numpy."""

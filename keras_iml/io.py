@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -57,13 +58,25 @@ def load_model(path, name="MODEL"):
 
 
 def read_fasta(path):
-    """Returns ``(names, sequences)`` from a FASTA file."""
+    """Returns ``(names, sequences)`` from a FASTA file.
+
+    A record's name is the first word of its header (``seq{i}`` for an empty header);
+    names travel with the sequences into error messages and results.
+
+    Raises:
+        ValueError: sequence lines before the first ``>`` header, or no sequence.
+    """
     names, seqs, cur = [], [], []
-    with open(path) as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            line = _checks.text_line(raw, path, number)
+            if not line or line.startswith(";"):
                 continue
+            if not names and not line.startswith(">"):
+                raise ValueError(
+                    f"A FASTA file must start with a '>' header line ({path}, line {number}). "
+                    f"Received: {line[:60]!r}"
+                )
             if line.startswith(">"):
                 if names:
                     seqs.append("".join(cur))
@@ -78,42 +91,81 @@ def read_fasta(path):
     return names, seqs
 
 
-def load_sequences(path, genome=None, alphabet="ACGT", n_policy="uniform"):
+def load_sequences(path, genome=None, alphabet="ACGT", n_policy="uniform", *, tracks=None,
+                   length=None, aux_names=None):
     """Loads evaluation data from a file.
 
     Args:
         path: a FASTA file; an ``.npz`` with ``x`` (one-hot ``(N, L, 4)``) and
-            optionally ``y`` and ``mask`` (``(N, L)``); or a BED file (needs ``genome``).
+            optionally ``y``, ``mask`` (``(N, L)``), ``names`` and arrays named after
+            the model's auxiliary inputs (see ``aux_names``); or a BED file (needs
+            ``genome``).
         genome: genome FASTA for BED intervals (read with pyfaidx).
+        alphabet: column order of the encoding.
+        n_policy: how ``N`` is encoded (see :func:`keras_iml.dna.one_hot`).
+        tracks: for a BED file, dict auxiliary input name -> bigWig path: the signal
+            over every interval becomes that input, ``(N, L)`` (see
+            :func:`keras_iml.genome.read_tracks`).
+        length: for a BED file, centre and resize every interval to this length
+            (None: the intervals must have one width).
+        aux_names: the model's auxiliary input names: arrays of an ``.npz`` with these
+            names are returned under ``"aux"`` (other extra arrays are ignored).
 
     Returns:
-        dict with ``x`` and, where present, ``y``, ``mask`` and ``names``.
+        dict with ``x`` and, where present, ``y``, ``mask``, ``names``, ``aux`` (dict
+        name -> array with one row per sequence) and, for a BED file, ``intervals``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an ``.npz`` without ``x`` or with an auxiliary array whose first
+            axis is not ``N``; ``tracks`` with a file that is not BED.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such data file. Received: path={path!r}")
     ext = path.lower().rsplit(".", 1)[-1]
+    if tracks and ext != "bed":
+        raise ValueError("`tracks` (bigWig signal over intervals) need a BED file. "
+                         f"Received: path={path!r} with tracks {sorted(tracks)}")
     if ext == "npz":
-        with np.load(path, allow_pickle=False) as data:
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(
+                f"The file could not be read as an .npz archive ({type(err).__name__}: "
+                f"{str(err)[:200]}). Received: path={path!r}"
+            ) from None
+        if not hasattr(data, "files"):  # a plain .npy saved under an .npz name
+            raise ValueError(f"The file is a single array, not an .npz archive with 'x'. "
+                             f"Received: path={path!r}")
+        with data:
             if "x" not in data.files:
                 raise ValueError(f"The .npz file must hold an array 'x'. Received keys: {data.files}")
             out = {k: data[k] for k in ("x", "y", "mask") if k in data.files}
+            if "names" in data.files:
+                out["names"] = [str(n) for n in data["names"]]
+            aux = {k: data[k] for k in data.files if k in set(aux_names or ())}
         out["x"] = _checks.check_onehot(out["x"])
+        for name, value in aux.items():
+            if value.ndim == 0 or value.shape[0] != len(out["x"]):
+                raise ValueError(
+                    f"The .npz array {name!r} (an auxiliary input of the model) must have one row "
+                    f"per sequence (N={len(out['x'])}). Received: {name}.shape={value.shape} in {path!r}"
+                )
+        if aux:
+            out["aux"] = aux
         return out
     if ext == "bed":
         if genome is None:
             raise ValueError("A BED file needs `genome` (a FASTA). Received: genome=None")
-        import pyfaidx
+        from keras_iml import genome as genome_lib
 
-        fasta = pyfaidx.Fasta(os.fspath(genome))
-        names, seqs = [], []
-        with open(path) as fh:
-            for line in fh:
-                if not line.strip() or line.startswith(("#", "track", "browser")):
-                    continue
-                chrom, start, end = line.split("\t")[:3]
-                seqs.append(str(fasta[chrom][int(start) : int(end)]))
-                names.append(f"{chrom}:{start}-{end}")
-        return {"x": dna.one_hot(seqs, alphabet, n_policy), "names": names}
+        intervals = genome_lib.read_bed(path)
+        x, names = genome_lib.fetch_sequences(intervals, genome, length=length, alphabet=alphabet,
+                                              n_policy=n_policy)
+        out = {"x": x, "names": names, "intervals": intervals}
+        if tracks:
+            out["aux"] = genome_lib.read_tracks(intervals, dict(tracks), length=length)
+        return out
     names, seqs = read_fasta(path)
-    return {"x": dna.one_hot(seqs, alphabet, n_policy), "names": names}
+    return {"x": dna.one_hot(seqs, alphabet, n_policy, names=names), "names": names}

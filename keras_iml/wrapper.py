@@ -1,12 +1,54 @@
 """`keras_iml.wrap(model)` and `IMLMixin`: Keras models with `.explain()` and `.validate()`."""
 
+import inspect
+import re
+
 import keras
 
+from keras_iml.engine import adapters
 from keras_iml.explain import explain as _explain
 from keras_iml.explainer import TraceCache
+from keras_iml.surrogate import distill as _distill
 from keras_iml.validation import validate as _validate
 
 __all__ = ["IMLMixin", "IMLModel", "wrap"]
+
+
+def _doc_from(function):
+    """Gives a method the whole docstring of ``function``, whose ``model`` it supplies.
+
+    The method's own docstring gives the summary; ``function``'s description, Args
+    (less ``model``), Returns and Example follow, the example calling the method, so
+    that ``help(iml.explain)`` shows every argument and stays in step with the function.
+    """
+
+    def decorate(method):
+        own = inspect.cleandoc(method.__doc__ or "")
+        text = inspect.cleandoc(function.__doc__ or "")
+        body = text.split("\n", 1)[1] if "\n" in text else ""
+        lines, skipping = [], False
+        for line in body.splitlines():
+            indent = len(line) - len(line.lstrip())
+            if line.lstrip().startswith("model:"):
+                skipping, model_indent = True, indent
+                continue
+            if skipping and (not line.strip() or indent > model_indent):
+                if not line.strip():
+                    skipping = False
+                    lines.append(line)
+                continue
+            skipping = False
+            lines.append(line)
+        body = "\n".join(lines)
+        name = function.__name__
+        body = re.sub(rf"^( *)>>> (.*?)keras_iml\.{name}\(model, ",
+                      rf"\1>>> iml = keras_iml.wrap(model)\n\1>>> \2iml.{name}(", body,
+                      count=1, flags=re.MULTILINE)
+        body = re.sub(rf"keras_iml\.{name}\(model, ", f"iml.{name}(", body)
+        method.__doc__ = f"{own}\n{body}"
+        return method
+
+    return decorate
 
 
 class IMLMixin:
@@ -50,17 +92,41 @@ class IMLMixin:
         kwargs.setdefault("alphabet", self.alphabet)
         return self.iml_cache.explainer(self._iml_explained_model(), target=target, **kwargs)
 
+    @_doc_from(_explain)
     def explain(self, x, method="saliency", **kwargs):
-        """Attributions for ``x``; see :func:`keras_iml.explain` for the arguments."""
+        """Attributions of this model's predictions for DNA (:func:`keras_iml.explain`).
+
+        The arguments, return value and example are those of :func:`keras_iml.explain`
+        (``help()`` shows them here), ``model`` being this model; ``alphabet`` defaults
+        to the model's :attr:`alphabet` and ``cache`` to its :attr:`iml_cache`.
+        """
         kwargs.setdefault("alphabet", self.alphabet)
         kwargs.setdefault("cache", self.iml_cache)
         return _explain(self._iml_explained_model(), x, method, **kwargs)
 
+    @_doc_from(_validate)
     def validate(self, x, y=None, **kwargs):
-        """Tiered validation of explanations; see :func:`keras_iml.validate` for the arguments."""
+        """Validates this model's explanations over a whole dataset (:func:`keras_iml.validate`).
+
+        The arguments, return value and example are those of :func:`keras_iml.validate`
+        (``help()`` shows them here), ``model`` being this model; ``alphabet`` defaults
+        to the model's :attr:`alphabet` and ``cache`` to its :attr:`iml_cache`.
+        """
         kwargs.setdefault("alphabet", self.alphabet)
         kwargs.setdefault("cache", self.iml_cache)
         return _validate(self._iml_explained_model(), x, y, **kwargs)
+
+    @_doc_from(_distill)
+    def distill(self, x=None, **kwargs):
+        """Readable surrogates of this model and their fidelity per query library (:func:`keras_iml.distill`).
+
+        The arguments, return value and example are those of :func:`keras_iml.distill`,
+        ``model`` being this model; ``alphabet`` defaults to the model's :attr:`alphabet`
+        and ``cache`` to its :attr:`iml_cache`.
+        """
+        kwargs.setdefault("alphabet", self.alphabet)
+        kwargs.setdefault("cache", self.iml_cache)
+        return _distill(self._iml_explained_model(), x, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="keras_iml")
@@ -74,19 +140,67 @@ class IMLModel(IMLMixin, keras.Model):
         model: the Keras model to wrap.
         alphabet: column order of its one-hot encoding.
         metadata: optional JSON-serializable dict (e.g. a zoo model's TF names).
+        tokens: for a model taking integer tokens ``(N, L)`` through an ``Embedding``,
+            the token of each base in ``alphabet`` order, or a dict base -> token
+            (default: token ``i`` is ``alphabet[i]``); see :mod:`keras_iml.engine.adapters`.
     """
 
-    def __init__(self, model, alphabet="ACGT", metadata=None, **kwargs):
+    def __init__(self, model, alphabet="ACGT", metadata=None, tokens=None, **kwargs):
         super().__init__(**kwargs)
         self.model = model
         self.alphabet = alphabet
         self.metadata = dict(metadata or {})
+        self.tokens = None if tokens is None else list(adapters.check_tokens(tokens, alphabet))
 
     def _iml_explained_model(self):
-        return self.model
+        """The wrapped model, or its one-hot equivalent for a token model (built once)."""
+        explained = self.__dict__.get("_iml_explained")
+        if explained is None:
+            explained, _ = adapters.adapt(self.model, tokens=self.tokens)
+            object.__setattr__(self, "_iml_explained", explained)  # not a tracked Keras attribute
+        return explained
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
+
+    # -- the wrapped model's own attributes, forwarded ---------------------------------------
+    @property
+    def inputs(self):
+        """The wrapped model's input tensors."""
+        return self.model.inputs
+
+    @property
+    def outputs(self):
+        """The wrapped model's output tensors."""
+        return self.model.outputs
+
+    @property
+    def input(self):
+        return self.model.input
+
+    @property
+    def output(self):
+        return self.model.output
+
+    @property
+    def input_shape(self):
+        return self.model.input_shape
+
+    @property
+    def output_shape(self):
+        return self.model.output_shape
+
+    def get_layer(self, name=None, index=None):
+        """A layer of the wrapped model, by name or index (:meth:`keras.Model.get_layer`).
+
+        ``layers`` itself is left to Keras: ``.keras`` files store the weights under
+        it (``iml.model.layers`` lists the wrapped model's layers).
+        """
+        return self.model.get_layer(name=name, index=index)
+
+    def summary(self, *args, **kwargs):
+        """The wrapped model's summary (:meth:`keras.Model.summary`)."""
+        return self.model.summary(*args, **kwargs)
 
     def build(self, input_shape):
         if not self.model.built:
@@ -99,6 +213,7 @@ class IMLModel(IMLMixin, keras.Model):
             model=keras.saving.serialize_keras_object(self.model),
             alphabet=self.alphabet,
             metadata=self.metadata,
+            tokens=self.tokens,
         )
         return config
 
@@ -109,21 +224,30 @@ class IMLModel(IMLMixin, keras.Model):
         return cls(**config)
 
 
-def wrap(model, *, alphabet="ACGT", metadata=None):
+def wrap(model, *, alphabet="ACGT", metadata=None, tokens=None):
     """Wraps a Keras model so that it gains ``.explain()`` and ``.validate()``.
 
     Args:
         model: a Sequential, functional or subclassed Keras model taking one-hot DNA
-            ``(N, L, 4)``.
+            ``(N, L, 4)``, or integer tokens ``(N, L)`` feeding a
+            ``keras.layers.Embedding`` (explained through its one-hot equivalent, so
+            ``x`` is still DNA strings or one-hot; see :mod:`keras_iml.engine.adapters`).
         alphabet: column order of the one-hot encoding.
         metadata: optional dict kept with the model.
+        tokens: for a token model, the token of each base in ``alphabet`` order or a
+            dict base -> token. Default: token ``i`` is ``alphabet[i]``.
 
     Returns:
         An :class:`IMLModel`.
 
+    Raises:
+        ValueError: the model's DNA input cannot be made one-hot (a 2-D input that
+            does not feed an ``Embedding`` of at least 4 tokens).
+
     Example:
         >>> iml = keras_iml.wrap(model)
         >>> attr = iml.explain(x, "integrated_gradients")
+        >>> iml = keras_iml.wrap(token_model, tokens={"A": 1, "C": 2, "G": 3, "T": 4})
     """
     if isinstance(model, IMLModel):
         return model
@@ -133,7 +257,9 @@ def wrap(model, *, alphabet="ACGT", metadata=None):
         )
     if len(alphabet) != 4:
         raise ValueError(f"`alphabet` must have 4 letters. Received: alphabet={alphabet!r}")
-    wrapped = IMLModel(model, alphabet=alphabet, metadata=metadata, name=f"iml_{model.name}")
+    wrapped = IMLModel(model, alphabet=alphabet, metadata=metadata, tokens=tokens,
+                       name=f"iml_{model.name}")
+    wrapped._iml_explained_model()  # refuses a DNA input that cannot be made one-hot, now
     if model.built:
         wrapped.built = True
     return wrapped

@@ -103,8 +103,14 @@ def keras_rows(shared, jdb):
         "kipoi-example/tal1": ("TAL1", "TF"),
     }
     notes = {
-        "FactorNet": ("Keras 1.1, Theano-trained (kernels flipped); DNA input with constant "
-                      "mappability (1.0) and DNase (0.1) channels: predictions depend on them"),
+        "FactorNet/MAX/onePeak_Unique35_DGF": (
+            "Keras 1.1, Theano-trained (kernels flipped); DNA input with extra per-base "
+            "mappability (1.0) and DNase (0.1) channels, constant by default or per sequence "
+            "with tracks=: predictions depend on them"),
+        "FactorNet/FOXA1/onePeak_DGF": (
+            "Keras 1.1, Theano-trained (kernels flipped); DNA input with an extra per-base "
+            "DNase (0.1) channel, constant by default or per sequence with tracks=: "
+            "predictions depend on them"),
         "MPRA-DragoNN": "MPRA regression (12 tasks), not TF binding; no JASPAR mapping",
         "kipoi-example": "Kipoi's small example model (Keras 2.1); not a published model",
     }
@@ -115,7 +121,7 @@ def keras_rows(shared, jdb):
         ids, match = catalogue.jaspar_lookup(tf, "Homo sapiens", jdb) if tf else ([], "not a TF")
         wfile, md5 = manifest.get((name, "weights"), ("", ""))
         differs = spec.files.get("weights") and spec.files["weights"].md5 not in (None, md5)
-        note = notes[family] + ("; weights md5 differs from Kipoi's (authors' release)" if differs else "")
+        note = notes.get(name, notes.get(family, "")) + ("; weights md5 differs from Kipoi's (authors' release)" if differs else "")
         out.append({
             "name": name, "family": family, "model_id": name.split("/", 1)[1], "tf": tf,
             "type": kind, "species": "Homo sapiens", "protein_family": "",

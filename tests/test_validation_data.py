@@ -125,6 +125,17 @@ def test_score_threshold_has_the_stated_false_positive_rate():
     assert thr <= w.max(1).sum()
 
 
+def test_score_threshold_of_a_short_motif_lets_the_best_site_count():
+    # Three near-certain columns: a perfect match has probability 1/64 under a uniform
+    # background, far above 1e-4, so the threshold is the best score itself; rounding
+    # used to put it above the best score, so no site ever counted.
+    w = np.log2(np.array([[0.97, 0.01, 0.01, 0.01]] * 3) / 0.25)
+    thr = score_threshold(w, pvalue=1e-4)
+    assert thr == w.max(1).sum()
+    site = np.eye(4, dtype=np.float32)[[0, 0, 0]][None]
+    assert scan(site, w, both_strands=False).max() >= thr - 1e-6
+
+
 def test_load_motifs_forms_and_errors(tmp_path):
     from memelite.io import write_meme
 

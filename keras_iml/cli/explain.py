@@ -1,29 +1,194 @@
-"""``keras-iml explain MODEL DATA --method M --out attributions.npz``."""
+"""``keras-iml explain MODEL DATA --method M --out attributions.npz``.
 
-import keras
+``DATA`` is a FASTA file, an ``.npz`` (``x``, and optionally ``names`` and arrays named
+after the model's auxiliary inputs) or a BED file with ``--genome``. A model with
+inputs besides the DNA (a DNase track, cell-type features) gets their values per
+sequence from ``--aux FILE.npz`` (arrays named after the inputs, one row per
+sequence), from the data ``.npz``, or from ``--track NAME=FILE.bw`` (the bigWig
+signal over every BED interval). :func:`add_input_arguments` and :func:`read_inputs`
+are shared with ``keras-iml validate``.
+"""
+
+import os
+
+import numpy as np
 
 from keras_iml import io
 from keras_iml.explain import explain
+from keras_iml.explainer import Explainer
+
+__all__ = ["add_parser", "add_input_arguments", "read_inputs", "read_aux_file", "parse_tracks",
+           "parse_target", "run"]
+
+TARGET_HELP = ("output to explain: a column index (3), an output name (counts) or a column of a "
+               "named output (profile:3)")
+
+
+def parse_target(text):
+    """``--target`` text -> a target: ``"3"`` -> 3, ``"counts"`` -> ``"counts"``,
+    ``"profile:3"`` -> ``("profile", 3)`` (see :mod:`keras_iml.engine.targets`).
+
+    Raises:
+        argparse.ArgumentTypeError: an empty name, or a non-integer index after ``:``.
+    """
+    import argparse
+
+    text = str(text).strip()
+    if not text:
+        raise argparse.ArgumentTypeError("--target is empty")
+    if text.lstrip("-").isdigit():
+        return int(text)
+    name, sep, index = text.rpartition(":")
+    if not sep:
+        return text
+    if not name or not index.strip().lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError(
+            f"--target must be an index, an output name or NAME:INDEX. Received: {text!r}")
+    return (name, int(index))
+
+
+def add_input_arguments(p):
+    """The data arguments of ``explain`` and ``validate`` (genome, length, tracks, aux)."""
+    p.add_argument("--genome", default=None, help="genome FASTA for a BED file")
+    p.add_argument("--length", type=int, default=None,
+                   help="centre and resize BED intervals to this length (default: the model's "
+                        "input length, when it has one)")
+    p.add_argument("--track", action="append", default=[], metavar="NAME=FILE.bw",
+                   help="with a BED file, the bigWig signal over each interval as the model's "
+                        "auxiliary input NAME (repeatable)")
+    p.add_argument("--aux", default=None, metavar="FILE.npz",
+                   help="values of the model's auxiliary (non-DNA) inputs: arrays named after the "
+                        "inputs, one row per sequence")
+    p.add_argument("--dna-input", default=None,
+                   help="for a model with several inputs, the name of the DNA input")
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser("explain", help="attributions of a .keras model on sequences")
     p.add_argument("model", help="a .keras model file")
-    p.add_argument("data", help="FASTA, .npz (x) or BED (with --genome)")
+    p.add_argument("data", help="FASTA, .npz (x, optional names and auxiliary arrays) or BED (with --genome)")
     p.add_argument("--method", default="saliency", help="registered method name")
-    p.add_argument("--target", type=int, default=None, help="output column to explain")
-    p.add_argument("--genome", default=None, help="genome FASTA for a BED file")
+    p.add_argument("--target", type=parse_target, default=None, help=TARGET_HELP)
+    add_input_arguments(p)
+    p.add_argument("--attribute-aux", action="store_true",
+                   help="also attribute the auxiliary inputs (gradient methods; written as "
+                        "'aux:NAME' arrays)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="attributions.npz", help="output .npz file")
     p.set_defaults(func=run)
 
 
+def parse_tracks(specs):
+    """``["dnase=a.bw", ...]`` -> ``{"dnase": "a.bw"}``.
+
+    Raises:
+        ValueError: an entry without ``=``, with an empty name or path, or a name twice.
+    """
+    tracks = {}
+    for spec in specs or ():
+        name, sep, path = str(spec).partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ValueError(f"`--track` must be NAME=FILE.bw. Received: --track={spec!r}")
+        if name.strip() in tracks:
+            raise ValueError(f"`--track` names {name.strip()!r} twice. Received: --track={spec!r}")
+        tracks[name.strip()] = path.strip()
+    return tracks
+
+
+def read_aux_file(path, aux_names, n):
+    """The arrays of an ``--aux`` ``.npz`` file, checked against the model's auxiliary inputs.
+
+    Args:
+        path: the ``.npz`` file.
+        aux_names: the model's auxiliary input names.
+        n: the number of sequences.
+
+    Returns:
+        dict name -> array with ``n`` rows.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an array not named after an auxiliary input (the message lists the
+            expected names), or without one row per sequence.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such auxiliary-input file. Received: --aux={path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise ValueError(f"`--aux` must be an .npz file of named arrays ({err}). "
+                         f"Received: --aux={path!r}") from err
+    unknown = sorted(set(arrays) - set(aux_names))
+    if unknown or not arrays:
+        expected = (f"the model's auxiliary inputs {list(aux_names)}" if aux_names
+                    else "nothing: the model's only input is the DNA")
+        raise ValueError(f"The arrays of `--aux` must be named after {expected}. "
+                         f"Received: --aux={path!r} with arrays {sorted(arrays)}")
+    for name, value in arrays.items():
+        if value.ndim == 0 or value.shape[0] != n:
+            raise ValueError(f"`--aux` array {name!r} must have one row per sequence (N={n}). "
+                             f"Received: aux[{name!r}].shape={value.shape}")
+    return arrays
+
+
+def _dna_length(explainer):
+    try:
+        length = explainer.model.inputs[explainer.layout.dna_index].shape[1]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return int(length) if length is not None else None
+
+
+def read_inputs(args, model, alphabet="ACGT"):
+    """Reads the sequences, names and auxiliary inputs that ``args`` name for ``model``.
+
+    Returns:
+        dict with ``x``, ``names`` (or None), ``aux`` (dict name -> array, or None) and
+        ``y`` / ``mask`` where the data ``.npz`` holds them.
+
+    Raises:
+        ValueError: ``--track`` or ``--aux`` for inputs the model does not have, an
+            auxiliary input given twice, or one the model needs that is not given
+            (each message lists the model's auxiliary inputs).
+    """
+    explainer = Explainer(model, dna_input=getattr(args, "dna_input", None), alphabet=alphabet)
+    aux_names = explainer.aux_names
+    tracks = parse_tracks(getattr(args, "track", None))
+    unknown = sorted(set(tracks) - set(aux_names))
+    if unknown:
+        expected = (f"the model's auxiliary inputs {aux_names}" if aux_names
+                    else "no input: the model's only input is the DNA")
+        raise ValueError(f"`--track` names must be {expected}. Received: --track names {sorted(tracks)}")
+    length = args.length if getattr(args, "length", None) is not None else _dna_length(explainer)
+    data = io.load_sequences(args.data, genome=args.genome, alphabet=alphabet, tracks=tracks,
+                             length=length, aux_names=aux_names)
+    aux = dict(data.get("aux") or {})
+    if getattr(args, "aux", None):
+        for name, value in read_aux_file(args.aux, aux_names, len(data["x"])).items():
+            if name in aux:
+                raise ValueError(f"The auxiliary input {name!r} is given twice (in {args.aux!r} and by "
+                                 f"the data or --track). Received: --aux={args.aux!r}")
+            aux[name] = value
+    missing = [k for k in aux_names if k not in aux]
+    if missing:
+        raise ValueError(
+            f"The model takes inputs {aux_names} besides the DNA; give their values per sequence "
+            "with --aux FILE.npz (arrays named after them), as arrays of the data .npz, or with "
+            f"--track NAME=FILE.bw and a BED file. Received: no values for {missing}"
+        )
+    return {"x": data["x"], "names": data.get("names"), "aux": aux or None,
+            "y": data.get("y"), "mask": data.get("mask")}
+
+
 def run(args):
     model = io.load_model(args.model)
-    data = io.load_sequences(args.data, genome=args.genome)
-    attr = explain(model, data["x"], args.method, target=args.target,
-                   batch_size=args.batch_size, seed=args.seed, verbose=1)
+    data = read_inputs(args, model)
+    attr = explain(model, data["x"], args.method, target=args.target, batch_size=args.batch_size,
+                   seed=args.seed, verbose=1, aux=data["aux"], names=data["names"],
+                   dna_input=args.dna_input, attribute_aux=args.attribute_aux)
     attr.to_npz(args.out)
     print(f"Wrote {len(attr)} attributions ({attr.method}) to {args.out}")
     return 0

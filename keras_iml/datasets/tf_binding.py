@@ -145,7 +145,7 @@ def make_tf_binding(
     decoys=("MA0035.4", "MA0058.3"), decoy_rate=0.5, spacing=(2, 8), orientation="same",
     misarranged=True, dose=2, near_miss_rate=0.5, positive_fraction=0.5, background="iid",
     gc=0.41, cpg_ratio=0.25, background_source=None, gc_shift=0.0, positional_bias=0.0,
-    release=None, seed=0,
+    motif_position=None, release=None, seed=0,
 ):
     """Generates a TF-binding benchmark with known causal motifs and decoys.
 
@@ -179,6 +179,10 @@ def make_tf_binding(
         positional_bias: confounder: probability that a decoy sits in the first half
             of a positive and in the second half of a negative (anywhere when that
             half has no room left).
+        motif_position: confounder: None (grammar sites anywhere), an int ``p`` or a
+            range ``(lo, hi)``: every grammar block (positives and near misses) starts
+            at ``p`` (at a position in ``[lo, hi]``), so a model trained on these data
+            sees the motifs at one place only (anywhere when that place is taken).
         release: JASPAR release (None: pyjaspar's default).
         seed: seed of the only random generator used.
 
@@ -204,6 +208,7 @@ def make_tf_binding(
                         ("positional_bias", positional_bias)]:
         _check_fraction(value, name)
     positive_fraction = _check_fraction(positive_fraction, "positive_fraction")
+    motif_region = _motif_region(motif_position, length)
     dose = _check_int(dose, "dose", 1)
     if orientation not in _grammar.ORIENTATIONS:
         raise ValueError(
@@ -241,6 +246,9 @@ def make_tf_binding(
             blocks += _grammar.positive_blocks(rules[int(rng.integers(len(rules)))], spec, rng)
         elif near_rules and rng.random() < near_miss_rate:
             blocks += _grammar.near_miss_blocks(near_rules[int(rng.integers(len(near_rules)))], spec, rng)
+        if motif_region is not None:
+            for block in blocks:
+                block.region = (motif_region[0], motif_region[1] + block.length)
         for motif in decoy_motifs:
             if rng.random() < decoy_rate:
                 block = _grammar.Block(
@@ -261,9 +269,29 @@ def make_tf_binding(
         misarranged=bool(misarranged), dose=dose, near_miss_rate=float(near_miss_rate),
         positive_fraction=positive_fraction, background=background, gc=gc,
         cpg_ratio=float(cpg_ratio), gc_shift=float(gc_shift),
-        positional_bias=float(positional_bias), release=release, seed=seed,
+        positional_bias=float(positional_bias),
+        motif_position=None if motif_region is None else list(motif_region), release=release, seed=seed,
     )
     return TFBindingData(_EYE[codes], y, true_mask, decoy_mask, instances, motifs, params)
+
+
+def _motif_region(motif_position, length):
+    """``(lo, hi)`` allowed grammar-block starts, or None."""
+    if motif_position is None:
+        return None
+    ok = isinstance(motif_position, (int, np.integer)) and not isinstance(motif_position, bool)
+    bounds = (motif_position, motif_position) if ok else motif_position
+    try:
+        lo, hi = bounds
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (lo, hi))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or not 0 <= lo <= hi < length:
+        raise ValueError(
+            f"`motif_position` must be None, an int or a pair (lo, hi) of ints with "
+            f"0 <= lo <= hi < length={length}. Received: motif_position={motif_position!r}"
+        )
+    return int(lo), int(hi)
 
 
 def _backgrounds(y, length, background, gc, gc_shift, cpg_ratio, source, rng):

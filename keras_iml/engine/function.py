@@ -14,6 +14,11 @@ and every function compiled through :meth:`ModelFunction.compile` receives them 
 extra arguments; :meth:`ModelFunction.raw_call` broadcasts them over the rows of
 whatever it is given (the interpolation steps, references or mutants of the bound
 sequence).
+
+**Token models.** A model taking DNA as integer tokens ``(N, L)`` through a
+``keras.layers.Embedding`` is explained through its one-hot equivalent
+(:mod:`keras_iml.engine.adapters`): :attr:`ModelFunction.model` is then a model taking
+one-hot DNA, and :attr:`ModelFunction.source_model` the user's.
 """
 
 import contextlib
@@ -21,6 +26,7 @@ import contextlib
 import numpy as np
 
 import keras
+from keras_iml.engine import adapters
 from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import targets
 
@@ -35,7 +41,8 @@ class InputLayout:
     Args:
         model: a Keras model.
         dna_input: name or position of the DNA input among ``model.inputs``; None
-            picks the only input of shape ``(N, L, 4)``.
+            picks the only input of shape ``(N, L, 4)`` (or, when there is none, the
+            only 2-D input: integer tokens).
 
     Attributes:
         aux_names: names of the auxiliary inputs, in ``model.inputs`` order.
@@ -61,7 +68,7 @@ class InputLayout:
             return
         shapes = [tuple(t.shape) for t in tensors]
         if dna_input is None:
-            dna = [i for i, s in enumerate(shapes) if len(s) == 3 and s[-1] == 4]
+            dna = adapters.dna_candidates(tensors)  # (N, L, 4), else 2-D integer tokens
             if len(dna) != 1:
                 raise ValueError(
                     "The model has several inputs; name the one-hot DNA input with "
@@ -108,7 +115,10 @@ class ModelFunction:
     """A model bound to a target, with compiled batched forward and gradient passes.
 
     Args:
-        model: the Keras model (never modified).
+        model: the Keras model (never modified). A model taking integer tokens through
+            an ``Embedding`` is explained through its one-hot equivalent (default
+            tokens, see :mod:`keras_iml.engine.adapters`); a DNA input that cannot be
+            made one-hot raises ValueError.
         target: see :mod:`keras_iml.engine.targets`.
         logit: explain the pre-activation of a final sigmoid/softmax.
         gradient_correction: subtract the per-position mean over the 4 bases from
@@ -117,6 +127,12 @@ class ModelFunction:
         example: one input batch used to check the target against real outputs
             (with its auxiliary inputs bound, for a model that takes them).
         dna_input: which input is the DNA (see :class:`InputLayout`).
+
+    Attributes:
+        model: the model explained, taking one-hot DNA: ``model`` itself, or the
+            one-hot equivalent of a token model (what methods inspect).
+        source_model: the model given; ``adapter``: its
+            :class:`~keras_iml.engine.adapters.TokenAdapter`, or None.
 
     Example:
         >>> f = ModelFunction(model, target=0)
@@ -128,13 +144,17 @@ class ModelFunction:
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model. Received: model of type {type(model).__name__}")
         targets.check_target(target)
-        self.model = model
+        self.source_model = model
         self.target = target
         self.logit = bool(logit)
         self.gradient_correction = bool(gradient_correction)
         self.backend = backend_lib.current()
         self.inputs = InputLayout(model, dna_input)
-        self._forward = targets.logit_model(model) if self.logit else model
+        self.model, self.adapter = adapters.adapt(model, self.inputs.dna_index)
+        if self.adapter is not None:
+            self._forward = self.adapter.forward(self.logit)
+        else:
+            self._forward = targets.logit_model(model) if self.logit else model
         self._output_names = list(getattr(model, "output_names", None) or [])
         self._aux = None  # numpy arrays of the bound batch
         self._traced_aux = ()  # backend tensors of the auxiliary inputs inside a call
@@ -201,6 +221,11 @@ class ModelFunction:
     def _check_target(self, example):
         """Runs the target on one example eagerly, so its errors read plainly."""
         ops = keras.ops
+        length = None if self.adapter is None else self.adapter.length
+        if length is not None and example.shape[1] != length:
+            raise ValueError(
+                f"The model takes sequences of length {length}. Received: x.shape={tuple(example.shape)}"
+            )
         previous = self._traced_aux
         self._traced_aux = tuple(ops.convert_to_tensor(a) for a in self._aux_arrays())
         try:
@@ -217,7 +242,10 @@ class ModelFunction:
         """A JSON-friendly description of the target, stored in Attributions."""
         t = self.target
         desc = getattr(t, "__name__", "callable") if callable(t) else repr(t) if t is not None else None
-        return {"target": desc, "logit": self.logit, "gradient_correction": self.gradient_correction}
+        out = {"target": desc, "logit": self.logit, "gradient_correction": self.gradient_correction}
+        if self.adapter is not None:
+            out["input_adapter"] = self.adapter.describe()
+        return out
 
     # -- compiled passes ------------------------------------------------------------------
     def compile(self, fn, signature=None):
@@ -263,6 +291,39 @@ class ModelFunction:
     def gradient(self, x):
         """``df/dx`` as a numpy array ``(N, L, 4)`` (corrected if requested)."""
         return self.value_and_gradient(x)[1]
+
+    def _aux_gradients(self, x):
+        """Gradients of ``f`` with respect to each auxiliary input, traceable."""
+        rows = keras.ops.shape(x)[0]
+        aux = [_broadcast_rows(a, rows) for a in self._traced_aux]
+        grads = []
+        for k in range(len(aux)):
+
+            def f(a_k, k=k):  # f with the k-th auxiliary input as the variable
+                previous = self._traced_aux
+                self._traced_aux = tuple(a_k if j == k else a for j, a in enumerate(aux))
+                try:
+                    return self.output(x)
+                finally:
+                    self._traced_aux = previous
+
+            grads.append(self.backend.value_and_grad(f)(aux[k])[1])
+        return tuple(grads)
+
+    def aux_gradient(self, x):
+        """``df/da`` for every auxiliary input ``a`` at the bound values, one row per row of ``x``.
+
+        Each auxiliary array bound with one row is broadcast to the rows of ``x``
+        first, so every row gets its own gradient.
+
+        Returns:
+            A list of numpy arrays in :attr:`aux_names` order, each ``(N,) + shape``
+            of its input (empty for a model without auxiliary inputs).
+        """
+        if not self.inputs.aux_names:
+            return []
+        fn = self.compiled("keras_iml.aux_gradient", lambda: self.compile(self._aux_gradients, [X_SPEC]))
+        return [np.asarray(g, np.float32) for g in fn(np.asarray(x, np.float32))]
 
     def compiled(self, key, build):
         """Returns ``build()``, built once per ``key`` for this function.

@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_iml import _checks
 
-__all__ = ["as_array", "batches", "check_aux", "is_dataset", "check_batch_size", "check_seed", "check_verbose"]
+__all__ = ["as_array", "batches", "check_aux", "check_not_tokens", "is_dataset", "check_batch_size", "check_seed", "check_verbose"]
 
 
 def check_batch_size(batch_size, name="batch_size"):
@@ -67,6 +67,29 @@ def _dataset_batches(dataset, batch_size, alphabet, n_policy):
         yield np.concatenate(buffer)
 
 
+def check_not_tokens(x, name="x"):
+    """Raises ValueError for integer tokens ``(N, L)`` given where DNA is expected.
+
+    A model taking tokens is explained through its one-hot equivalent
+    (:mod:`keras_iml.engine.adapters`), so ``x`` is DNA strings or one-hot; the message
+    says how to convert tokens (and never prints the array).
+    """
+    dtype, shape = getattr(x, "dtype", None), getattr(x, "shape", None)
+    if shape is None or len(shape) != 2 or dtype is None:
+        return
+    try:
+        dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+    except TypeError:  # a framework dtype numpy does not read
+        return
+    if dtype.kind in "iu":
+        raise ValueError(
+            f"`{name}` looks like integer tokens (N, L); pass DNA strings or one-hot (N, L, 4) "
+            "(a token model is explained through its one-hot equivalent). Convert with "
+            f"keras_iml.engine.adapters.tokens_to_onehot({name}). Received: {name}.shape="
+            f"{tuple(shape)} of dtype {dtype}"
+        )
+
+
 def batches(x, batch_size, alphabet="ACGT", n_policy="uniform"):
     """``(n_total, iterator of one-hot batches)`` for any accepted form of ``x``.
 
@@ -74,6 +97,7 @@ def batches(x, batch_size, alphabet="ACGT", n_policy="uniform"):
     """
     if is_dataset(x):
         return None, _dataset_batches(x, batch_size, alphabet, n_policy)
+    check_not_tokens(x)
     arr = _checks.as_onehot(x, alphabet, n_policy)
     return len(arr), (arr[i : i + batch_size] for i in range(0, len(arr), batch_size))
 
@@ -89,13 +113,19 @@ def as_array(x, batch_size=128, alphabet="ACGT", n_policy="uniform"):
     return np.concatenate(parts)
 
 
+def _fits(shape, declared):
+    """Whether ``shape`` matches ``declared`` (None: any size)."""
+    return len(shape) == len(declared) and all(d is None or d == a for d, a in zip(declared, shape))
+
+
 def check_aux(aux, names, shapes, n):
     """Auxiliary inputs as a list of float32 arrays in ``names`` order, each ``(n, ...)``.
 
     Args:
         aux: None, a dict name -> array, a list of arrays in ``names`` order, or one
             array when there is one auxiliary input. An array may also hold a single
-            row (shared by every sequence).
+            row (shared by every sequence). For an input declared ``(L, 1)`` (a per-base
+            track), ``(N, L)`` is read as ``(N, L, 1)``.
         names: the model's auxiliary input names.
         shapes: their declared per-sequence shapes (None where free).
         n: number of sequences (None for a stream).
@@ -149,8 +179,10 @@ def check_aux(aux, names, shapes, n):
                 f"`aux[{name!r}]` must be numeric. Received: {type(value).__name__}"
             ) from err
         declared = tuple(shape)
-        if arr.ndim == len(declared):  # one row without its batch axis
-            arr = arr[None]
+        if arr.ndim == len(declared) and _fits(arr.shape, declared):
+            arr = arr[None]  # one row without its batch axis
+        elif arr.ndim == len(declared) and declared[-1] == 1 and _fits(arr.shape[1:], declared[:-1]):
+            arr = arr[..., None]  # (N, L) for an input declared (L, 1): a per-base track
         if arr.ndim != len(declared) + 1 or any(
                 d is not None and d != a for d, a in zip(declared, arr.shape[1:])):
             raise ValueError(

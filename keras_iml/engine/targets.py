@@ -10,6 +10,11 @@ Target policy (``target=``):
   selects a column of it.
 * callable: ``target(outputs) -> (N,)`` on the raw model outputs.
 
+Nothing else is read as a target: a float (``1.0``), a bool, a NumPy array or a
+slice with non-int bounds raises ``TypeError`` (a float column index is more often
+a label value or a threshold passed by mistake than a column), an empty list or a
+slice step of 0 raises ``ValueError``, before any model output is computed.
+
 ``logit=True`` explains the pre-activation of a final sigmoid/softmax (a final
 ``Dense`` with that activation, or a final ``Activation`` layer) instead of the
 probability, which saturates.
@@ -31,24 +36,61 @@ def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+_KINDS = ("None, an int, a slice of ints, a list of ints, an output name, (name, index) "
+          "or a callable")
+
+
+def _check_columns(target, original):
+    """Checks a column selection: None, an int, a slice of ints or a non-empty list of ints."""
+    if target is None or _is_int(target):
+        return
+    if isinstance(target, slice):
+        bounds = (target.start, target.stop, target.step)
+        if not all(b is None or _is_int(b) for b in bounds):
+            raise TypeError(
+                f"A `target` slice must have int (or None) bounds. Received: target={original!r}")
+        if target.step == 0:
+            raise ValueError(f"A `target` slice step cannot be 0. Received: target={original!r}")
+        return
+    if isinstance(target, (list, tuple)) and all(_is_int(t) for t in target):
+        if not target:
+            raise ValueError(f"A `target` list must name at least one column. Received: "
+                             f"target={original!r}")
+        return
+    what = "" if target is original else "an index "
+    raise TypeError(
+        f"`target` must be {_KINDS}. Received: target={original!r} ({what}of type "
+        f"{type(target).__name__})"
+    )
+
+
 def check_target(target):
-    """Raises TypeError for a ``target`` of a kind the policy does not know.
+    """Checks that ``target`` is of a kind the policy knows (see the module docstring).
 
     Whether the output or column exists is checked against the model's outputs
     (:func:`select`), on the first batch.
+
+    Args:
+        target: the ``target=`` argument of an explainer.
+
+    Raises:
+        TypeError: ``target`` is of another kind (a float, a bool, an array, a slice
+            with non-int bounds, ...).
+        ValueError: an empty list of columns or a slice step of 0.
+
+    Example:
+        >>> check_target(1)
+        >>> check_target(1.0)
+        Traceback (most recent call last):
+        TypeError: `target` must be None, an int, ... Received: target=1.0 (of type float)
     """
-    if target is None or callable(target) or _is_int(target) or isinstance(target, (str, slice)):
+    if callable(target) or isinstance(target, str):
         return
     if isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], str):
-        check_target(target[1])
-        return
-    if isinstance(target, (list, tuple)) and target and all(_is_int(t) for t in target):
-        return
-    raise TypeError(
-        "`target` must be None, an int, a slice, a list of ints, an output name, "
-        f"(name, index) or a callable. Received: target={target!r} of type "
-        f"{type(target).__name__}"
-    )
+        if target[1] is None or not isinstance(target[1], str):  # (name, index)
+            _check_columns(target[1], target)
+            return
+    _check_columns(target, target)
 
 
 def target_key(target):
@@ -116,6 +158,8 @@ def _named_output(outputs, name, output_names, target):
         return outputs[name]
     if isinstance(outputs, (list, tuple)) and name in output_names:
         return outputs[output_names.index(name)]
+    if not isinstance(outputs, (dict, list, tuple)) and list(output_names) == [name]:
+        return outputs  # the single output, named
     raise ValueError(
         f"target={target!r} is not an output of the model. "
         f"Outputs: {list(output_names) or 'unnamed'}"
@@ -137,6 +181,21 @@ def _columns(target, k, original):
     if not cols or any(c >= k or c < -k for c in cols):
         raise ValueError(f"target={original!r} does not exist: the model has {k} outputs.")
     return [c % k for c in cols]
+
+
+def _columns_unknown_width(target, original):
+    """Columns of an output whose width is known only at run time: ints (from the end
+    when negative, as Python indexing), taken one by one so no width is needed."""
+    if _is_int(target):
+        cols = [int(target)]
+    elif isinstance(target, (list, tuple)) and target and all(_is_int(t) for t in target):
+        cols = [int(t) for t in target]
+    else:
+        raise ValueError(
+            "The output's width depends on the sequence length, so `target` must name its "
+            f"columns as ints (a slice needs a known width). Received: target={original!r}"
+        )
+    return cols
 
 
 def select(outputs, target, output_names=()):
@@ -172,7 +231,7 @@ def select(outputs, target, output_names=()):
     outputs = ops.convert_to_tensor(outputs)
     rank = len(outputs.shape)
     if rank == 1:
-        if target not in (None, 0, [0]):
+        if target is not None and _columns(target, 1, original) != [0]:
             raise ValueError(
                 f"target={original!r} does not exist: the model has a single output."
             )
@@ -190,6 +249,9 @@ def select(outputs, target, output_names=()):
                 "(an int, a list or slice of ints, or a callable). Received: target=None"
             )
         return outputs[:, 0]
+    if k is None:  # width known only at run time (e.g. Flatten over an unknown length)
+        picked = [outputs[:, c] for c in _columns_unknown_width(target, original)]
+        return picked[0] if len(picked) == 1 else ops.sum(ops.stack(picked, axis=1), axis=1)
     columns = _columns(target, k, original)
     if len(columns) == 1:
         return outputs[:, columns[0]]

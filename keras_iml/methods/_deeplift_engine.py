@@ -86,16 +86,26 @@ class DeepLiftRunner:
         self._error = None
         self._scale = positions_per_base(function.model)
         spec = tf.TensorSpec([None, None, 4], tf.float32)
+        # A model's auxiliary inputs are arguments too (the bound rows of the
+        # explained sequence, broadcast over its references by raw_call).
+        aux = [tf.TensorSpec((None,) + tuple(s), tf.float32) for s in function.inputs.aux_shapes]
         # Two variants: XLA-fused rules (chunks padded to one shape, so XLA compiles
         # once) and plain rules (any shape, nothing to compile). A partial (no
         # __code__) keys TF's retracing detector on this runner alone.
         self._compiled = {
             fuse: tf.function(functools.partial(DeepLiftRunner._attribute, self, fuse=fuse),
-                              input_signature=[spec, spec])
+                              input_signature=[spec, spec, *aux])
             for fuse in (False, True)
         }
 
-    def _attribute(self, x, refs, fuse):
+    def _attribute(self, x, refs, *aux, fuse):
+        previous, self.function._traced_aux = self.function._traced_aux, tuple(aux)
+        try:
+            return self._attribute_dna(x, refs, fuse)
+        finally:
+            self.function._traced_aux = previous
+
+    def _attribute_dna(self, x, refs, fuse):
         function = self.function
         graph = tf.compat.v1.get_default_graph()
         start = len(graph.get_operations())
@@ -161,6 +171,7 @@ class DeepLiftRunner:
         self._compiled[fuse].get_concrete_function()  # traces once per variant
         if self._error is not None:
             raise ValueError(self._error)
+        aux = [tf.constant(a) for a in self.function._aux_arrays()]
         parts = []
         for i in range(0, b, step):
             xc, rc = x[i : i + step], flat[i * k : (i + step) * k]
@@ -168,7 +179,7 @@ class DeepLiftRunner:
             if fuse and n < step:
                 xc = np.concatenate([xc, np.zeros((step - n,) + xc.shape[1:], np.float32)])
                 rc = np.concatenate([rc, np.zeros(((step - n) * k,) + rc.shape[1:], np.float32)])
-            out = self._compiled[fuse](tf.constant(xc), tf.constant(rc))
+            out = self._compiled[fuse](tf.constant(xc), tf.constant(rc), *aux)
             parts.append([t.numpy()[: n * (k if j >= 3 else 1)] for j, t in enumerate(out)])
         values, hyp, fx, fr, delta = (np.concatenate(p) for p in zip(*parts))
         return values, hyp, fx, fr.reshape(b, k), delta.reshape(b, k)

@@ -30,6 +30,9 @@ class AttributionMethod(Configurable):
     * ``backends``: the Keras backends the method runs on (None: every backend).
     * ``control``: True for a control map (the ``placebo``), not an explanation: the
       validation runs it as a control arm, and the demo does not list it as a method.
+    * ``attributes_aux``: True when the method also attributes a model's auxiliary
+      (non-DNA) inputs through :meth:`attribute_aux` (``explain(...,
+      attribute_aux=True)``; the gradient methods).
     * :meth:`per_sequence_options`: options holding one entry per sequence.
     * :meth:`alternatives`: other settings of the method's arbitrary choices, which
       the hyper-parameter sensitivity metric compares with the configured one.
@@ -39,6 +42,7 @@ class AttributionMethod(Configurable):
     multiplies_input = False
     backends = None
     control = False
+    attributes_aux = False
 
     def per_sequence_options(self):
         """Names of options that hold one entry per sequence (along their first axis).
@@ -107,6 +111,20 @@ class AttributionMethod(Configurable):
             ``(B, L, 4)`` and ``"convergence_delta"`` ``(B,)``.
         """
         raise NotImplementedError
+
+    def attribute_aux(self, function, x, aux):  # noqa: ARG002 - hook
+        """Attributions of the auxiliary inputs for one batch (methods with ``attributes_aux``).
+
+        Args:
+            function: the :class:`keras_iml.engine.ModelFunction`, with ``aux`` bound.
+            x: float32 one-hot batch ``(B, L, 4)``, held fixed.
+            aux: the auxiliary values of the batch, one float32 array per auxiliary
+                input (in ``function.aux_names`` order), each with ``B`` rows.
+
+        Returns:
+            A list of arrays shaped like ``aux``.
+        """
+        raise NotImplementedError(f"The {self.name!r} method does not attribute auxiliary inputs.")
 
 
 def hypothetical_from_multipliers(multipliers, reference):

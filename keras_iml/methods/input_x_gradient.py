@@ -14,6 +14,9 @@ class InputXGradient(AttributionMethod):
     gradient itself and ``values == hypothetical * x``. On a linear model
     ``f(x) = sum(w * x) + c`` it equals ``w * x`` exactly.
 
+    With ``attribute_aux=True`` a model's auxiliary inputs get ``a * df/da`` (their
+    contribution against an all-zero track, to first order).
+
     Native because tf-explain's ``GradientsInputs.explain`` fails on 1-D sequence
     inputs (it assumes images); the compiled batched gradient of
     :class:`keras_iml.engine.ModelFunction` is all that is needed.
@@ -23,9 +26,13 @@ class InputXGradient(AttributionMethod):
     """
 
     multiplies_input = True
+    attributes_aux = True
 
     def __init__(self):
         pass
+
+    def attribute_aux(self, function, x, aux):
+        return [g * a for g, a in zip(function.aux_gradient(x), aux)]
 
     def attribute(self, function, x, rngs):
         grad = function.gradient(x)

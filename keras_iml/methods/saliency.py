@@ -11,6 +11,9 @@ class Saliency(AttributionMethod):
     ``hypothetical`` is the same array. With ``absolute=True`` the magnitude is
     returned instead, as in the original saliency maps.
 
+    With ``attribute_aux=True`` a model's auxiliary inputs (e.g. a DNase track) get
+    their gradient too, at the sequence's values (``|gradient|`` with ``absolute``).
+
     Args:
         absolute: return ``|gradient|``.
 
@@ -18,8 +21,14 @@ class Saliency(AttributionMethod):
         >>> keras_iml.explain(model, x, "saliency")
     """
 
+    attributes_aux = True
+
     def __init__(self, absolute=False):
         self.absolute = absolute
+
+    def attribute_aux(self, function, x, aux):
+        grads = function.aux_gradient(x)
+        return [abs(g) for g in grads] if self.absolute else grads
 
     def attribute(self, function, x, rngs):
         grad = function.gradient(x)

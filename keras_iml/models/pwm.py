@@ -138,7 +138,8 @@ def score_threshold(weights, pvalue=1e-4, background=UNIFORM, resolution=100):
         resolution: score bins per log unit.
 
     Returns:
-        float, the smallest score with ``P(score >= s) <= pvalue``.
+        float, the smallest score with ``P(score >= s) <= pvalue``, at most the best
+        attainable score.
     """
     ints = np.round(np.asarray(weights) * resolution).astype(np.int64)
     low = ints.min(1)
@@ -150,7 +151,11 @@ def score_threshold(weights, pvalue=1e-4, background=UNIFORM, resolution=100):
     tail = np.cumsum(dist[::-1])[::-1]  # P(score >= bin)
     ok = np.flatnonzero(tail <= pvalue)
     index = ok[0] if ok.size else len(dist) - 1
-    return (index + low.sum()) / resolution
+    # Rounding can put the threshold above the best attainable score (short motifs,
+    # where even a perfect match is more common than ``pvalue``): cap it there so the
+    # best site still counts.
+    best = float(np.asarray(weights, dtype=np.float64).max(1).sum())
+    return min((index + low.sum()) / resolution, best)
 
 
 def sample_site(pfm, rng):

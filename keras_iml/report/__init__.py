@@ -14,7 +14,7 @@ Example:
     >>> keras_iml.report.render_html(report, "report.html")
 """
 
-from keras_iml.report import components, controls, sections, sections_more
+from keras_iml.report import components, controls, distillation, sections, sections_more
 from keras_iml.report._reading import judged, model_warnings, read_report
 
 __all__ = ["components", "html_string", "render_html", "report_sections"]
@@ -47,6 +47,7 @@ def report_sections(report):
     builders = [
         sections.dashboard, controls.controls, sections.summary, sections.distributions, sections.agreement,
         sections.faithfulness, sections.stability, sections.localisation,
+        lambda _: distillation.section(getattr(report, "distillation", None)),
         sections_more.adverse_events, sections_more.examples, sections_more.motifs,
         sections_more.not_run, sections_more.protocol,
     ]

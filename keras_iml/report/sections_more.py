@@ -22,9 +22,10 @@ def adverse_events(parts):
             level="ok")])
     counts = (events.groupby(["method", "metric"]).size().unstack(fill_value=0)
               .rename_axis(columns=None))
+    named = "" if "name" not in events.columns else " (each named in the 'name' column)"
     blocks = [
         c.text(f"{len(events)} adverse events over "
-               f"{events['seq'].nunique()} sequences. Every one is listed below; nothing is "
+               f"{events['seq'].nunique()} sequences{named}. Every one is listed below; nothing is "
                "dropped. Type in the box to filter, pick a method or metric, click a header "
                "to sort."),
         c.table(counts, index=True, caption="Adverse events per method (rows) and metric"),
@@ -60,8 +61,9 @@ def examples(parts, width=figures.LOGO_WIDTH):
             uri, (start, end) = figures.example(item, width=width, title=str(item.get("method")))
             caption = f"{item.get('method')}: logo of positions {start}–{end - 1}"
             figs.append(c.figure(uri, caption))
-        cards.append(c.card(f"sequence {seq}", [c.grid(figs, columns=min(3, len(figs)))],
-                            subtitle=why))
+        name = group[0].get("name")
+        title = f"sequence {seq}" if is_missing(name) else f"sequence {name!s} (index {seq})"
+        cards.append(c.card(title, [c.grid(figs, columns=min(3, len(figs)))], subtitle=why))
     blocks += cards
     return c.Section("examples", "Example sequences", blocks)
 

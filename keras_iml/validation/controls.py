@@ -88,7 +88,7 @@ def check_controls(controls):
     unknown = set(controls) - set(DEFAULT_CONTROLS)
     if unknown:
         raise ValueError(
-            f"Unknown `controls` keys {sorted(unknown)}; expected a subset of "
+            f"Unknown `controls` keys {sorted(unknown, key=repr)}; expected a subset of "
             f"{sorted(DEFAULT_CONTROLS)}. Received: controls={controls!r}"
         )
     out = check_controls(None)

@@ -20,6 +20,9 @@ __all__ = [
     "check_ground_truth",
     "check_ensemble",
     "check_y",
+    "check_names",
+    "with_names",
+    "examples_with_names",
 ]
 
 _INSTANCE_COLUMNS = ("seq", "start", "end", "role")
@@ -134,7 +137,26 @@ def check_attributions(attributions, x):
     return dict(attributions)
 
 
-def _mask_from_table(table, x):
+def _table_rows(seqs, names, n):
+    """Row index of each ``seq`` entry of an instance table: an index, or a name."""
+    where = None if names is None else {name: i for i, name in reversed(list(enumerate(names)))}
+    rows = []
+    for seq in seqs:
+        if isinstance(seq, str) and where is not None and seq in where:
+            rows.append(where[seq])
+            continue
+        try:
+            rows.append(int(seq))
+        except (TypeError, ValueError) as err:
+            known = "" if names is None else f" or one of the sequence names ({names[:3]}...)"
+            raise ValueError(
+                f"`ground_truth`'s `seq` column must hold sequence indices (0 to {n - 1}){known}. "
+                f"Received: seq={seq!r}"
+            ) from err
+    return rows
+
+
+def _mask_from_table(table, x, names=None):
     missing = [c for c in _INSTANCE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(
@@ -145,22 +167,26 @@ def _mask_from_table(table, x):
     mask = np.zeros((n, length), dtype=np.int8)
     for role, value in (("decoy", 2), ("true", 1)):  # true wins where they overlap
         rows = table[table["role"] == role]
-        for seq, start, end in zip(rows["seq"], rows["start"], rows["end"]):
-            if not (0 <= int(seq) < n and 0 <= int(start) < int(end) <= length):
+        for seq, row, start, end in zip(rows["seq"], _table_rows(rows["seq"], names, n),
+                                        rows["start"], rows["end"]):
+            if not (0 <= row < n and 0 <= int(start) < int(end) <= length):
                 raise ValueError(
-                    f"`ground_truth` has an instance outside x (seq={seq}, start={start}, "
+                    f"`ground_truth` has an instance outside x (seq={seq!r}, start={start}, "
                     f"end={end}) for x.shape={x.shape}"
                 )
-            mask[int(seq), int(start) : int(end)] = value
+            mask[row, int(start) : int(end)] = value
     return mask
 
 
-def check_ground_truth(ground_truth, x):
-    """Returns an int8 ``(N, L)`` mask (1 true motif, 2 decoy, 0 other) or None."""
+def check_ground_truth(ground_truth, x, names=None):
+    """Returns an int8 ``(N, L)`` mask (1 true motif, 2 decoy, 0 other) or None.
+
+    With ``names``, the ``seq`` column of an instance table may hold sequence names.
+    """
     if ground_truth is None:
         return None
     if isinstance(ground_truth, pd.DataFrame):
-        return _mask_from_table(ground_truth, x)
+        return _mask_from_table(ground_truth, x, names)
     if isinstance(ground_truth, dict):
         if "true" not in ground_truth:
             raise ValueError(
@@ -231,3 +257,46 @@ def check_y(y, n):
     if y.ndim == 0 or y.shape[0] != n:
         raise ValueError(f"`y` must have one row per sequence (N={n}). Received: y.shape={y.shape}")
     return y
+
+
+def check_names(names, attributions, n):
+    """The run's sequence names: ``names`` (already split from ``x``) or, when None,
+    those every precomputed Attributions carries alike; a list of ``n`` strings or None.
+
+    Raises:
+        ValueError: ``names`` disagrees with names carried by ``attributions``.
+    """
+    names = _checks.check_names(names, n)
+    carried = {label: a.names for label, a in (attributions or {}).items() if a.names is not None}
+    for label, other in carried.items():
+        if names is not None and list(other) != names:
+            raise ValueError(
+                f"`attributions[{label!r}]` carries other sequence names than `names` "
+                f"(first: {other[0]!r} vs {names[0]!r}); they were computed on other sequences "
+                "or in another order."
+            )
+        names = list(other) if names is None else names
+    return names
+
+
+def with_names(frame, names):
+    """``frame`` with a ``name`` column after its integer ``seq`` column (unchanged without names)."""
+    if names is None or "seq" not in frame.columns or "name" in frame.columns:
+        return frame
+    lookup = np.asarray(names, dtype=object)
+    seq = pd.to_numeric(frame["seq"], errors="coerce")
+    ok = seq.notna() & (seq >= 0) & (seq < len(lookup))
+    column = pd.Series(None, index=frame.index, dtype=object)
+    column[ok] = lookup[seq[ok].astype(np.int64).to_numpy()]
+    frame = frame.copy()
+    frame.insert(list(frame.columns).index("seq") + 1, "name", column)
+    return frame
+
+
+def examples_with_names(examples, names):
+    """The report's example items, each with its sequence's ``name`` (unchanged without names)."""
+    if names is None or not isinstance(examples, dict):
+        return examples
+    items = [dict(item, name=names[int(item["seq"])]) if "seq" in item else item
+             for item in examples.get("items", [])]
+    return {**examples, "items": items}

@@ -21,6 +21,8 @@ from keras_iml import metrics as _metrics
 from keras_iml.io import atomic_write
 from keras_iml.validation import controls as _controls
 from keras_iml.validation import evidence as _evidence
+from keras_iml.validation import protocol_fields as _fields
+from keras_iml.surrogate import tier as _tier
 
 __all__ = ["Protocol", "DEFAULT_METHODS", "DEFAULT_METRICS"]
 
@@ -53,38 +55,8 @@ _QUICK_OPTIONS = {
     "pwm_oracle": {"n_sequences": 16},
 }
 _KEYS = ("name", "methods", "metrics", "thresholds", "adverse_thresholds", "k", "seed",
-         "n_bootstrap", "ci_level", "min_model_auroc", "examples", "controls", "alpha", "correction")
-
-
-def _as_options(spec, kind):
-    """A list of names or a dict name -> options becomes an ordered dict of option dicts."""
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        spec = [spec]
-    if isinstance(spec, dict):
-        out = {}
-        for label, opts in spec.items():
-            if opts is not None and not isinstance(opts, dict):
-                raise ValueError(
-                    f"Options of {kind} {label!r} must be a dict. Received: {opts!r}"
-                )
-            out[str(label)] = dict(opts or {})
-        return out
-    if isinstance(spec, (list, tuple)):
-        out = {}
-        for item in spec:
-            if isinstance(item, dict):
-                key = item.get("name") or item.get("class_name")
-                if key is None:
-                    raise ValueError(f"A {kind} config needs a 'name'. Received: {item!r}")
-                out[str(key)] = {k: v for k, v in item.items() if k != "name"}
-            elif isinstance(item, str):
-                out[item] = {}
-            else:
-                raise TypeError(f"{kind} entries must be names or dicts. Received: {item!r}")
-        return out
-    raise TypeError(f"`{kind}s` must be a list of names or a dict. Received: {type(spec).__name__}")
+         "n_bootstrap", "ci_level", "min_model_auroc", "examples", "controls", "alpha", "correction",
+         "distill")
 
 
 class Protocol:
@@ -114,30 +86,44 @@ class Protocol:
         correction: ``"holm"`` (default), ``"bh"`` or ``"none"``: multiple-testing
             correction over each method's metric rows
             (:mod:`keras_iml.validation.evidence`).
+        distill: the distillation tier (:mod:`keras_iml.surrogate`): False (default:
+            off), True (the options of ``keras_iml.surrogate.tier.TIER_DEFAULTS``)
+            or a dict of those options. It fits readable surrogates of the model on
+            designed libraries and reports their fidelity, the model's confounders
+            and blind spots against the ground truth (``report.distillation``).
     """
 
     def __init__(self, methods=None, metrics=None, thresholds=None, adverse_thresholds=None,
                  k=(1, 5, 10), seed=0, n_bootstrap=1000, ci_level=0.95, min_model_auroc=0.9,
-                 examples=None, name="custom", controls=True, alpha=0.05, correction="holm"):
+                 examples=None, name="custom", controls=True, alpha=0.05, correction="holm",
+                 distill=False):
+        if not isinstance(name, (str, int)) or isinstance(name, bool):
+            raise TypeError(f"`protocol['name']` must be a string. Received: name={name!r}")
         self.name = str(name)
+        if isinstance(controls, dict) and not all(isinstance(key, str) for key in controls):
+            raise TypeError("The keys of `protocol['controls']` must be strings. "
+                            f"Received: controls={controls!r}")
         self.controls = _controls.check_controls(controls)
         self.alpha = alpha
         self.correction = correction
-        self.methods = _as_options(methods if methods is not None else {}, "method")
-        self.metrics = _as_options(metrics if metrics is not None else DEFAULT_METRICS, "metric")
-        self.k = [float(v) if not float(v).is_integer() else int(v) for v in np.atleast_1d(k)]
+        self.distill = _tier.check_tier(distill)
+        self.methods = _fields.as_options(methods if methods is not None else {}, "method")
+        self.metrics = _fields.as_options(metrics if metrics is not None else DEFAULT_METRICS, "metric")
+        self.k = _fields.check_k(k)
         self.seed = seed
         self.n_bootstrap = n_bootstrap
         self.ci_level = ci_level
         self.min_model_auroc = min_model_auroc
-        self.examples = {"n_random": 3, **dict(examples or {})}
+        self.examples = _fields.check_examples(examples)
+        thresholds = _fields.check_table(thresholds, "thresholds")
+        self.adverse_thresholds = _fields.check_table(adverse_thresholds, "adverse_thresholds")
+        self._check_scalars()
         instances = self.metric_instances()
         defaults = {}
         for m in instances:
             if m.threshold is not None:
                 defaults[m.name] = float(m.threshold)
-        self.thresholds = {**defaults, **dict(thresholds or {})}
-        self.adverse_thresholds = dict(adverse_thresholds or {})
+        self.thresholds = {**defaults, **thresholds}
         self._check(instances)
 
     # -- construction ------------------------------------------------------------------
@@ -175,9 +161,10 @@ class Protocol:
             raise TypeError(f"`protocol` must be a dict. Received: {type(config).__name__}")
         config = copy.deepcopy(config)
         base_name = config.pop("base", "default")
-        if base_name not in ("default", "quick", None):
+        if not (base_name is None or isinstance(base_name, str)) \
+                or base_name not in ("default", "quick", None):
             raise ValueError(f"`protocol['base']` must be 'default' or 'quick'. Received: {base_name!r}")
-        unknown = sorted(set(config) - set(_KEYS))
+        unknown = sorted(set(config) - set(_KEYS), key=repr)
         if unknown:
             raise ValueError(f"Unknown protocol key(s) {unknown}. Valid keys: {['base', *_KEYS]}")
         base = {} if base_name is None else (cls.quick() if base_name == "quick" else cls.default()).to_dict()
@@ -187,12 +174,14 @@ class Protocol:
             merged.pop("adverse_thresholds", None)
         for key, value in config.items():
             if key in ("thresholds", "adverse_thresholds"):
-                merged[key] = {**merged.get(key, {}), **dict(value or {})}
+                merged[key] = {**merged.get(key, {}), **_fields.check_table(value, key)}
+            elif key in ("metrics", "methods") and value is None:
+                merged[key] = None  # as in the constructor: no methods, the default metrics
             elif key == "metrics":
-                opts = _as_options(value, "metric")
+                opts = _fields.as_options(value, "metric")
                 merged[key] = {m: {**base.get("metrics", {}).get(m, {}), **o} for m, o in opts.items()}
             elif key == "methods":
-                opts = _as_options(value, "method")
+                opts = _fields.as_options(value, "method")
                 merged[key] = {m: (o or dict(base.get("methods", {}).get(m, {}))) for m, o in opts.items()}
             else:
                 merged[key] = value
@@ -203,9 +192,30 @@ class Protocol:
 
     @classmethod
     def from_yaml(cls, path):
-        """Reads a protocol from a YAML (or JSON) file; see :meth:`from_dict`."""
-        with open(os.fspath(path)) as fh:
-            return cls.from_dict(yaml.safe_load(fh) or {})
+        """Reads a protocol from a YAML (or JSON) file; see :meth:`from_dict`.
+
+        Raises:
+            ValueError: the file is not UTF-8 YAML, or not a valid protocol (the message
+                names the file).
+            TypeError: a protocol field of the wrong type.
+        """
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                config = yaml.safe_load(fh)
+        except (UnicodeDecodeError, yaml.YAMLError) as err:
+            raise ValueError(
+                f"The protocol file is not readable YAML ({type(err).__name__}: "
+                f"{str(err)[:300]}). Received: protocol={path!r}") from None
+        if config is not None and not isinstance(config, dict):
+            raise TypeError(
+                "A protocol file must hold a YAML mapping (key: value lines). "
+                f"Received: a {type(config).__name__} in protocol={path!r}")
+        try:
+            return cls.from_dict(config or {})
+        except (ValueError, TypeError) as err:
+            kind = TypeError if isinstance(err, TypeError) else ValueError
+            raise kind(f"{err} (in protocol={path!r})") from None
 
     @classmethod
     def from_any(cls, protocol):
@@ -230,23 +240,29 @@ class Protocol:
         )
 
     # -- checks and access -------------------------------------------------------------
-    def _check(self, instances):
-        if not self.metrics:
-            raise ValueError("`protocol['metrics']` must name at least one metric. Received: []")
-        for label in self.methods:
-            self.method_instance(label)  # raises ValueError for unknown methods/options
+    def _check_scalars(self):
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"`protocol['seed']` must be a non-negative int. Received: {self.seed!r}")
         if isinstance(self.n_bootstrap, bool) or not isinstance(self.n_bootstrap, (int, np.integer)) \
                 or self.n_bootstrap < 0:
             raise ValueError(f"`protocol['n_bootstrap']` must be an int >= 0. Received: {self.n_bootstrap!r}")
-        if not 0 < float(self.ci_level) < 1:
+        if not _fields.is_number(self.ci_level) or not 0 < float(self.ci_level) < 1:
             raise ValueError(f"`protocol['ci_level']` must be in (0, 1). Received: {self.ci_level!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
+        if not _fields.is_number(self.alpha) or not 0 < float(self.alpha) < 1:
             raise ValueError(f"`protocol['alpha']` must be in (0, 1). Received: {self.alpha!r}")
-        if self.correction not in _evidence.CORRECTIONS:
+        if not isinstance(self.correction, str) or self.correction not in _evidence.CORRECTIONS:
             raise ValueError(f"`protocol['correction']` must be one of {_evidence.CORRECTIONS}. "
                              f"Received: {self.correction!r}")
+        auroc = self.min_model_auroc
+        if auroc is not None and not (_fields.is_number(auroc) and 0 <= float(auroc) <= 1):
+            raise ValueError("`protocol['min_model_auroc']` must be None or a number in [0, 1]. "
+                             f"Received: {auroc!r}")
+
+    def _check(self, instances):
+        if not self.metrics:
+            raise ValueError("`protocol['metrics']` must name at least one metric. Received: []")
+        for label in self.methods:
+            self.method_instance(label)  # raises ValueError for unknown methods/options
         for metric in instances:
             metric.check_options()
         known = self.known_keys(instances)
@@ -327,6 +343,7 @@ class Protocol:
             "controls": self.controls,
             "alpha": float(self.alpha),
             "correction": self.correction,
+            "distill": self.distill or False,
         })
 
     def to_yaml(self, path):

@@ -47,9 +47,11 @@ class ValidationReport:
             and ``passed`` (threshold met and placebo beaten; NaN without a
             threshold).
         per_sequence: every per-sequence score, long form ``metric, method, arm, seq,
-            value`` (NaN: undefined, or outside the metric's subsample).
+            value`` (NaN: undefined, or outside the metric's subsample); when the
+            sequences have names, a ``name`` column follows ``seq``.
         adverse_events: every (sequence, method, metric) that failed its threshold:
-            ``seq, method, metric, value, threshold, reason``.
+            ``seq, method, metric, value, threshold, reason`` (and ``name`` after
+            ``seq`` when the sequences have names).
         verdict: index = method, columns ``tier1, tier2, tier3``: "pass", "fail",
             "not above placebo", "inconclusive" or "not run" (see
             :func:`keras_iml.validation.verdict.verdict`).
@@ -60,17 +62,23 @@ class ValidationReport:
             ``randomisation``, ``localisation_recall``, ``localisation_precision``).
         matrices: dict name -> method x method DataFrame (pairwise agreement).
         examples: ``{"rule": str, "items": [{"seq", "why", "method", "values",
-            "input"}, ...]}``.
+            "input"}, ...]}`` (items also hold ``"name"`` when the sequences have names).
         motifs: DataFrame of discovered motif patterns, or None.
         tables: dict name -> DataFrame of other tables that metrics returned
             (e.g. ``"motif_recovery"``).
         protocol: the protocol dict; provenance: versions, hashes, seed, time;
             model_info: free-form facts about the model (e.g. AUROC, a warning).
+        distillation: None, or the protocol's distillation tier
+            (:func:`keras_iml.surrogate.tier.tier`): DataFrames ``fidelity``,
+            ``confounders``, ``blind_spots`` and ``metrics`` (``metric, value,
+            threshold, passed, informative, reason``), the surrogates' readable
+            parameters, ``params`` and ``reasons``. Its failed metrics count in
+            :attr:`passed` and its findings are adverse events (``method`` ``"model"``).
     """
 
     def __init__(self, *, summary=None, per_sequence=None, adverse_events=None, verdict=None,
                  controls=None, not_run=None, curves=None, matrices=None, examples=None, motifs=None,
-                 tables=None, protocol=None, provenance=None, model_info=None):
+                 tables=None, protocol=None, provenance=None, model_info=None, distillation=None):
         self.summary = _empty("summary") if summary is None else summary
         self.per_sequence = _empty("per_sequence") if per_sequence is None else per_sequence
         self.adverse_events = _empty("adverse_events") if adverse_events is None else adverse_events
@@ -86,6 +94,7 @@ class ValidationReport:
         self.protocol = dict(protocol or {})
         self.provenance = dict(provenance or {})
         self.model_info = dict(model_info or {})
+        self.distillation = distillation
 
     # -- reading -------------------------------------------------------------------------
     def _judged(self):
@@ -101,6 +110,8 @@ class ValidationReport:
         """True when every thresholded row of the methods passed: threshold met and
         placebo beaten (vacuously True without any; control arms are not judged)."""
         flags = [p for p in self._judged()["passed"] if isinstance(p, (bool, np.bool_))]
+        if self.distillation is not None:  # the distillation tier's thresholded metrics
+            flags += [p for p in self.distillation["metrics"]["passed"] if isinstance(p, (bool, np.bool_))]
         return bool(all(flags))
 
     @property
@@ -147,6 +158,8 @@ class ValidationReport:
             "protocol": self.protocol,
             "provenance": self.provenance,
             "model_info": self.model_info,
+            "distillation": None if self.distillation is None else {
+                k: _frame(v) if isinstance(v, pd.DataFrame) else v for k, v in self.distillation.items()},
         })
 
     def to_json(self, path):
@@ -178,6 +191,9 @@ class ValidationReport:
             protocol=data.get("protocol"),
             provenance=data.get("provenance"),
             model_info=data.get("model_info"),
+            distillation=None if data.get("distillation") is None else {
+                k: _unframe(v) if isinstance(v, dict) and "columns" in v and "data" in v else v
+                for k, v in data["distillation"].items()},
         )
 
     @classmethod

@@ -15,6 +15,9 @@ from keras_iml.metrics import Context, NotApplicable
 from keras_iml.metrics.stats import auroc_rows, average_precision_rows
 from keras_iml.metrics.base import MetricResult, as_result
 from keras_iml.models.pwm import load_motifs
+from keras_iml.surrogate import distill as _distill
+from keras_iml.surrogate import tier as _tier
+from keras_iml.surrogate import truth as _truth
 from keras_iml.validation import controls as _controls
 from keras_iml.validation import evidence as _evidence
 from keras_iml.validation import inputs as _inputs
@@ -36,7 +39,7 @@ _MISSING = {
 def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, ensemble=None,
              protocol=None, batch_size=128, seed=None, verbose="auto", alphabet="ACGT",
              attributions=None, target=None, logit=False, aux=None, dna_input=None, cache=None,
-             functions=None):
+             functions=None, names=None):
     """Validates a model's explanations over a whole dataset, tier by tier.
 
     Tier 1 (consistency): cross-method agreement, hyper-parameter sensitivity, seed
@@ -57,14 +60,16 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     Args:
         model: a Keras model taking one-hot ``(N, L, 4)`` (never modified); None to
             score precomputed ``attributions`` only.
-        x: one-hot array ``(N, L, 4)`` or a list of DNA strings.
+        x: one-hot array ``(N, L, 4)``, a list of DNA strings, a dict name -> DNA
+            string or a pandas Series of strings.
         y: optional labels ``(N,)``: with binary labels the model's AUROC/AUPRC is
             recorded in ``report.model_info`` (and a warning when it is low).
         methods: None (the protocol's methods), a name, a list of names / configs /
             instances, or a dict label -> options.
         ground_truth: ``(N, L)`` mask (1 true motif, 2 decoy, 0 other; booleans are
             true-motif masks), a dict ``{"true": mask, "decoy": mask}``, or a table
-            with columns ``seq, start, end, role`` (``role`` in true/decoy).
+            with columns ``seq, start, end, role`` (``role`` in true/decoy; ``seq`` an
+            index, or a sequence name when ``names`` are known).
         motifs: JASPAR IDs, ``(W, 4)`` PFMs, a MEME file, or a list/dict of them.
         ensemble: list of other Keras models of the same task (stability).
         protocol: None (default), ``"quick"``, a :class:`Protocol`, a dict or a
@@ -88,6 +93,11 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
             with ``set_weights``, as :class:`keras_iml.zoo.ModelPool` does) then
             traces every graph once instead of once per model.
         functions: deprecated name of ``cache``.
+        names: the name of each sequence (FASTA record, BED interval). Default: the
+            dict's keys or the Series' index when ``x`` is one, else the names carried
+            by ``attributions``, else None. With names, ``report.per_sequence``,
+            ``report.adverse_events`` and the examples get a ``name`` beside ``seq``,
+            and input errors name the record.
 
     Returns:
         a :class:`ValidationReport`.
@@ -103,7 +113,8 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
             raise ValueError(f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
         proto = proto.replace(seed=int(seed))
     engine_inputs.check_batch_size(batch_size)
-    x = _checks.as_onehot(x, alphabet)
+    x, names = _checks.sequence_names(x, names)
+    x = _checks.as_onehot(x, alphabet, names=names)
     n = x.shape[0]
     explain_kwargs = {"target": target, "logit": logit, "batch_size": batch_size, "alphabet": alphabet}
     cache = _cache(cache, functions)
@@ -118,10 +129,11 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     elif not attributions:
         raise ValueError("Without a `model`, pass precomputed `attributions`. Received: model=None")
     precomputed = _inputs.check_attributions(attributions, x)
+    names = _inputs.check_names(names, precomputed, n)
     specs = _inputs.resolve_methods(methods, proto, precomputed, has_model=model is not None)
     ctx = Context(
         x=x, y=_inputs.check_y(y, n), model=model, explainer=explainer, aux=aux_arrays,
-        ground_truth=_inputs.check_ground_truth(ground_truth, x),
+        ground_truth=_inputs.check_ground_truth(ground_truth, x, names),
         ground_truth_table=ground_truth if isinstance(ground_truth, pd.DataFrame) else None,
         motifs=load_motifs(motifs), ensemble=_inputs.check_ensemble(ensemble, x, model, explain_kwargs, aux_arrays),
         protocol=proto.to_dict(), seed=proto.seed, explain_kwargs=explain_kwargs, alphabet=alphabet,
@@ -161,18 +173,19 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     tables = {k: pd.concat(v, ignore_index=True) for k, v in out.tables.items()}
     tables["uninformative"] = uninformative
     tables["placebo_comparison"] = evidence
-    return ValidationReport(
+    return _with_distillation(ctx, proto, ValidationReport(
         summary=summary,
-        per_sequence=_verdict.per_sequence(out.records, kinds),
-        adverse_events=_verdict.adverse_events(
-            [r for r in out.records if kinds.get(r.method, "method") == "method"], proto),
+        per_sequence=_inputs.with_names(_verdict.per_sequence(out.records, kinds), names),
+        adverse_events=_inputs.with_names(_verdict.adverse_events(
+            [r for r in out.records if kinds.get(r.method, "method") == "method"], proto), names),
         verdict=_verdict.verdict(summary, specs),
         controls=_verdict.controls_table(summary, arms),
         not_run=pd.DataFrame(out.not_run, columns=COLUMNS["not_run"]),
         curves={k: pd.concat(v, ignore_index=True) for k, v in out.curves.items()},
         matrices=out.matrices,
-        examples=_verdict.examples(
+        examples=_inputs.examples_with_names(_verdict.examples(
             [r for r in out.records if r.method in real], {k: ctx.attributions[k] for k in real}, x, proto),
+            names),
         motifs=tables.pop("motifs", None),
         tables=tables,
         protocol=ctx.protocol,
@@ -181,7 +194,7 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
                     "controls": [a.row() for a in arms], "seconds": out.timings,
                     "curve_sections": out.curve_sections},
         model_info=_model_info(ctx, proto),
-    )
+    ))
 
 
 def _add_control_arms(ctx, proto, out):
@@ -335,3 +348,30 @@ def _model_info(ctx, proto):
                 "the task say little about the biology."
             )
     return info
+
+
+def _with_distillation(ctx, proto, report):
+    """The protocol's distillation tier (:mod:`keras_iml.surrogate`) added to ``report``:
+    ``report.distillation``, its findings as adverse events, its time in provenance."""
+    if proto.distill is None:
+        return report
+    reason = "no model to distil" if ctx.model is None else (
+        "the model has inputs besides the DNA (distillation queries share one row)" if ctx.aux is not None else None)
+    if reason is not None:
+        row = pd.DataFrame([("distill", "model", reason)], columns=COLUMNS["not_run"])
+        report.not_run = row if report.not_run.empty else pd.concat([report.not_run, row], ignore_index=True)
+        return report
+    t0 = time.perf_counter()
+    options, truth = proto.distill, _truth.truth_from(ctx.motifs, ctx.ground_truth_table)
+    result = _distill(ctx.model, ctx.x, libraries=options["libraries"], surrogates=options["surrogates"],
+                      n_queries=options["n_queries"], holdout=options["holdout"],
+                      target=ctx.explain_kwargs["target"], motifs=_truth.truth_motifs(truth) or None,
+                      seed=proto.seed, alphabet=ctx.alphabet, verbose=0, cache=ctx.cache)
+    report.distillation = _tier.tier(result, truth, options, alpha=proto.alpha)
+    events = pd.DataFrame(_tier.adverse_events(report.distillation))
+    if len(events):
+        events = events.reindex(columns=report.adverse_events.columns)
+        report.adverse_events = events if report.adverse_events.empty else pd.concat(
+            [report.adverse_events, events], ignore_index=True)
+    report.provenance.setdefault("seconds", {})["distill"] = round(time.perf_counter() - t0, 3)
+    return report

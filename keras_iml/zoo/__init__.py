@@ -22,7 +22,7 @@ See ``docs/zoo.md``.
 
 from keras_iml.zoo.batch.pool import ModelPool
 from keras_iml.zoo.catalogue import jaspar_lookup, list_models, read_catalogue
-from keras_iml.zoo.load import load
+from keras_iml.zoo.load import ZooModel, load
 from keras_iml.zoo.sources.errors import ChecksumError, UnsupportedLayerError, WeightsUnavailableError
 from keras_iml.zoo.sources.spec import ModelSpec, read_spec
 from keras_iml.zoo.sources.store import WeightStore
@@ -36,6 +36,7 @@ __all__ = [
     "UnsupportedLayerError",
     "WeightStore",
     "WeightsUnavailableError",
+    "ZooModel",
     "jaspar_lookup",
     "list",
     "list_models",

@@ -11,6 +11,8 @@ import os
 import pathlib
 import re
 
+import numpy as np
+
 import keras
 from keras_iml.io import atomic_write
 from keras_iml.wrapper import IMLModel, wrap
@@ -19,10 +21,68 @@ from keras_iml.zoo.families import Request, family_of
 from keras_iml.zoo.sources.spec import read_spec
 from keras_iml.zoo.sources.store import WeightStore
 
-__all__ = ["load", "FORMAT_VERSION"]
+__all__ = ["load", "ZooModel", "FORMAT_VERSION"]
 
 #: Bumped whenever converted models change, so stale ``.keras`` files are not reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+
+@keras.saving.register_keras_serializable(package="keras_iml")
+class ZooModel(IMLModel):
+    """An :class:`~keras_iml.IMLModel` whose auxiliary inputs have default values.
+
+    :func:`load` returns one when per-sequence values were given at load (FactorNet
+    ``tracks={"dnase": array}``): ``explain`` and ``validate`` use them as ``aux=``
+    unless given another, so ``x`` must then hold the same ``N`` sequences, in the
+    same order. ``predict`` and ``__call__`` take every input, as Keras models do.
+    The values are not saved with the model.
+
+    Attributes:
+        aux: dict input name -> array with one row per sequence, or None.
+    """
+
+    def __init__(self, model, alphabet="ACGT", metadata=None, aux=None, **kwargs):
+        super().__init__(model, alphabet=alphabet, metadata=metadata, **kwargs)
+        object.__setattr__(self, "_iml_aux", None if aux is None else dict(aux))  # untracked
+
+    @property
+    def aux(self):
+        return self.__dict__.get("_iml_aux")
+
+    def explain(self, x, method="saliency", **kwargs):
+        """Attributions for ``x`` (default ``aux``: the values given at load)."""
+        if self.aux is not None:
+            kwargs.setdefault("aux", self.aux)
+        return super().explain(x, method, **kwargs)
+
+    def validate(self, x, y=None, **kwargs):
+        """Tiered validation (default ``aux``: the values given at load)."""
+        if self.aux is not None:
+            kwargs.setdefault("aux", self.aux)
+        return super().validate(x, y, **kwargs)
+
+
+def _structure(value):
+    """An option as it shapes the model: per-sequence arrays (2-D or more) become
+    ``"input"``, so loads that differ only in those values share a cache entry."""
+    if isinstance(value, dict):
+        return {str(k): _structure(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return value
+    try:
+        if np.ndim(value) >= 2:
+            return "input"
+    except ValueError:  # ragged: look inside
+        pass
+    if isinstance(value, (list, tuple)):
+        return [_structure(v) for v in value]
+    return value
+
+
+def _summary(aux):
+    """What the per-sequence values given at load were, for the metadata (JSON)."""
+    return {name: {"shape": list(a.shape), "mean": float(np.mean(a)), "min": float(np.min(a)),
+                   "max": float(np.max(a))} for name, a in aux.items()}
 
 
 def _tf_name(name, row, spec):
@@ -66,7 +126,7 @@ def _metadata(request, family, files, info):
 
 
 def _cache_file(store, request, files, family):
-    options = {k: request.options[k] for k in family.options if k in request.options}
+    options = {k: _structure(request.options[k]) for k in family.options if k in request.options}
     key = json.dumps({"name": request.name, "md5": {a: m for a, (_, m) in files.items()},
                       "input_length": request.input_length, "options": options,
                       "format": FORMAT_VERSION}, sort_keys=True, default=str)
@@ -91,13 +151,17 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
         offline: never download (default ``$KERAS_IML_OFFLINE``).
         use_cache: reuse / write the converted ``.keras`` model in the cache.
         **options: the family's options (its ``options``): DeepBind ``window_size``,
-            ``average``; FactorNet ``tracks`` (dict of constant track values),
-            ``meta_features``.
+            ``average``; FactorNet ``tracks`` (dict track name -> a constant, or
+            ``"input"`` or an array ``(N, 1002)`` / ``(N, 1002, 1)`` per sequence, which
+            makes the track an input of the model) and ``meta_features``.
 
     Returns:
         An :class:`~keras_iml.IMLModel` whose ``metadata`` holds ``tf`` (TF names),
         ``jaspar_ids``, ``input_length``, ``alphabet``, ``license``, ``citation``, the
-        files used with their md5s, and notes.
+        files used with their md5s, the values used (FactorNet: ``tracks``,
+        ``aux_inputs``) and notes saying them. With per-sequence arrays given as
+        options, a :class:`ZooModel` that uses them as its default ``aux=``, with
+        ``metadata["aux_values"]`` summarising them (shape, mean, min, max).
 
     Raises:
         WeightsUnavailableError: a file is missing and cannot be downloaded (the message
@@ -113,6 +177,10 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
         >>> model.metadata["jaspar_ids"][:1]
         ['MA0139.2']
         >>> model.explain(x, "integrated_gradients")
+        >>> factornet = keras_iml.zoo.load("FactorNet/MAX/onePeak_Unique35_DGF",
+        ...                                source="../shared/zoo/kipoi-models",
+        ...                                tracks={"dnase": dnase})   # (N, 1002) per sequence
+        >>> factornet.explain(x, "saliency")                          # x: the same N sequences
     """
     if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
         raise ValueError(f"`name` must be a zoo model name. Received: name={name!r}")
@@ -137,13 +205,14 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
         name = spec.name if not pathlib.Path(name).is_dir() else name
     request = Request(name=name, spec=spec, store=store, input_length=input_length,
                       options=dict(options), row=catalogue_row(name))
+    aux = family.aux_values(request)  # checked before anything is built or cached
     files = family.resolve(request)
     target = _cache_file(store, request, files, family)
     if use_cache and target.is_file():
         try:
             model = keras.saving.load_model(target)
             if isinstance(model, IMLModel):
-                return model
+                return _with_aux(model, aux)
         except (ValueError, TypeError, OSError, KeyError):
             pass  # a stale or damaged cache entry is rebuilt and replaced below
     model, info = family.build(request, files)
@@ -152,4 +221,14 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
     iml = wrap(model, alphabet=metadata["alphabet"], metadata=metadata)
     if use_cache:
         atomic_write(target, iml.save)
-    return iml
+    return _with_aux(iml, aux)
+
+
+def _with_aux(iml, aux):
+    """``iml``, or a :class:`ZooModel` sharing its model when per-sequence values were given."""
+    if not aux:
+        return iml
+    metadata = {**iml.metadata, "aux_values": _summary(aux)}
+    zoo_model = ZooModel(iml.model, alphabet=iml.alphabet, metadata=metadata, aux=aux, name=iml.name)
+    zoo_model.built = iml.built
+    return zoo_model

@@ -76,6 +76,13 @@ class Family:
         """``(model, info)``: a ``keras.Model`` taking one-hot DNA and metadata entries."""
         raise NotImplementedError(f"The {self.name} family does not define `build`.")
 
+    def aux_values(self, request):  # noqa: ARG002 - hook
+        """Per-sequence values of the model's auxiliary inputs given in the request's
+        options (e.g. FactorNet's ``tracks=`` arrays): dict input name -> array, which
+        :func:`keras_iml.zoo.load` makes the returned model's default ``aux=``. None
+        (the default) when there are none. Called on every load, the cached model too."""
+        return None
+
     def __repr__(self):
         return f"<zoo family {self.name!r}>"
 

@@ -19,6 +19,7 @@ import os
 import pathlib
 import re
 
+import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -97,18 +98,34 @@ class ModelSpec:
 
 
 def parse_shape(value):
-    """``"(101, 4)"`` -> ``(101, 4)``; ``None`` entries stay None."""
+    """``"(101, 4)"`` -> ``(101, 4)``; ``None`` entries stay None.
+
+    Raises:
+        ValueError: an entry that is not a non-negative int or None (``"(a, 4)"``,
+            ``1.5``, ``True``), or a value that is neither text nor a list.
+    """
     if value is None:
         return None
     if isinstance(value, (list, tuple)):
         items = list(value)
-    else:
+    elif isinstance(value, (str, int)) and not isinstance(value, bool):
         items = [v.strip() for v in str(value).strip().strip("()[]").split(",")]
+    else:
+        raise ValueError("A shape must be text such as '(101, 4)' or a list. "
+                         f"Received: shape={value!r}")
     out = []
     for item in items:
         if item in ("", None):
             continue
-        out.append(None if str(item) in ("None", "null") else int(item))
+        if str(item) in ("None", "null"):
+            out.append(None)
+        elif isinstance(item, int) and not isinstance(item, bool) and item >= 0:
+            out.append(item)
+        elif isinstance(item, str) and item.isascii() and item.isdigit():
+            out.append(int(item))
+        else:
+            raise ValueError(
+                f"A shape holds non-negative ints or None. Received: shape={value!r}")
     return tuple(out)
 
 
@@ -131,8 +148,19 @@ def _file_ref(arg, value):
     if isinstance(value, str) and arg in _DEFAULT_EXT:
         return FileRef(arg, path=value)
     if isinstance(value, dict) and ("url" in value or "md5" in value):
-        return FileRef(arg, url=value.get("url") or None, md5=_md5_text(value.get("md5"), arg))
+        url = value.get("url") or None
+        if url is not None and not isinstance(url, str):
+            raise ValueError(f"The url of {arg!r} is not text. Received: url={url!r}")
+        return FileRef(arg, url=url, md5=_md5_text(value.get("md5"), arg))
     return None
+
+
+def _read_text(path, what="model description"):
+    """A UTF-8 text file of a model description, or ValueError naming it."""
+    try:
+        return pathlib.Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"The {what} {os.fspath(path)} is not UTF-8 text ({err}).") from None
 
 
 def _load_yaml(text, where):
@@ -147,13 +175,20 @@ def _load_yaml(text, where):
 
 def _render(template_path, row, model):
     env = SandboxedEnvironment(keep_trailing_newline=True)
-    text = pathlib.Path(template_path).read_text(encoding="utf-8")
-    return env.from_string(text).render({**row, "model": model})
+    text = _read_text(template_path, "model template")
+    try:
+        return env.from_string(text).render({**row, "model": model})
+    except jinja2.TemplateError as err:
+        raise ValueError(f"Cannot render the model template {template_path} for {model!r}: "
+                         f"{type(err).__name__}: {err}") from None
 
 
 def _read_tsv(path):
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle, delimiter="\t"))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"Cannot read the model table {path}: {err}") from None
 
 
 def _group_template(group_dir):
@@ -175,7 +210,7 @@ def _locate(name, source):
     for folder in candidates:
         for fname in ("model.yaml", "kipoi_model.yaml"):
             if (folder / fname).is_file():
-                return (folder / fname).read_text(encoding="utf-8"), folder, str(folder / fname)
+                return _read_text(folder / fname), folder, str(folder / fname)
     if source is None:
         raise ValueError(f"Model {name!r} not found: pass `source=` (a directory laid out "
                          "like the kipoi/models repository).")
@@ -193,25 +228,62 @@ def _locate(name, source):
     shipped = source.parent / "weights" / name
     for fname in ("kipoi_model.yaml", "model.yaml"):
         if (shipped / fname).is_file():
-            return (shipped / fname).read_text(encoding="utf-8"), shipped, str(shipped / fname)
+            return _read_text(shipped / fname), shipped, str(shipped / fname)
     raise ValueError(f"Model {name!r} not found in source {os.fspath(source)!r}: no model.yaml "
                      "and no models.tsv row of that name.")
 
 
-def _schema_entries(entries, model_dir):
+def _schema_entries(entries, model_dir, where):
     out = []
     for entry in _as_list(entries):
         if not isinstance(entry, dict):
             continue
-        item = {"name": entry.get("name"), "shape": parse_shape(entry.get("shape")),
+        try:
+            shape = parse_shape(entry.get("shape"))
+        except ValueError as err:
+            raise ValueError(f"{err} (in the model description {where})") from None
+        item = {"name": entry.get("name"), "shape": shape,
                 "doc": str(entry.get("doc") or "").strip(),
                 "special_type": entry.get("special_type")}
         labels = entry.get("column_labels")
-        if isinstance(labels, str) and (model_dir / labels).is_file():
-            labels = [ln.strip() for ln in (model_dir / labels).read_text().splitlines() if ln.strip()]
+        if isinstance(labels, str) and "\x00" not in labels and (model_dir / labels).is_file():
+            labels = [ln.strip() for ln in _read_text(model_dir / labels, "column labels file")
+                      .splitlines() if ln.strip()]
         item["column_labels"] = labels if isinstance(labels, list) else None
         out.append(item)
     return out
+
+
+def _mapping(data, key, where):
+    """``data[key]`` as a dict (absent or empty: ``{}``), or ValueError naming the file."""
+    value = data.get(key)
+    if value is None or value == "" or value == []:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"`{key}` of the model description {where} must be a mapping. "
+                         f"Received: {key}={value!r}"[:400])
+    return value
+
+
+def _non_negative_int(value, key, where):
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"`{key}` of the model description {where} must be a non-negative int. "
+                         f"Received: {key}={value!r}")
+    return value
+
+
+def _alphabet(value, where):
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = "".join(value)
+    if not isinstance(value, str) or len(value) != 4 or len(set(value.upper())) != 4 \
+            or not value.isascii():
+        raise ValueError(f"`alphabet` of the model description {where} must be 4 distinct "
+                         f"letters. Received: alphabet={value!r}")
+    return value
 
 
 def read_spec(name, source=None):
@@ -225,6 +297,11 @@ def read_spec(name, source=None):
     Returns:
         A :class:`ModelSpec`.
 
+    Raises:
+        ValueError: the model is not found, or its description (YAML, template, table,
+            ``dataloader.yaml``) is not UTF-8 text, not YAML, or holds a field of the
+            wrong kind; the message names the file.
+
     Example:
         >>> spec = read_spec("FactorNet/MAX/onePeak_Unique35_DGF", source="kipoi-models")
         >>> spec.inputs[0]["shape"]
@@ -235,34 +312,44 @@ def read_spec(name, source=None):
     name = os.fspath(name)
     text, model_dir, where = _locate(name, source)
     data = _load_yaml(text, where)
-    args = data.get("args") or {}
-    files = {arg: ref for arg, value in args.items() if (ref := _file_ref(arg, value)) is not None}
-    info = data.get("info") or {}
-    schema = data.get("schema") or {}
+    args = _mapping(data, "args", where)
+    try:
+        files = {arg: ref for arg, value in args.items()
+                 if (ref := _file_ref(str(arg), value)) is not None}
+    except ValueError as err:
+        raise ValueError(f"{err} (in the model description {where})") from None
+    info = _mapping(data, "info", where)
+    schema = _mapping(data, "schema", where)
     loader = data.get("default_dataloader")
     loader = loader if isinstance(loader, dict) else {"defined_as": loader}
     dl_file = model_dir / "dataloader.yaml"
-    dl_data = _load_yaml(dl_file.read_text(encoding="utf-8"), str(dl_file)) if dl_file.is_file() else {}
+    dl_data = _load_yaml(_read_text(dl_file), str(dl_file)) if dl_file.is_file() else {}
     if not schema.get("inputs") and dl_data.get("output_schema"):
-        schema = dl_data["output_schema"]
-    inputs = _schema_entries(schema.get("inputs"), model_dir)
-    defaults = loader.get("default_args") or {}
+        schema = _mapping(dl_data, "output_schema", str(dl_file))
+    inputs = _schema_entries(schema.get("inputs"), model_dir, where)
+    defaults = _mapping(loader, "default_args", where)
     length = inputs[0]["shape"][0] if inputs and inputs[0]["shape"] else None
-    length = length or defaults.get("auto_resize_len")
-    expect = (data.get("test") or {}).get("expect")
+    length = length or _non_negative_int(defaults.get("auto_resize_len"), "auto_resize_len", where)
+    expect = _mapping(data, "test", where).get("expect")
     group = name.strip("/").split("/")[0] if source is not None or "/" in name else model_dir.name
     authors = [a.get("name") for a in _as_list(info.get("authors")) if isinstance(a, dict)]
+    kind = data.get("type") or data.get("defined_as")
+    try:
+        test_expect = _file_ref("expect", expect) if isinstance(expect, dict) else None
+    except ValueError as err:
+        raise ValueError(f"{err} (in the model description {where})") from None
+    axis = _non_negative_int(defaults.get("alphabet_axis", 1), "alphabet_axis", where)
     return ModelSpec(
         name=name, group=group, model_dir=model_dir,
-        type=data.get("type") or data.get("defined_as"), files=files, inputs=inputs,
-        targets=_schema_entries(schema.get("targets"), model_dir),
+        type=kind if isinstance(kind, str) or kind is None else str(kind), files=files,
+        inputs=inputs, targets=_schema_entries(schema.get("targets"), model_dir, where),
         input_length=int(length) if length else None,
-        alphabet=str(defaults.get("alphabet", "ACGT")),
-        alphabet_axis=int(defaults.get("alphabet_axis", 1)),
+        alphabet=_alphabet(defaults.get("alphabet", "ACGT"), where),
+        alphabet_axis=1 if axis is None else axis,
         license=info.get("license"), citation=info.get("cite_as"), authors=authors,
         tags=[str(t) for t in _as_list(info.get("tags"))],
         doc=re.sub(r"\s+", " ", str(info.get("doc") or "")).strip(),
-        test_expect=_file_ref("expect", expect) if isinstance(expect, dict) else None,
+        test_expect=test_expect,
         dataloader={**loader, "spec": dl_data} if dl_data else loader, raw=data)
 
 

@@ -1,0 +1,300 @@
+"""Interpretable distillation: readable surrogates of a model, and where they hold.
+
+:func:`distill` queries a model on designed libraries of sequences
+(:mod:`keras_iml.surrogate.libraries`), fits readable surrogates to its answers
+(:mod:`keras_iml.surrogate.models`) and measures, library by library on held-out
+queries, how faithfully each surrogate reproduces the model. A surrogate that
+holds on mutants and shuffles but not on GC-shifted or out-of-distribution
+sequences shows where the model's behaviour departs from its readable
+description: the confounders and blind spots of issue #14.
+
+Everything is streamed: each library is generated, queried (through the same
+compiled model function as ``explain``: :meth:`keras_iml.Explainer.predict`) and
+fitted chunk by chunk (sufficient statistics); only held-out subsamples (at most
+``max_responses`` sequences per library, as base codes) and summaries are kept, so
+memory does not grow with ``n_queries``.
+
+Example:
+    >>> result = keras_iml.distill(model, x, motifs={"CTCF": "MA0139.2"}, n_queries=20000)
+    >>> result.fidelity.pivot(index="library", columns="surrogate", values="r2")
+    >>> result.surrogates["additive"].matrix_.shape
+    (200, 4)
+"""
+
+import time
+import zlib
+
+import numpy as np
+import pandas as pd
+
+import keras
+from keras_iml.engine import inputs as inputs_lib
+from keras_iml.explainer import Explainer
+from keras_iml.surrogate import _sequences as seqs
+from keras_iml.surrogate import libraries as libraries_lib
+from keras_iml.surrogate import models as models_lib
+from keras_iml.surrogate._report import Distillation
+
+__all__ = ["distill", "Distillation", "DEFAULT_LIBRARIES"]
+
+DEFAULT_LIBRARIES = ("mutagenesis", "shuffle", "implant", "gc_shift", "kmer_shift", "out_of_distribution")
+CHUNK = 2048  # sequences generated, queried and fitted at a time (fixed: draws do not depend on batch_size)
+N_GENERATED_REFERENCES = 64
+
+
+def _child_seed(seed, name):
+    """A library's seed: keyed by its name, so adding a library leaves the others' draws unchanged."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def _resolve(items, registry, kind):
+    """``{key: instance}`` (keys: names, made unique with ``_2``, ``_3``...)."""
+    if isinstance(items, (str, dict, type)) or hasattr(items, "get_config"):
+        items = [items]
+    out = {}
+    for item in items:
+        obj = registry.get(item)
+        key, i = obj.name, 2
+        while key in out:
+            key, i = f"{obj.name}_{i}", i + 1
+        out[key] = obj
+    if not out:
+        raise ValueError(f"`{kind}` must name at least one {kind[:-1]}. Received: {kind}={items!r}")
+    return out
+
+
+def _with_motifs(obj, motifs):
+    """``obj`` given ``motifs`` when it needs some and has none; None when none are available."""
+    if not hasattr(obj, "motifs") or obj.motifs is not None:
+        return obj
+    if motifs is None:
+        return None
+    return type(obj)(**{**obj.get_config(), "motifs": motifs})
+
+
+def _holdout_mask(start, stop, total, n_hold):
+    """Rows ``start..stop-1`` of ``total`` that are held out (``n_hold`` spread evenly)."""
+    i = np.arange(start, stop)
+    return (i + 1) * n_hold // total > i * n_hold // total
+
+
+def _check_args(n_queries, holdout, max_responses, alphabet):
+    seqs.check_int(n_queries, "n_queries", low=1)
+    seqs.check_fraction(holdout, "holdout", open_low=True, open_high=True)
+    seqs.check_int(max_responses, "max_responses", low=1)
+    if not isinstance(alphabet, str) or sorted(alphabet.upper()) != sorted("ACGT"):
+        raise ValueError(f"`alphabet` must be the 4 letters ACGT in some order. Received: alphabet={alphabet!r}")
+
+
+def _length(explainer, refs):
+    if refs is not None:
+        return refs.shape[1]
+    try:
+        length = explainer.model.inputs[explainer.layout.dna_index].shape[1]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        length = None
+    if length is None:
+        raise ValueError(
+            "The sequence length is unknown: the model declares none. Pass reference "
+            "sequences `x`. Received: x=None"
+        )
+    return int(length)
+
+
+class _Held:
+    """Held-out queries of one library: codes, design rows and model outputs."""
+
+    def __init__(self):
+        self.codes, self.design, self.y = [], [], []
+
+    def add(self, codes, design, y):
+        self.codes.append(codes)
+        self.design.append(design.reset_index(drop=True))
+        self.y.append(y)
+
+    def arrays(self):
+        if not self.codes:
+            return None, None, None
+        return (np.concatenate(self.codes), pd.concat(self.design, ignore_index=True), np.concatenate(self.y))
+
+
+def distill(model, x=None, *, libraries=DEFAULT_LIBRARIES, surrogates=("additive", "kmer"),
+            n_queries=10000, holdout=0.2, target=None, motifs=None, seed=0, batch_size=512, aux=None,
+            alphabet="ACGT", verbose="auto", cache=None, max_responses=5000, logit=False):
+    """Distils a model into readable surrogates and measures their fidelity per library.
+
+    Args:
+        model: a Keras model taking one-hot DNA ``(N, L, 4)``.
+        x: optional reference sequences (one-hot in ``alphabet`` order, or strings):
+            the parents of mutagenesis and the sources of shuffled backgrounds. None:
+            ``64`` generated Markov backgrounds stand in (recorded in ``params``
+            and in the design's ``source`` column).
+        libraries: library names, configs or instances
+            (:mod:`keras_iml.surrogate.libraries`).
+        surrogates: surrogate names, configs or instances
+            (:mod:`keras_iml.surrogate.models`); ``"local_additive"`` draws its own
+            mutagenesis library around one reference.
+        n_queries: queries shared evenly by the libraries (local surrogates add theirs).
+        holdout: fraction of each library held out for fidelity (at most
+            ``max_responses`` rows per library; the rest trains).
+        target: which output to distil (see ``keras_iml.Explainer``).
+        motifs: dict name -> ``(W, 4)`` matrix or JASPAR ID (or a list), used by the
+            implant library and the pairwise surrogate when they have none (without
+            motifs, those are skipped and the reason recorded).
+        seed: base seed (None draws one, recorded); each library gets its own seed
+            derived from it and its name.
+        batch_size: sequences per model call.
+        aux: the model's other inputs, one shared row per input.
+        alphabet: column order of the model's one-hot encoding.
+        verbose: ``"auto"``, 0, 1 or 2: a ``keras.utils.Progbar`` over queries.
+        cache: a :class:`keras_iml.TraceCache` to take the explainer from.
+        max_responses: held-out rows kept per library (bounds memory).
+        logit: distil the logit of a final sigmoid/softmax (surrogates of a
+            saturated probability are less readable).
+
+    Returns:
+        A :class:`Distillation`.
+
+    Example:
+        >>> result = keras_iml.distill(model, x, surrogates=["additive", "kmer", "local_additive"])
+        >>> result.summary()
+    """
+    _check_args(n_queries, holdout, max_responses, alphabet)
+    inputs_lib.check_batch_size(batch_size)
+    seed = inputs_lib.check_seed(seed)
+    explainer = (cache.explainer(model, target=target, logit=logit, alphabet=alphabet) if cache is not None
+                 else Explainer(model, target=target, logit=logit, alphabet=alphabet))
+    if aux is not None:
+        values = aux.values() if isinstance(aux, dict) else aux if isinstance(aux, (list, tuple)) else [aux]
+        if any(len(np.asarray(v)) != 1 for v in values):
+            raise ValueError("`aux` must hold one shared row per input (queries are synthetic). "
+                             f"Received: aux rows {[len(np.asarray(v)) for v in values]}")
+    order = ["ACGT".index(c) for c in alphabet.upper()]  # model column j <- ACGT column order[j]
+    refs, source = None, "given"
+    if x is not None:
+        refs = inputs_lib.as_array(x, alphabet=alphabet)[..., np.argsort(order)]
+    length = _length(explainer, refs)
+    reasons = {}
+    if refs is None:
+        source = f"generated ({N_GENERATED_REFERENCES} Markov backgrounds, GC {seqs.GENOME_GC})"
+        rng = np.random.default_rng(_child_seed(seed, "references"))
+        refs = seqs.one_hot(seqs.markov_backgrounds(N_GENERATED_REFERENCES, length, seqs.GENOME_GC, rng))
+
+    libs = {}
+    for key, lib in _resolve(libraries, libraries_lib, "libraries").items():
+        given = _with_motifs(lib, motifs)
+        if given is None:
+            reasons[key] = "no motifs: pass motifs= (dict name -> PFM or JASPAR ID) to distill"
+            continue
+        given.check(length)
+        libs[key] = given
+    fitted = {}
+    for key, sur in _resolve(surrogates, models_lib, "surrogates").items():
+        sur = type(sur).from_config(sur.get_config())  # a fresh copy: the caller's instance is left as it is
+        given = _with_motifs(sur, motifs)
+        if given is None:
+            reasons[key] = "no motifs: pass motifs= (dict name -> PFM or JASPAR ID) to distill"
+            continue
+        given.check()
+        fitted[key] = given
+    if not libs:
+        raise ValueError(f"No library can run. Received: libraries={libraries!r}; reasons: {reasons}")
+    if n_queries < 2 * len(libs):
+        raise ValueError(
+            f"`n_queries` must give each of the {len(libs)} libraries at least 2 queries (one to fit, "
+            f"one to hold out). Received: n_queries={n_queries}"
+        )
+    globals_ = {k: s for k, s in fitted.items() if s.scope == "global"}
+    locals_ = {k: s for k, s in fitted.items() if s.scope != "global"}
+    for key, sur in locals_.items():
+        if sur.parent >= len(refs):
+            raise ValueError(f"`parent` of {key!r} must index the {len(refs)} references. "
+                             f"Received: parent={sur.parent}")
+
+    # one plan entry per library: (name, library, refs, n, surrogates fitted on it, seed, parent)
+    share = [n_queries // len(libs) + (i < n_queries % len(libs)) for i in range(len(libs))]
+    plan = [(k, lib, refs, n, globals_, _child_seed(seed, k), None)
+            for (k, lib), n in zip(libs.items(), share)]
+    for key, sur in locals_.items():
+        name = f"mutagenesis@{sur.parent}"
+        name = name if all(p[0] != name for p in plan) else f"{name}:{key}"
+        plan.append((name, libraries_lib.get("mutagenesis", rate=sur.rate), refs[sur.parent : sur.parent + 1],
+                     int(sur.n_queries), {key: sur}, _child_seed(seed, f"local:{key}"), sur.parent))
+
+    total = sum(p[3] for p in plan)
+    v = inputs_lib.check_verbose(verbose, sum(-(-p[3] // CHUNK) for p in plan))
+    bar = keras.utils.Progbar(total, verbose=v, unit_name="query") if v else None
+    timings = dict.fromkeys(("generate", "query", "fit", "evaluate"), 0.0)
+    held, lib_info, done, t_start = {}, {}, 0, time.perf_counter()
+    for name, lib, lib_refs, n, fit_on, lib_seed, parent in plan:
+        rng = np.random.default_rng(lib_seed)
+        n_hold = min(max(1, int(round(holdout * n))), max_responses, n - 1) if n > 1 else 0
+        held[name] = _Held()
+        for start in range(0, n, CHUNK):
+            stop = min(n, start + CHUNK)
+            t0 = time.perf_counter()
+            q = lib.sample(lib_refs, stop - start, rng)
+            if source != "given":
+                q.design["source"] = "generated"
+            if parent is not None:  # a local library: one reference, give its index
+                q.design["parent"] = parent
+            t1 = time.perf_counter()
+            xq = q.x if order == [0, 1, 2, 3] else q.x[..., order]
+            y = explainer.predict(xq, batch_size=batch_size, aux=aux).astype(np.float64)
+            t2 = time.perf_counter()
+            mask = _holdout_mask(start, stop, n, n_hold)
+            train = ~mask
+            if train.any():
+                for sur in fit_on.values():
+                    sur.partial_fit(q.x[train], y[train])
+            held[name].add(q.codes[mask], q.design[mask], y[mask])
+            timings["generate"] += t1 - t0
+            timings["query"] += t2 - t1
+            timings["fit"] += time.perf_counter() - t2
+            done += stop - start
+            if bar is not None:
+                bar.update(done)
+        lib_info[name] = {"class_name": lib.name, "config": lib.get_config(), "seed": lib_seed,
+                          "n_queries": n, "n_train": n - n_hold, "n_holdout": n_hold,
+                          "scope": "global" if parent is None else "local", "fitted": list(fit_on)}
+
+    t0 = time.perf_counter()
+    usable = {}
+    for key, sur in fitted.items():
+        if sur.n_samples_ < 2:
+            reasons[key] = f"fitted on {sur.n_samples_} queries: too few"
+        else:
+            usable[key] = sur
+    rows, responses = [], {}
+    for name, store in held.items():
+        codes, design, y = store.arrays()
+        if codes is None or not len(codes):
+            continue
+        xs = seqs.one_hot(codes)
+        table = design.copy()
+        table["model"] = y
+        for key, sur in usable.items():
+            pred = sur.predict(xs)
+            table[key] = pred
+            rows.append({"library": name, "surrogate": key, "n": len(y),
+                         **models_lib.fidelity(y, pred)})
+        responses[name] = table
+    timings["evaluate"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    fidelity = pd.DataFrame(rows, columns=["library", "surrogate", "n", "r2", "spearman"])
+    params = {"seed": seed, "n_queries": n_queries, "n_queried": total, "holdout": holdout,
+              "target": target, "logit": bool(logit), "length": length, "alphabet": alphabet,
+              "batch_size": batch_size,
+              "chunk": CHUNK, "max_responses": max_responses, "references": source,
+              "n_references": len(refs), "motifs": None if motifs is None else _motif_names(motifs),
+              "timings": {k: round(t, 4) for k, t in timings.items()}}
+    return Distillation(fidelity=fidelity, surrogates=usable, responses=responses, libraries=lib_info,
+                        params=params, reasons=reasons)
+
+
+def _motif_names(motifs):
+    if isinstance(motifs, dict):
+        return [str(k) for k in motifs]
+    if isinstance(motifs, (list, tuple)):
+        return [m if isinstance(m, str) else f"motifs[{i}]" for i, m in enumerate(motifs)]
+    return [motifs if isinstance(motifs, str) else "motifs[0]"]
