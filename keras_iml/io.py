@@ -8,7 +8,7 @@ import numpy as np
 
 from keras_iml import _checks, dna
 
-__all__ = ["atomic_write", "read_fasta", "load_sequences", "load_model"]
+__all__ = ["atomic_write", "json_ready", "read_fasta", "load_sequences", "load_model"]
 
 
 def atomic_write(path, write_fn, suffix=None):
@@ -33,6 +33,40 @@ def atomic_write(path, write_fn, suffix=None):
             os.remove(tmp)
         raise
     return path
+
+
+def json_ready(obj):
+    """Plain JSON data from results: dicts, lists, numbers, strings and None.
+
+    numpy scalars and arrays become Python numbers and lists, DataFrames lists of row
+    dicts, NaN/inf, ``pd.NA`` and ``pd.NaT`` None, dates ISO strings, and any other
+    object its ``str``, so that ``json.dump(..., allow_nan=False)`` always works.
+    """
+    import datetime
+    import math
+
+    import pandas as pd
+
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_ready(obj.tolist())
+    if isinstance(obj, pd.DataFrame):
+        return json_ready(obj.to_dict(orient="records"))
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, (datetime.datetime, datetime.date)):
+        return obj.isoformat()
+    if obj is None or obj is pd.NA or obj is pd.NaT:
+        return None
+    return obj if isinstance(obj, str) else str(obj)
 
 
 def load_model(path, name="MODEL"):

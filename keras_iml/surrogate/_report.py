@@ -1,35 +1,13 @@
 """The result of :func:`keras_iml.surrogate.distill`."""
 
 import dataclasses
-import math
 
-import numpy as np
 import pandas as pd
 
+from keras_iml.io import json_ready
 from keras_iml.surrogate import models as models_lib
 
 __all__ = ["Distillation"]
-
-
-def _clean(obj):
-    """JSON-ready plain data: numpy values to Python, NaN/inf to None, arrays to lists."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, pd.DataFrame):
-        return _clean(obj.to_dict(orient="records"))
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if obj is None or isinstance(obj, str):
-        return obj
-    return str(obj)
 
 
 @dataclasses.dataclass
@@ -113,4 +91,4 @@ class Distillation:
         }
         if responses:
             out["responses"] = dict(self.responses)
-        return _clean(out)
+        return json_ready(out)

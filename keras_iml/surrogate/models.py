@@ -285,8 +285,22 @@ class LocalAdditive(Additive):
         seqs.check_int(self.n_queries, "n_queries", low=2)
 
 
+class _NamedWeights:
+    """``weights_`` (a Series by feature name) and ``summary()`` of a surrogate whose
+    features have names (k-mers, motif-grammar terms)."""
+
+    @property
+    def weights_(self):
+        """Weights by feature name (pandas Series)."""
+        return pd.Series(self.coef_, index=self.feature_names_, name="weight")
+
+    def summary(self):
+        return {"intercept": self.intercept_, "n_samples": self.n_samples_,
+                "weights": {k: float(v) for k, v in self.weights_.items()}}
+
+
 @register("kmer")
-class Kmer(Surrogate):
+class Kmer(_NamedWeights, Surrogate):
     """Position-free k-mer surrogate: ``f(x) ~ b + sum_kmer w[kmer] count(kmer, x)``.
 
     Args:
@@ -316,18 +330,9 @@ class Kmer(Surrogate):
     def _build(self, x):
         return KmerCounter(int(self.k), self.both_strands)
 
-    @property
-    def weights_(self):
-        """Weights by k-mer (pandas Series)."""
-        return pd.Series(self.coef_, index=self.feature_names_, name="weight")
-
-    def summary(self):
-        return {"intercept": self.intercept_, "n_samples": self.n_samples_,
-                "weights": {k: float(v) for k, v in self.weights_.items()}}
-
 
 @register("pairwise")
-class Pairwise(Surrogate):
+class Pairwise(_NamedWeights, Surrogate):
     """Motif-grammar surrogate: motif scores, presence, counts, pairs and spacings.
 
     See :class:`keras_iml.surrogate._features.MotifGrammar` for the features.
@@ -360,12 +365,3 @@ class Pairwise(Surrogate):
 
     def _build(self, x):
         return MotifGrammar(resolve_motifs(self.motifs), self.spacing_bins, float(self.pvalue))
-
-    @property
-    def weights_(self):
-        """Weights by feature (pandas Series)."""
-        return pd.Series(self.coef_, index=self.feature_names_, name="weight")
-
-    def summary(self):
-        return {"intercept": self.intercept_, "n_samples": self.n_samples_,
-                "weights": {k: float(v) for k, v in self.weights_.items()}}

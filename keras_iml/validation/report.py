@@ -4,14 +4,12 @@ It holds DataFrames and dicts only (no model, no arrays of attributions beyond t
 chosen examples), round-trips through JSON, and is what the HTML renderer reads.
 """
 
-import datetime
 import json
-import math
 
 import numpy as np
 import pandas as pd
 
-from keras_iml.io import atomic_write
+from keras_iml.io import atomic_write, json_ready
 
 __all__ = ["ValidationReport", "COLUMNS"]
 
@@ -140,7 +138,7 @@ class ValidationReport:
     # -- writing -------------------------------------------------------------------------
     def to_dict(self):
         """The report as JSON-ready plain data."""
-        return _clean({
+        return json_ready({
             "format": _FORMAT,
             "version": 1,
             "summary": _frame(self.summary),
@@ -235,25 +233,3 @@ def _unframe(data):
     if "index" in data:
         df.index = pd.Index(data["index"], name=data.get("index_name"))
     return df
-
-
-def _clean(obj):
-    """Recursively turns numpy scalars/arrays into Python types and NaN/inf into None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if isinstance(obj, (datetime.datetime, datetime.date)):
-        return obj.isoformat()
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    return obj
