@@ -26,6 +26,7 @@ pyfaidx and pyBigWig are imported on first use (``pip install keras-iml[genome]`
 """
 
 import os
+import re
 
 import numpy as np
 
@@ -87,6 +88,9 @@ def read_bed(path):
     return frame.astype({"start": np.int64, "end": np.int64})
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
 def _bed_row(fields, path, number, line):
     where = f"{path}, line {number}"
     if len(fields) < 3:
@@ -96,6 +100,8 @@ def _bed_row(fields, path, number, line):
         )
     chrom = fields[0]
     try:
+        if not all(_INTEGER.fullmatch(f) for f in fields[1:3]):
+            raise ValueError("not plain digits")  # int() would also take "1_0" and "٣"
         start, end = int(fields[1]), int(fields[2])
     except ValueError as err:
         raise ValueError(

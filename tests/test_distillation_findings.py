@@ -192,6 +192,12 @@ def test_trained_model_with_planted_gc_confounder_shows_it_and_its_blind_spot():
         result = tier.tier(d, known, options)
         found[name] = {r.feature: bool(r.finding)
                        for t in ("confounders", "blind_spots") for r in result[t].itertuples()}
+        # The verdict counts: the gc row found its planted positive control, so the
+        # confounder metric is informative even where single k-mer rows are not.
+        metrics = result["metrics"].set_index("metric")
+        assert row(result["confounders"], "gc").positive_control
+        assert metrics.loc["confounder_findings", "informative"]
+        assert metrics.loc["confounder_findings", "passed"] == (name == "clean")
     ctcf = "motif:MA0139.2"
     assert not found["clean"]["gc"] and not found["clean"][ctcf], found["clean"]
     assert found["confounded"]["gc"] and found["confounded"][ctcf], found["confounded"]

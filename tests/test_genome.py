@@ -56,6 +56,8 @@ def test_read_bed_columns_names_and_skipped_lines(tmp_path):
 @pytest.mark.parametrize("line, match", [
     ("chr1\t10\n", "at least 3 columns"),
     ("chr1\tten\t20\n", "integers"),
+    ("chr1\t1_0\t20\n", "integers"),
+    ("chr1\t\u0663\t20\n", "integers"),
     ("chr1\t20\t20\n", "start < end"),
     ("chr1\t30\t20\n", "start < end"),
     ("chr1\t-5\t20\n", "start < end"),
