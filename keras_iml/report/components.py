@@ -37,6 +37,7 @@ STATUS_CLASSES = {
     "pass": "pass", "passed": "pass", "true": "pass", "ok": "pass",
     "fail": "fail", "failed": "fail", "false": "fail",
     "not run": "na", "nan": "na", "none": "na", "": "na",
+    "found": "fail", "not found": "pass",  # a finding (confounder, blind spot) is bad news
 }
 
 

@@ -98,7 +98,8 @@ def _findings_table(table, title):
     if len(weak):
         blocks.append(c.text("Positive control not found (too few queries to tell; the absence of a "
                              "finding means little): " + ", ".join(weak["feature"]), muted=True))
-    blocks.append(c.table(table, caption=f"{title}: every tested feature, with its placebo range"))
+    shown = table.assign(finding=table["finding"].astype(bool).map({True: "found", False: "not found"}))
+    blocks.append(c.table(shown, caption=f"{title}: every tested feature, with its placebo range"))
     return blocks
 
 
