@@ -234,3 +234,42 @@ def test_wrapper_export_alphabet_and_json():
     assert len(data["surrogates"]["additive"]["matrix"]) == L
     summary = base.summary()
     assert list(summary.surrogate) == ["additive", "kmer"] and summary.r2_mean.notna().all()
+
+
+# -- every registered surrogate: one common suite -------------------------------------------
+def _surrogate(name, **extra):
+    return models.get(name, **({"motifs": MOTIFS} if name == "pairwise" else {}), **extra)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_surrogate_config_round_trips_and_checks_its_options(name):
+    sur = _surrogate(name)
+    again = type(sur)(**sur.get_config())
+    assert again.get_config() == sur.get_config()
+    with pytest.raises(ValueError, match="alpha"):
+        _surrogate(name, alpha=-1.0).check()
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_surrogate_fits_a_response_it_can_represent(name):
+    # Copies of an implanted motif plus GC content: every surrogate has features that
+    # move with one or both (position x base, k-mer counts, motif scores), so each must
+    # rank held-out queries well above chance, and fit deterministically.
+    rng = np.random.default_rng(3)
+    q = libraries.get("implant", motifs=MOTIFS).sample(None, 1200, rng, length=L)
+    y = q.design["copies"].to_numpy(float) + 0.15 * q.x[:, :, 1:3].sum((1, 2))
+    weights = np.random.default_rng(4).normal(size=(L, 4))
+    if name == "local_additive":
+        sur = _surrogate(name, n_queries=600)
+        parent = q.x[:1]
+        mutants = libraries.get("mutagenesis", rate=0.1).sample(parent, 600, rng)
+        ym = np.einsum("nlb,lb->n", mutants.x, weights)
+        fit_a = sur.fit(mutants.x[:500], ym[:500])
+        score = fit_a.score(mutants.x[500:], ym[500:])
+        again = _surrogate(name, n_queries=600).fit(mutants.x[:500], ym[:500])
+    else:
+        fit_a = _surrogate(name).fit(q.x[:900], y[:900])
+        score = fit_a.score(q.x[900:], y[900:])
+        again = _surrogate(name).fit(q.x[:900], y[:900])
+    assert score["spearman"] > 0.3, score
+    np.testing.assert_array_equal(fit_a.coef_, again.coef_)
