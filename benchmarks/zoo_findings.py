@@ -77,7 +77,7 @@ def findings(out_dir):
         for outcome in OUTCOMES:
             shares[outcome] = [_pct(v, n) for v, n in zip(counts[outcome], counts["n"])]
         tables[prefix] = shares
-        result[prefix] = counts.drop(columns=["failing models"]).to_dict("records")
+        result[prefix] = counts.drop(columns=[counts.columns[-1]]).to_dict("records")  # the model list
     weak = ok["uninformative"].fillna("").str.split(";").explode()
     weak = weak[weak != ""].value_counts()
     tables["uninformative"] = pd.DataFrame({"metric": weak.index, "models": weak.to_numpy(),

@@ -172,17 +172,33 @@ class Attributions:
             frame["input"] = self.inputs.ravel()
         return pd.DataFrame(frame)
 
-    def to_npz(self, path):
-        """Saves to a compressed ``.npz`` file (written atomically)."""
-        arrays = {"values": self.values}
+    def to_npz(self, path, extra=None):
+        """Saves to a compressed ``.npz`` file (written atomically).
+
+        Args:
+            path: the file.
+            extra: optional dict name -> array with one row per sequence stored
+                beside (e.g. a BED input's ``chrom``, ``start``, ``end``, ``strand``);
+                :meth:`from_npz` ignores them.
+        """
+        arrays = {f"{k}": np.asarray(v) for k, v in (extra or {}).items()}
+        reserved = {"values", "hypothetical", "inputs", "convergence_delta", "names", "meta"}
+        if reserved & set(arrays) or any(k.startswith("aux:") for k in arrays):
+            raise ValueError(f"`extra` must not reuse the file's own array names {sorted(reserved)}. "
+                             f"Received: extra keys {sorted(arrays)}")
+        arrays["values"] = self.values
+        # saliency and ISM define hypothetical as values itself: stored once
+        same = self.hypothetical is not None and (
+            self.hypothetical is self.values or np.array_equal(self.hypothetical, self.values))
         for name in ("hypothetical", "inputs", "convergence_delta"):
-            if getattr(self, name) is not None:
+            if getattr(self, name) is not None and not (name == "hypothetical" and same):
                 arrays[name] = getattr(self, name)
         if self.names is not None:
             arrays["names"] = np.asarray(self.names, dtype=str)
         for name, value in (self.aux or {}).items():
             arrays[f"aux:{name}"] = value
-        meta = {"method": self.method, "params": self.params, "target": self.target}
+        meta = {"method": self.method, "params": self.params, "target": self.target,
+                "hypothetical_is_values": bool(same)}
         arrays["meta"] = np.frombuffer(
             json.dumps(meta, default=_json_default).encode(), dtype=np.uint8
         )
@@ -199,12 +215,13 @@ class Attributions:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(data["meta"].tobytes().decode())
             get = lambda k: data[k] if k in data.files else None  # noqa: E731
+            values = data["values"]
             return cls(
-                data["values"],
+                values,
                 method=meta["method"],
                 params=meta.get("params"),
                 target=meta.get("target"),
-                hypothetical=get("hypothetical"),
+                hypothetical=values if meta.get("hypothetical_is_values") else get("hypothetical"),
                 inputs=get("inputs"),
                 convergence_delta=get("convergence_delta"),
                 names=None if get("names") is None else [str(n) for n in get("names")],

@@ -15,6 +15,8 @@ Example:
     >>> sal = explainer.run("saliency", x)          # the same compiled model function
 """
 
+import warnings
+
 import numpy as np
 
 import keras
@@ -27,7 +29,7 @@ from keras_iml.engine import targets
 from keras_iml.engine.function import InputLayout, ModelFunction
 from keras_iml.engine.seeds import SequenceSeeds
 
-__all__ = ["Explainer", "TraceCache", "project"]
+__all__ = ["Explainer", "TraceCache", "project", "resolve_cache"]
 
 
 def project(method, out, x):
@@ -216,6 +218,18 @@ class Explainer:
         return {name: np.concatenate([p[k] for p in parts]) for k, name in enumerate(self.aux_names)}
 
     def _attribute(self, method, function, xb, rngs, seeds, rc_average):
+        try:
+            return self._attribute_strands(method, function, xb, rngs, seeds, rc_average)
+        except backend_lib.current().ERRORS as err:
+            raise RuntimeError(
+                f"{method.name!r} failed inside the {backend_lib.name()} runtime on model "
+                f"{self.model.name!r} with inputs of shape {tuple(xb.shape)}: "
+                f"{type(err).__name__}: {backend_lib.error_summary(err)}. The model's own predict may still "
+                "work: please report this with the model's summary. Other methods may "
+                f"run (keras_iml.methods.names())."
+            ) from err
+
+    def _attribute_strands(self, method, function, xb, rngs, seeds, rc_average):
         out = project(method, method.attribute(function, xb, rngs), xb)
         if not rc_average:
             return out
@@ -379,3 +393,23 @@ class TraceCache:
         """Drops every explainer (and its compiled graphs) and every kept model."""
         self._explainers.clear()
         self._models.clear()
+
+
+def resolve_cache(cache, functions=None, default=None):
+    """The :class:`TraceCache` a call uses: ``cache``, the deprecated ``functions``
+    store, or ``default()`` (a fresh cache when None).
+
+    Raises:
+        TypeError: ``cache`` is not a TraceCache.
+    """
+    if functions is not None:
+        warnings.warn("`functions=` is deprecated; pass a keras_iml.TraceCache as `cache=`.",
+                      DeprecationWarning, stacklevel=3)
+        if isinstance(functions, dict):  # the old dict store: keep a cache inside it
+            functions = functions.setdefault("keras_iml.trace_cache", TraceCache())
+        cache = cache if cache is not None else functions
+    if cache is None:
+        cache = default() if default is not None else TraceCache()
+    if not isinstance(cache, TraceCache):
+        raise TypeError(f"`cache` must be a keras_iml.TraceCache or None. Received: {type(cache).__name__}")
+    return cache

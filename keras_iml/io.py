@@ -28,11 +28,64 @@ def atomic_write(path, write_fn, suffix=None):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError):  # name the user's file, not the temporary one
+            raise OSError(err.errno, f"Could not write {path!r}: {err.strerror or err}") from err
         raise
     return path
+
+
+def check_writable(path, *, directory=False):
+    """Checks, before any work, that ``path`` can be written; raises ValueError if not.
+
+    Args:
+        path: an output file (or, with ``directory=True``, an output folder that is
+            created when missing).
+        directory: whether ``path`` is a folder.
+
+    Raises:
+        ValueError: the path is a folder where a file is expected (or the reverse),
+            its folder does not exist or cannot be created, or it is not writable.
+    """
+    path = os.fspath(path)
+    name = "the output folder" if directory else "the output file"
+    if directory:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"{name} is an existing file. Received: --out={path!r}")
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"{name} cannot be created ({err.strerror}). Received: --out={path!r}") from None
+        folder = path
+    else:
+        if os.path.isdir(path):
+            raise ValueError(f"{name} is a folder; give a file name. Received: --out={path!r}")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"The folder of {name} does not exist: {folder!r}. Received: --out={path!r}")
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise ValueError(f"{name} exists and is not writable. Received: --out={path!r}")
+    try:  # the only sure test: create (and remove) a file there
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise ValueError(f"Cannot write in {folder!r} ({err.strerror}). Received: --out={path!r}") from None
+    return path
+
+
+def _npz_array(data, key, path):
+    """Array ``key`` of an open ``.npz``; an unreadable one (e.g. pickled objects) raises
+    ValueError naming the array and the file."""
+    try:
+        return data[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        why = ("it holds Python objects (pickled), which keras_iml never loads; save it as "
+               "numbers or fixed-width strings" if "allow_pickle" in str(err) or "Object arrays" in str(err)
+               else f"{type(err).__name__}: {str(err)[:200]}")
+        raise ValueError(f"The .npz array {key!r} cannot be read: {why}. Received: path={path!r}") from None
 
 
 def json_ready(obj):
@@ -175,10 +228,11 @@ def load_sequences(path, genome=None, alphabet="ACGT", n_policy="uniform", *, tr
         with data:
             if "x" not in data.files:
                 raise ValueError(f"The .npz file must hold an array 'x'. Received keys: {data.files}")
-            out = {k: data[k] for k in ("x", "y", "mask") if k in data.files}
+            read = lambda k: _npz_array(data, k, path)  # noqa: E731
+            out = {k: read(k) for k in ("x", "y", "mask") if k in data.files}
             if "names" in data.files:
-                out["names"] = [str(n) for n in data["names"]]
-            aux = {k: data[k] for k in data.files if k in set(aux_names or ())}
+                out["names"] = [str(n) for n in read("names")]
+            aux = {k: read(k) for k in data.files if k in set(aux_names or ())}
         out["x"] = _checks.check_onehot(out["x"])
         for name, value in aux.items():
             if value.ndim == 0 or value.shape[0] != len(out["x"]):

@@ -6,7 +6,7 @@ import re
 import keras
 
 from keras_iml.engine import adapters
-from keras_iml.explain import explain as _explain
+from keras_iml.explanations import explain as _explain
 from keras_iml.explainer import TraceCache
 from keras_iml.surrogate import distill as _distill
 from keras_iml.validation import validate as _validate

@@ -24,11 +24,11 @@ def inputs(tmp_path_factory):
     return root, model_path, data_path
 
 
-def _protocol(root, name, auroc_threshold):
+def _protocol(root, name, auroc_threshold, metrics=("localisation_auroc",)):
     path = root / name
     path.write_text(yaml.safe_dump({
         "methods": ["saliency"],
-        "metrics": ["localisation_auroc", "localisation_precision"],
+        "metrics": list(metrics),
         "thresholds": {"localisation_auroc": auroc_threshold},
         "n_bootstrap": 50,
     }))
@@ -50,6 +50,14 @@ def test_cli_passes_and_writes_the_report(inputs, capsys):
     assert report["provenance"]["n_sequences"] == 16
     assert (out / "report.html").stat().st_size > 1000
     assert "PASSED" in capsys.readouterr().out
+    # top-1 % precision scores 2 of these 16 sequences: too few to beat placebo, so the
+    # same run with it cannot pass (exit 3), though every threshold is met
+    code = cli.main(["validate", str(model_path), str(data_path), "--quiet", "--no-html",
+                     "--protocol", _protocol(root, "more.yaml", 0.9,
+                                             ("localisation_auroc", "localisation_precision")),
+                     "--out", str(root / "weak")])
+    assert code == cli.EXIT_INCONCLUSIVE
+    assert "INCONCLUSIVE" in capsys.readouterr().out
 
 
 def test_cli_exits_non_zero_on_a_failed_threshold(inputs, capsys):

@@ -188,6 +188,12 @@ def test_zoo_summary_counts_every_verdict_and_the_controls():
     assert counts["failing models"] == "c"
     controls = verdict_counts(models, "control")
     assert controls["method"].tolist() == ["placebo:saliency"] and controls["pass"].item() == 0
+    # a placebo that fails is the protocol working, not a finding: no model listed
+    assert "failing models" not in controls and controls["unexpected models"].item() == ""
+    models["control|placebo:saliency|tier1"] = ["pass", "fail", "fail", None]
+    models["control|positive:ism|tier1"] = ["pass", "not above placebo", "pass", None]
+    controls = verdict_counts(models, "control").set_index("method")["unexpected models"]
+    assert controls.to_dict() == {"placebo:saliency": "a", "positive:ism": "b"}
     metrics = pd.DataFrame({
         "name": ["a", "a", "b"], "tier": 1, "metric": "spearman", "arm": "pair",
         "method": ["saliency|ism", "saliency|ism", "saliency|ism"], "value": [0.2, 0.2, 0.6],

@@ -1,6 +1,5 @@
 """``keras-iml demo [--out DIR] [--quick] [--seed S]``: the embedded ground-truth benchmark."""
 
-from keras_iml.demo import run_demo
 
 
 def add_parser(subparsers):
@@ -21,5 +20,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from keras_iml.demo import run_demo
+
     run_demo(args.out, quick=args.quick, seed=args.seed, verbose=0 if args.quiet else 1)
     return 0

@@ -14,11 +14,10 @@ import os
 import numpy as np
 
 from keras_iml import io
-from keras_iml.explain import explain
-from keras_iml.explainer import Explainer
+from keras_iml.cli import write_or_rescue
 
 __all__ = ["add_parser", "add_input_arguments", "read_inputs", "read_aux_file", "parse_tracks",
-           "parse_target", "run"]
+           "parse_target", "parse_options", "interval_columns", "run"]
 
 TARGET_HELP = ("output to explain: a column index (3), an output name (counts) or a column of a "
                "named output (profile:3)")
@@ -47,6 +46,67 @@ def parse_target(text):
     return (name, int(index))
 
 
+def _option_value(text):
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if text.startswith("@"):  # an array option (a baseline) from a .npy file
+        path = text[1:]
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"`--option` could not read the array file {path!r} ({err}). "
+                             f"Received: {text!r}") from None
+    return text
+
+
+def parse_options(specs):
+    """``["steps=32", "baseline=shuffle"]`` -> ``{"steps": 32, "baseline": "shuffle"}``.
+
+    Values are read as true/false, none, an int, a float, ``@FILE.npy`` (an array)
+    or else a string.
+
+    Raises:
+        ValueError: an entry without ``=`` or with an empty name, or a name twice.
+    """
+    options = {}
+    for spec in specs or ():
+        name, sep, value = str(spec).partition("=")
+        name = name.strip()
+        if not sep or not name or not name.isidentifier():
+            raise ValueError(f"`--option` must be NAME=VALUE (e.g. steps=32). Received: --option={spec!r}")
+        if name in options:
+            raise ValueError(f"`--option` names {name!r} twice. Received: --option={spec!r}")
+        options[name] = _option_value(value)
+    return options
+
+
+def interval_columns(data):
+    """``{"chrom": ..., "start": ..., "end": ..., "strand": ...}`` arrays of a BED input
+    (one per sequence), or ``{}`` for other inputs."""
+    intervals = data.get("intervals")
+    if intervals is None:
+        return {}
+    return {c: np.asarray(intervals[c]).astype(str if c in ("chrom", "strand") else np.int64)
+            for c in ("chrom", "start", "end", "strand") if c in intervals}
+
+
+def add_method_arguments(p):
+    """``--option NAME=VALUE`` (method options) and ``--alphabet``."""
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option of the method(s), e.g. steps=32, baseline=shuffle, "
+                        "n_references=50, baseline=@ref.npy (repeatable)")
+    p.add_argument("--alphabet", default="ACGT",
+                   help="the model's column order, e.g. ACGU for RNA FASTA (default: ACGT)")
+
+
 def add_input_arguments(p):
     """The data arguments of ``explain`` and ``validate`` (genome, length, tracks, aux)."""
     p.add_argument("--genome", default=None, help="genome FASTA for a BED file")
@@ -73,9 +133,11 @@ def add_parser(subparsers):
     p.add_argument("--attribute-aux", action="store_true",
                    help="also attribute the auxiliary inputs (gradient methods; written as "
                         "'aux:NAME' arrays)")
+    add_method_arguments(p)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="attributions.npz", help="output .npz file")
+    p.add_argument("--out", default="attributions.npz",
+                   help="output .npz file (checked before any work)")
     p.set_defaults(func=run)
 
 
@@ -154,6 +216,8 @@ def read_inputs(args, model, alphabet="ACGT"):
             auxiliary input given twice, or one the model needs that is not given
             (each message lists the model's auxiliary inputs).
     """
+    from keras_iml.explainer import Explainer
+
     explainer = Explainer(model, dna_input=getattr(args, "dna_input", None), alphabet=alphabet)
     aux_names = explainer.aux_names
     tracks = parse_tracks(getattr(args, "track", None))
@@ -180,15 +244,22 @@ def read_inputs(args, model, alphabet="ACGT"):
             f"--track NAME=FILE.bw and a BED file. Received: no values for {missing}"
         )
     return {"x": data["x"], "names": data.get("names"), "aux": aux or None,
-            "y": data.get("y"), "mask": data.get("mask")}
+            "y": data.get("y"), "mask": data.get("mask"), "intervals": data.get("intervals")}
 
 
 def run(args):
+    io.check_writable(args.out)  # before any work (and before TensorFlow loads)
+    options = parse_options(args.option)
+    from keras_iml.explanations import explain, resolve_methods
+
+    resolve_methods(args.method, options)  # unknown methods and options: before any work
     model = io.load_model(args.model)
-    data = read_inputs(args, model)
+    data = read_inputs(args, model, alphabet=args.alphabet)
     attr = explain(model, data["x"], args.method, target=args.target, batch_size=args.batch_size,
                    seed=args.seed, verbose=1, aux=data["aux"], names=data["names"],
-                   dna_input=args.dna_input, attribute_aux=args.attribute_aux)
-    attr.to_npz(args.out)
+                   dna_input=args.dna_input, attribute_aux=args.attribute_aux,
+                   alphabet=args.alphabet, **options)
+    extra = interval_columns(data)
+    write_or_rescue(args.out, lambda path: attr.to_npz(path, extra=extra), "attributions")
     print(f"Wrote {len(attr)} attributions ({attr.method}) to {args.out}")
     return 0

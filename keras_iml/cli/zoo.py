@@ -2,8 +2,6 @@
 
 import os
 
-import keras
-
 __all__ = ["add_parser", "run"]
 
 
@@ -59,6 +57,9 @@ def _validate(args):
     from keras_iml.zoo.batch import BatchSettings
     from keras_iml.zoo.batch import run_batch
 
+    from keras_iml import io
+
+    io.check_writable(args.out, directory=True)  # before any work
     names = list(args.names) or list_models(family=args.family, type=args.type,
                                             supported_only=True)["name"].tolist()
     if args.limit is not None:
@@ -74,6 +75,8 @@ def _validate(args):
     bar = {}
 
     def progress(done, total, row):
+        import keras
+
         if "bar" not in bar:
             bar["bar"] = keras.utils.Progbar(total, unit_name="model")
         status = row["status"] if row else "start"

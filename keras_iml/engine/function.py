@@ -30,9 +30,21 @@ from keras_iml.engine import adapters
 from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import targets
 
-__all__ = ["ModelFunction", "InputLayout"]
+__all__ = ["ModelFunction", "InputLayout", "declared_length"]
 
+#: The length-free one-hot signature, for models that declare no length.
 X_SPEC = ((None, None, 4), "float32")
+
+
+def declared_length(model, index=0):
+    """The sequence length that ``model``'s input ``index`` declares, or None."""
+    try:
+        shape = tuple(model.inputs[index].shape)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    if len(shape) < 2 or shape[1] is None:
+        return None
+    return int(shape[1])
 
 
 class InputLayout:
@@ -159,8 +171,16 @@ class ModelFunction:
         self._aux = None  # numpy arrays of the bound batch
         self._traced_aux = ()  # backend tensors of the auxiliary inputs inside a call
         self._memo = {}
-        self._value = self.compile(self.output, [X_SPEC])
-        self._value_and_grad = self.compile(self._output_and_gradient, [X_SPEC])
+        # Traced with the length the model declares: some kernels (TensorFlow's oneDNN
+        # pooling after a TimeDistributed loop) fail on a length-free graph of a model
+        # that Keras itself runs at its fixed length.
+        length = (self.adapter.length if self.adapter is not None
+                  else declared_length(self.model, self.inputs.dna_index))
+        #: ``((None, L, 4), "float32")``: the signature every compiled pass of this
+        #: function is traced with (``L`` the model's declared length, or None).
+        self.x_spec = ((None, length, 4), "float32")
+        self._value = self.compile(self.output, [self.x_spec])
+        self._value_and_grad = self.compile(self._output_and_gradient, [self.x_spec])
         if example is not None:
             self._check_target(np.asarray(example, np.float32)[:1])
 
@@ -322,7 +342,7 @@ class ModelFunction:
         """
         if not self.inputs.aux_names:
             return []
-        fn = self.compiled("keras_iml.aux_gradient", lambda: self.compile(self._aux_gradients, [X_SPEC]))
+        fn = self.compiled("keras_iml.aux_gradient", lambda: self.compile(self._aux_gradients, [self.x_spec]))
         return [np.asarray(g, np.float32) for g in fn(np.asarray(x, np.float32))]
 
     def compiled(self, key, build):

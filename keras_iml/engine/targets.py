@@ -238,7 +238,8 @@ def select(outputs, target, output_names=()):
         return outputs
     if rank != 2:
         raise ValueError(
-            f"The model output has shape {tuple(outputs.shape)}; pass a callable `target` "
+            "The model output has shape "
+            f"(N, {', '.join(str(d) for d in tuple(outputs.shape)[1:])}) for N sequences; pass a callable `target` "
             f"that reduces it to one value per sequence. Received: target={original!r}"
         )
     k = outputs.shape[-1]

@@ -85,7 +85,7 @@ class DeepLiftRunner:
         self.nonlinear_layers = []
         self._error = None
         self._scale = positions_per_base(function.model)
-        spec = tf.TensorSpec([None, None, 4], tf.float32)
+        spec = tf.TensorSpec(function.x_spec[0], tf.float32)
         # A model's auxiliary inputs are arguments too (the bound rows of the
         # explained sequence, broadcast over its references by raw_call).
         aux = [tf.TensorSpec((None,) + tuple(s), tf.float32) for s in function.inputs.aux_shapes]

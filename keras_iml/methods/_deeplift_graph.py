@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_iml.methods import _deeplift_rules as rules
+from keras_iml.engine.function import declared_length
 
 __all__ = ["check_path", "layer_names", "layer_of", "path_ops"]
 
@@ -277,7 +278,7 @@ def path_ops(call, model):
         found.extend((op.type, layer_of(op, names)) for op in on_path)
         return y
 
-    spec = tf.TensorSpec([None, None, 4], tf.float32)
+    spec = tf.TensorSpec([None, declared_length(model), 4], tf.float32)
     tf.function(trace, input_signature=[spec], autograph=False).get_concrete_function()
     return found
 

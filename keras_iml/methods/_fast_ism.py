@@ -301,7 +301,8 @@ class FastISM:
         # splice the last window into the cached map and run the tail in full
         index = tf.stack([tf.broadcast_to(m[:, None], tf.shape(cols)), cols], axis=-1)
         spliced = tf.tensor_scatter_nd_update(tf.gather(final, n), index, new)
-        return self._head(spliced)
+        # the tail sees the map's real length (TimeDistributed and Flatten need it)
+        return self._head(tf.ensure_shape(spliced, [None, self.final_length, final.shape[-1]]))
 
     def values(self, x):
         """``f(x)`` computed through the cached stages (used to check the plan)."""

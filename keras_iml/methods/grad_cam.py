@@ -382,7 +382,7 @@ class GradCAM(AttributionMethod):
                 weights = ops.mean(grad, axis=1, keepdims=True)
                 return ops.relu(ops.sum(weights * activation, axis=-1))
 
-            return function.compile(cam_fn, [((None, None, 4), "float32")])
+            return function.compile(cam_fn, [function.x_spec])
 
         key = ("keras_iml.grad_cam", tuple(node.operation.name for node in site))
         return function.compiled(key, build), model, site

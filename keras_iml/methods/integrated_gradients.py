@@ -19,14 +19,17 @@ import numpy as np
 
 import keras
 from keras_iml.engine import fast_paths
-from keras_iml.engine.function import X_SPEC
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
 
 __all__ = ["IntegratedGradients", "path_gradients", "check_positive_int", "affine_first_layer",
            "build_path_function", "check_bool", "check_fast", "plain_path_function", "split_path_function", "reproduces"]
 
-PATH_SIGNATURE = [X_SPEC, X_SPEC, ((None, None), "float32"), ((None, None), "float32")]
+
+
+def path_signature(function):
+    """``(x, baseline, alphas, weights)`` signature, with the function's declared length."""
+    return [function.x_spec, function.x_spec, ((None, None), "float32"), ((None, None), "float32")]
 
 RULES = ("midpoint", "trapezoid")
 
@@ -160,7 +163,7 @@ def plain_path_function(function):
         grad = ops.reshape(grad, shape)
         return correct(ops.sum(grad * weights[:, :, None, None], axis=1))
 
-    return function.compile(path_fn, PATH_SIGNATURE)
+    return function.compile(path_fn, path_signature(function))
 
 
 def split_path_function(function, pre_activation, activation, rest):
@@ -185,7 +188,7 @@ def split_path_function(function, pre_activation, activation, rest):
         dz = ops.sum(ops.reshape(dz, ops.shape(z)) * weights[:, :, None, None], axis=1)
         return correct(backend.vjp(pre_activation, x, dz))
 
-    return function.compile(path_fn, PATH_SIGNATURE)
+    return function.compile(path_fn, path_signature(function))
 
 
 @fast_paths.register("path_gradients", "affine_first_layer", priority=0)

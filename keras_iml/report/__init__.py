@@ -35,15 +35,7 @@ def report_sections(report):
     parts = read_report(report)
     banners = [components.alert(f"Model warning: {w}", level="danger")
                for w in model_warnings(parts.model_info)]
-    thresholded = judged(parts.summary)
-    failed = int((~thresholded["passed"].astype(bool)).sum())
-    if len(thresholded) and failed == 0:
-        banners.append(components.alert("Every thresholded metric passed.", level="ok"))
-    elif failed:
-        banners.append(components.alert(
-            f"{failed} of {len(thresholded)} thresholded metric results failed (missed the "
-            "threshold or did not beat placebo); see the dashboard and the adverse events.",
-            level="warning"))
+    banners.extend(_outcome_banners(report, parts))
     builders = [
         sections.dashboard, controls.controls, sections.summary, sections.distributions, sections.agreement,
         sections.faithfulness, sections.stability, sections.localisation,
@@ -60,6 +52,31 @@ def report_sections(report):
         f"methods: {', '.join(parts.methods)}" if parts.methods else None,
     ) if p)
     return banners, page, subtitle
+
+
+def _outcome_banners(report, parts):
+    """The banner that states what the run decided: failed, inconclusive or passed."""
+    thresholded = judged(parts.summary)
+    failed = int((~thresholded["passed"].astype(bool)).sum())
+    outcome = getattr(report, "outcome", None)
+    undecided = getattr(report, "undecided", None)
+    n_undecided = 0 if undecided is None else len(undecided)
+    if failed:
+        return [components.alert(
+            f"{failed} of {len(thresholded)} decided thresholded metric results failed (missed "
+            "the threshold or did not beat placebo); see the dashboard and the adverse events.",
+            level="warning")]
+    if outcome == "inconclusive" or (outcome is None and not len(thresholded)):
+        what = (f"{n_undecided} thresholded metric result(s) could not be decided: too few "
+                "sequences were scored for a method to beat its placebo at the protocol's alpha"
+                if n_undecided else "no thresholded metric result could be decided")
+        return [components.alert(
+            f"Inconclusive: {what}. This run is not a pass; validate more sequences.",
+            level="danger")]
+    if outcome == "failed":  # a distillation metric failed
+        return [components.alert("A thresholded distillation metric failed; see the distillation "
+                                 "section.", level="warning")]
+    return [components.alert("Every thresholded metric was decided and passed.", level="ok")]
 
 
 def html_string(report, title=DEFAULT_TITLE):

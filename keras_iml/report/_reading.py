@@ -155,6 +155,20 @@ def judged(summary):
     return rows
 
 
+def readable(value, digits=4):
+    """A table cell for people: a dict as ``key: value; ...``, a list joined with
+    ``, ``, a float to ``digits`` significant digits; anything else its ``str``."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {readable(v, digits)}" for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v, digits) for v in value) or "—"
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.{digits}g}"
+    if value is None:
+        return "—"
+    return str(value)
+
+
 def is_missing(value):
     """True for None and NaN."""
     return value is None or (isinstance(value, float) and math.isnan(value))

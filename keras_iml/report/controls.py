@@ -1,10 +1,13 @@
 """The report's control-arm section: arms, every method against its placebo, and the
 metrics that cannot tell a method from noise on this run."""
 
+import ast
+
 import numpy as np
 import pandas as pd
 
 from keras_iml.report import components as c
+from keras_iml.report._reading import readable
 from keras_iml.report.figures import _figure
 
 __all__ = ["controls", "placebo_figure"]
@@ -44,6 +47,16 @@ def placebo_figure(evidence):
     return c.figure_uri(fig)
 
 
+def _config_text(value):
+    """A control arm's config (a dict, or its text in an older report) for people."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    return readable(value)
+
+
 def controls(parts):
     """The section, or None for a report made without control arms."""
     if parts.controls is None or parts.controls.empty:
@@ -67,7 +80,11 @@ def controls(parts):
                 level="info"))
     table = parts.controls.copy()
     if "config" in table:
-        table["config"] = table["config"].astype(str)
+        table["config"] = table["config"].map(_config_text)
+    if "kind" in table and "tier1" in table:
+        random = table["kind"] == "randomised_model"
+        table.loc[random, "tier1"] = table.loc[random, "tier1"].map(
+            lambda v: f"{v} (not evidence: tier 1 cannot tell a trained model from a random one)")
     blocks.append(c.table(table, caption="Control arms (settings and seeds fixed by the protocol) "
                                          "and their verdicts"))
     if isinstance(evidence, pd.DataFrame) and len(evidence):

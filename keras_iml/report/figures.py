@@ -126,6 +126,7 @@ def example(item, width=LOGO_WIDTH, alphabet="ACGT", title=None):
     fig, (top, bottom) = _figure(6.4, 2.9, rows=2, height_ratios=[1, 2.2])
     fig.subplots_adjust(left=0.12, right=0.99, top=0.91, bottom=0.1, hspace=0.45)
     plotting.importance_track(values, ax=top, window=(start, end))
+    _mark_sites(item.get("sites") or (), top, bottom, (start, end))
     top.set_xlabel("")
     if title:
         top.set_title(title, fontsize=9)
@@ -133,6 +134,26 @@ def example(item, width=LOGO_WIDTH, alphabet="ACGT", title=None):
     bottom.set_ylabel("attribution", fontsize=8)
     bottom.tick_params(labelsize=7)
     return figure_uri(fig, tight=False), (start, end)
+
+
+#: colour of each kind of planted site on the example panels
+SITE_COLOURS = {"motif": "#1a7f37", "decoy": "#8c8c8c"}
+
+
+def _mark_sites(sites, top, bottom, window):
+    """Underlines the planted ground-truth sites (green: motif, grey: decoy) on the
+    importance track, and in the logo's window."""
+    seen = set()
+    for start, end, kind in sites:
+        colour = SITE_COLOURS.get(kind, "#444")
+        label = None if kind in seen else f"planted {kind}"
+        seen.add(kind)
+        top.axvspan(start - 0.5, end - 0.5, ymin=0, ymax=0.08, color=colour, alpha=0.9, lw=0, label=label)
+        lo, hi = max(start, window[0]), min(end, window[1])
+        if lo < hi:
+            bottom.axvspan(lo - 0.5, hi - 0.5, ymin=0, ymax=0.05, color=colour, alpha=0.9, lw=0)
+    if seen:
+        top.legend(fontsize=6, loc="upper right", frameon=False)
 
 
 def motif_logo(matrix, title, alphabet="ACGT"):

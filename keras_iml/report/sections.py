@@ -11,7 +11,7 @@ import pandas as pd
 from keras_iml.plotting import method_colors
 from keras_iml.report import components as c
 from keras_iml.report import figures
-from keras_iml.report._reading import TIER_NAMES, TIERS, judged
+from keras_iml.report._reading import TIER_NAMES, TIERS, judged, readable
 
 TIER_TEXT = (
     "Tier 1 (consistency): do methods, seeds, models of an ensemble and the reverse "
@@ -55,7 +55,8 @@ def dashboard(parts):
     if parts.model_info:
         info = {k: v for k, v in parts.model_info.items() if k != "warning"}
         if info:
-            blocks.append(c.table(pd.DataFrame({"model": list(info), "value": list(info.values())}),
+            blocks.append(c.table(pd.DataFrame({"model": list(info),
+                                                "value": [readable(v) for v in info.values()]}),
                                   caption="Model (held-out performance and facts)"))
     return c.Section("dashboard", "Tier dashboard", blocks)
 
@@ -89,10 +90,13 @@ def distributions(parts):
                 figs.append(c.figure(figures.forest(metric, rows, colors),
                                      f"{metric}: no per-sequence values (aggregate only)"))
                 continue
-            n = values["seq"].nunique()
+            scored = values.loc[values["value"].notna(), "seq"].nunique()
+            total = values["seq"].nunique()
+            count = (f"{scored} sequences scored" if scored == total
+                     else f"{scored} of {total} sequences scored (the metric's subsample)")
             figs.append(c.figure(
                 figures.distribution(metric, values, rows, colors),
-                f"{metric}: {n} sequences; box = quartiles, dots = sequences, "
+                f"{metric}: {count}; box = quartiles, dots = sequences, "
                 "◆ = aggregate with its 95% CI, dashed = threshold."))
         blocks.append(c.card(TIER_NAMES.get(tier, "Other metrics"), [c.grid(figs, columns=2)]))
     if not blocks:

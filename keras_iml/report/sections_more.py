@@ -50,7 +50,9 @@ def examples(parts, width=figures.LOGO_WIDTH):
                      "summed over bases along the whole sequence (top; shaded: the "
                      f"{width}-bp window with the largest total) and that window as a logo "
                      "of the observed bases (bottom; for ISM-like maps, minus the mean "
-                     "effect of substituting the base).", muted=True)]
+                     "effect of substituting the base). With ground truth, bars along the "
+                     "bottom edge mark the planted sites (green: motif, grey: decoy).",
+                     muted=True)]
     groups = {}
     for item in items:
         groups.setdefault((item.get("seq"), str(item.get("why", ""))), []).append(item)

@@ -256,6 +256,15 @@ def check_y(y, n):
     y = np.asarray(y)
     if y.ndim == 0 or y.shape[0] != n:
         raise ValueError(f"`y` must have one row per sequence (N={n}). Received: y.shape={y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"`y` must hold numbers (labels 0/1 or measured values). "
+                        f"Received: y.dtype={y.dtype}")
+    bad = np.flatnonzero(~np.isfinite(y.reshape(n, -1).astype(np.float64)).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"`y` must be finite: {bad.size} of {n} rows hold NaN or inf (first at index "
+            f"{int(bad[0])}); drop those sequences or pass y=None. Received: y with NaN/inf "
+            f"at rows {bad[:5].tolist()}")
     return y
 
 

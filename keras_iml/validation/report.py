@@ -17,7 +17,7 @@ __all__ = ["ValidationReport", "COLUMNS"]
 COLUMNS = {
     "summary": ["tier", "metric", "method", "arm", "value", "ci_low", "ci_high", "threshold",
                 "placebo_value", "effect_size", "p_value", "p_adjusted", "beats_placebo",
-                "informative", "meets_threshold", "passed"],
+                "decidable", "informative", "meets_threshold", "passed"],
     "per_sequence": ["metric", "method", "arm", "seq", "value"],
     "adverse_events": ["seq", "method", "metric", "value", "threshold", "reason"],
     "not_run": ["metric", "method", "reason"],
@@ -103,14 +103,51 @@ class ValidationReport:
                         & rows["informative"].map(lambda v: v is not False and v != 0.0)]
         return rows
 
+    def _thresholded(self):
+        """Summary rows of the methods (not control arms) that carry a threshold."""
+        rows = self.summary
+        if "arm" in rows:
+            rows = rows[rows["arm"].fillna("method") == "method"]
+        return rows[rows["meets_threshold" if "meets_threshold" in rows else "passed"].map(
+            lambda p: isinstance(p, (bool, np.bool_))).astype(bool)]
+
+    @property
+    def undecided(self):
+        """Thresholded rows of the methods that the evidence could not decide: too few
+        scored sequences for the comparison with placebo to reach significance."""
+        rows = self._thresholded()
+        if "decidable" not in rows:
+            return rows.iloc[:0]
+        return rows[rows["decidable"].map(lambda v: v is False or v is np.False_ or v == 0.0).astype(bool)]
+
+    @property
+    def outcome(self):
+        """What the run decided: ``"failed"``, ``"inconclusive"`` or ``"passed"``.
+
+        * ``"failed"``: a decided row of a method missed its threshold or did not
+          beat its placebo (or a thresholded distillation metric failed);
+        * ``"inconclusive"``: nothing failed, but the evidence is too weak to pass:
+          a thresholded row could not be decided (too few scored sequences to beat
+          placebo at the protocol's ``alpha``; validate more sequences), or no
+          thresholded row was decided at all;
+        * ``"passed"``: every thresholded row was decided, and each met its threshold
+          and beat its placebo.
+        """
+        distilled = []
+        if self.distillation is not None:  # the distillation tier's thresholded metrics
+            distilled = [p for p in self.distillation["metrics"]["passed"] if isinstance(p, (bool, np.bool_))]
+        if len(self.failed) or not all(distilled):
+            return "failed"
+        if len(self.undecided) or (len(self._thresholded()) and not len(self._judged().dropna(subset=["passed"]))):
+            return "inconclusive"
+        return "passed"
+
     @property
     def passed(self):
-        """True when every thresholded row of the methods passed: threshold met and
-        placebo beaten (vacuously True without any; control arms are not judged)."""
-        flags = [p for p in self._judged()["passed"] if isinstance(p, (bool, np.bool_))]
-        if self.distillation is not None:  # the distillation tier's thresholded metrics
-            flags += [p for p in self.distillation["metrics"]["passed"] if isinstance(p, (bool, np.bool_))]
-        return bool(all(flags))
+        """True when the run decided a pass (:attr:`outcome` is ``"passed"``): every
+        thresholded row of the methods met its threshold and beat its placebo, and
+        the evidence was strong enough to decide each (control arms are not judged)."""
+        return self.outcome == "passed"
 
     @property
     def failed(self):
@@ -125,8 +162,9 @@ class ValidationReport:
         thresholded = rows["passed"].map(lambda p: isinstance(p, (bool, np.bool_)))
         n_pass = int(rows.loc[thresholded.astype(bool), "passed"].astype(bool).sum())
         lines = [
-            f"<ValidationReport: {n} sequences, {len(self.verdict)} methods, "
-            f"{n_pass}/{int(thresholded.sum())} thresholds passed, "
+            f"<ValidationReport: {self.outcome}, {n} sequences, {len(self.verdict)} methods, "
+            f"{n_pass}/{int(thresholded.sum())} decided thresholds passed, "
+            f"{len(self.undecided)} undecided, "
             f"{len(self.adverse_events)} adverse events, {len(self.not_run)} not run>",
         ]
         if len(self.verdict):

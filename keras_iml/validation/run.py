@@ -10,7 +10,7 @@ import pandas as pd
 import keras
 from keras_iml import _checks
 from keras_iml.engine import inputs as engine_inputs
-from keras_iml.explainer import TraceCache
+from keras_iml.explainer import resolve_cache
 from keras_iml.metrics import Context, NotApplicable
 from keras_iml.metrics.stats import auroc_rows, average_precision_rows
 from keras_iml.metrics.base import MetricResult, as_result
@@ -117,7 +117,7 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     x = _checks.as_onehot(x, alphabet, names=names)
     n = x.shape[0]
     explain_kwargs = {"target": target, "logit": logit, "batch_size": batch_size, "alphabet": alphabet}
-    cache = _cache(cache, functions)
+    cache = resolve_cache(cache, functions)
     explainer, aux_arrays = None, None
     if model is not None:
         if not isinstance(model, keras.Model):
@@ -184,7 +184,8 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         curves={k: pd.concat(v, ignore_index=True) for k, v in out.curves.items()},
         matrices=out.matrices,
         examples=_inputs.examples_with_names(_verdict.examples(
-            [r for r in out.records if r.method in real], {k: ctx.attributions[k] for k in real}, x, proto),
+            [r for r in out.records if r.method in real], {k: ctx.attributions[k] for k in real}, x, proto,
+            ground_truth=ctx.ground_truth),
             names),
         motifs=tables.pop("motifs", None),
         tables=tables,
@@ -214,20 +215,6 @@ def _add_control_arms(ctx, proto, out):
     partners = {label: f"placebo:{label}" for label in real}
     partners.update({a.label: f"placebo:{a.matches}" for a in arms if a.kind != "placebo"})
     return arms, kinds, {k: v for k, v in partners.items() if v in ctx.attributions}
-
-
-def _cache(cache, functions):
-    if functions is not None:
-        warnings.warn("`functions=` is deprecated; pass a keras_iml.TraceCache as `cache=`.",
-                      DeprecationWarning, stacklevel=3)
-        if isinstance(functions, dict):  # the old dict store: keep a cache inside it
-            functions = functions.setdefault("keras_iml.trace_cache", TraceCache())
-        cache = cache if cache is not None else functions
-    if cache is None:
-        return TraceCache()
-    if not isinstance(cache, TraceCache):
-        raise TypeError(f"`cache` must be a keras_iml.TraceCache or None. Received: {type(cache).__name__}")
-    return cache
 
 
 class _Collected:

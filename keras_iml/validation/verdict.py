@@ -66,11 +66,12 @@ def summarise(records, protocol, kinds=None, evidence=None, uninformative=None):
             "placebo_value": placebo_value, "effect_size": ev.get("effect_size", np.nan),
             "p_value": ev.get("p_value", np.nan), "p_adjusted": ev.get("p_adjusted", np.nan),
             "beats_placebo": beats,
+            "decidable": bool(ev["decidable"]) if "decidable" in ev else np.nan,
             "informative": rec.row not in weak and bool(ev.get("decidable", True)),
             "meets_threshold": meets, "passed": passed,
         })
     frame = pd.DataFrame(rows, columns=COLUMNS["summary"])
-    for column in ("meets_threshold", "passed", "beats_placebo"):
+    for column in ("meets_threshold", "passed", "beats_placebo", "decidable"):
         frame[column] = frame[column].astype(object)
     return frame
 
@@ -172,12 +173,27 @@ def _compact(values):
     return (np.round(values / scale) * scale).tolist()
 
 
-def examples(records, attributions, x, protocol):
+def site_runs(mask_row):
+    """``[[start, end, kind], ...]``: runs of a ground-truth mask row (1 = ``"motif"``,
+    2 = ``"decoy"``), ``end`` exclusive."""
+    row = np.asarray(mask_row).astype(np.int64)
+    runs, start = [], None
+    for i, value in enumerate(np.append(row, 0)):
+        if start is not None and value != row[start]:
+            runs.append([int(start), int(i), "motif" if row[start] == 1 else "decoy"])
+            start = None
+        if start is None and i < row.size and value in (1, 2):
+            start = i
+    return runs
+
+
+def examples(records, attributions, x, protocol, ground_truth=None):
     """A systematic selection of sequences to show: never hand-picked.
 
     A seeded random sample of ``protocol.examples["n_random"]`` sequences for every
     method, plus the best- and worst-scoring (sequence, method) pair of every
-    thresholded per-method metric row.
+    thresholded per-method metric row. With ``ground_truth`` (the ``(N, L)`` mask),
+    each item carries its planted ``sites`` (:func:`site_runs`), drawn on its panel.
     """
     n_random = int(protocol.examples.get("n_random", 3))
     rng = np.random.default_rng([protocol.seed, stable_seed("examples")])
@@ -201,7 +217,8 @@ def examples(records, attributions, x, protocol):
             picks.append((int(seq), recs[m].method, f"{kind} {row} over all methods ({value:.3g})"))
     items = [
         {"seq": seq, "why": why, "method": label,
-         "values": _compact(attributions[label].values[seq]), "input": x[seq].tolist()}
+         "values": _compact(attributions[label].values[seq]), "input": x[seq].tolist(),
+         **({} if ground_truth is None else {"sites": site_runs(ground_truth[seq])})}
         for seq, label, why in picks
     ]
     rule = (

@@ -24,7 +24,7 @@ from keras_iml.zoo.sources.store import WeightStore
 __all__ = ["load", "ZooModel", "FORMAT_VERSION"]
 
 #: Bumped whenever converted models change, so stale ``.keras`` files are not reused.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: TimeDistributed(Dense) translated to Dense
 
 
 @keras.saving.register_keras_serializable(package="keras_iml")

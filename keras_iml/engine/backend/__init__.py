@@ -24,7 +24,7 @@ import importlib
 
 import keras
 
-__all__ = ["current", "name", "require", "SUPPORTED"]
+__all__ = ["current", "name", "require", "error_summary", "SUPPORTED"]
 
 SUPPORTED = ("tensorflow", "jax", "torch")
 
@@ -63,3 +63,10 @@ def require(backends, what):
             f"KERAS_BACKEND={backends[0]} before importing keras, or choose another method. "
             f"Received: KERAS_BACKEND={backend!r}"
         )
+
+
+def error_summary(err):
+    """The last meaningful line of a backend runtime error (its graph trace left out)."""
+    lines = [ln.strip() for ln in str(getattr(err, "message", err)).splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.startswith(("Detected at node", "File ", "[["))]
+    return (keep or lines or [type(err).__name__])[-1][:300]

@@ -14,9 +14,12 @@ import numpy as np
 
 import keras
 
-__all__ = ["function", "intermediate_grad", "value_and_grad", "vjp", "NAME"]
+__all__ = ["function", "intermediate_grad", "value_and_grad", "vjp", "NAME", "ERRORS"]
 
 NAME = "jax"
+
+#: errors of the backend's runtime (XLA's runtime errors), reworded by the engine
+ERRORS = (jax.errors.JaxRuntimeError,) if hasattr(jax.errors, "JaxRuntimeError") else ()
 
 
 def _numpy(out):

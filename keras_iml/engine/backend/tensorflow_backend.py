@@ -3,9 +3,12 @@
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["function", "intermediate_grad", "value_and_grad", "vjp", "NAME"]
+__all__ = ["function", "intermediate_grad", "value_and_grad", "vjp", "NAME", "ERRORS"]
 
 NAME = "tensorflow"
+
+#: errors of the backend's runtime (TensorFlow's runtime errors), reworded by the engine
+ERRORS = (tf.errors.OpError,)
 
 
 def _spec(entry):

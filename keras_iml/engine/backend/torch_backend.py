@@ -10,9 +10,12 @@ import torch
 
 import keras
 
-__all__ = ["function", "intermediate_grad", "value_and_grad", "vjp", "NAME"]
+__all__ = ["function", "intermediate_grad", "value_and_grad", "vjp", "NAME", "ERRORS"]
 
 NAME = "torch"
+
+#: errors of the backend's runtime (none: PyTorch raises plain RuntimeError, left as is), reworded by the engine
+ERRORS = ()
 
 
 def _numpy(out):

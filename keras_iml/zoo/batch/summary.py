@@ -39,6 +39,20 @@ OUTCOMES = ("pass", "not above placebo", "fail", "inconclusive", "not run")
 _COLOURS = ("#1a7f37", "#d4a72c", "#b42318", "#8c8c8c", "#d0d7de")
 
 
+#: Control arms that a working protocol never passes (their labels start ``<kind>:``).
+NEGATIVE_ARMS = ("placebo", "randomised_model")
+
+
+def _unexpected(label, prefix, values):
+    """Which models' verdicts are a finding for this label: a method's failures; a
+    negative control arm's passes; a positive control's failures or misses of placebo."""
+    if prefix != "control":
+        return values == "fail"
+    if label.partition(":")[0] in NEGATIVE_ARMS:
+        return values == "pass"
+    return values.isin(["fail", "not above placebo"])
+
+
 def verdict_counts(models, prefix="verdict"):
     """Per method (or control arm) and tier: how many models get each verdict.
 
@@ -48,8 +62,11 @@ def verdict_counts(models, prefix="verdict"):
 
     Returns:
         DataFrame ``method, tier, n, pass, not above placebo, fail, inconclusive,
-        not run`` and the ``failing models``.
+        not run`` and the models whose verdict is a finding: ``failing models`` for
+        the methods; for the control arms ``unexpected models``, those where a
+        placebo or randomised-model arm passed, or a positive control did not.
     """
+    listed = "unexpected models" if prefix == "control" else "failing models"
     rows = []
     for column in sorted(c for c in models.columns if str(c).startswith(prefix + "|")):
         _, label, tier = column.split("|", 2)
@@ -57,9 +74,9 @@ def verdict_counts(models, prefix="verdict"):
         values = models.loc[ok, column].fillna("not run")
         row = {"method": label, "tier": tier, "n": int(len(values))}
         row.update({k: int((values == k).sum()) for k in OUTCOMES})
-        row["failing models"] = ", ".join(str(n) for n in models.loc[ok].loc[values == "fail", "name"])
+        row[listed] = ", ".join(str(n) for n in models.loc[ok].loc[_unexpected(label, prefix, values), "name"])
         rows.append(row)
-    return pd.DataFrame(rows, columns=["method", "tier", "n", *OUTCOMES, "failing models"])
+    return pd.DataFrame(rows, columns=["method", "tier", "n", *OUTCOMES, listed])
 
 
 def _shares_figure(counts, title):

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import fast_paths
-from keras_iml.methods.integrated_gradients import PATH_SIGNATURE, reproduces, split_path_function
+from keras_iml.methods.integrated_gradients import path_signature, reproduces, split_path_function
 from keras_iml.methods.ism import GeneralISM
 from keras_iml.zoo.families.deepbind.envelope import max_path_gradients
 from keras_iml.zoo.families.deepbind.scan import DeepBindScan
@@ -67,7 +67,7 @@ class EnvelopePath:
         pre, group, head, mean_of = split
         self.calls = 0
         select = function.select
-        signature = [tf.TensorSpec(shape, dtype) for shape, dtype in PATH_SIGNATURE]
+        signature = [tf.TensorSpec(shape, dtype) for shape, dtype in path_signature(function)]
 
         def correct(grad):
             if function.gradient_correction:

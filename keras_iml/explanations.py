@@ -1,13 +1,56 @@
 """``keras_iml.explain`` and ``keras_iml.iter_explain``: functions over the :class:`~keras_iml.Explainer`."""
 
-import warnings
+
+import keras
 
 from keras_iml import _checks
 from keras_iml import methods as _methods
 from keras_iml.engine import inputs as _inputs
-from keras_iml.explainer import TraceCache
+from keras_iml.explainer import TraceCache, resolve_cache
 
-__all__ = ["explain", "iter_explain", "resolve_methods"]
+__all__ = ["explain", "iter_explain", "resolve_methods", "clear_cache"]
+
+#: How many models' compiled functions :func:`explain` keeps between calls.
+RECENT_MODELS = 4
+
+
+class _RecentCaches:
+    """The :class:`TraceCache` of each of the last few models given to :func:`explain`
+    without a ``cache=`` (a loop over batches of one model then traces once).
+
+    It holds at most :data:`RECENT_MODELS` models (the least recently used is
+    dropped, with its compiled graphs); :func:`clear_cache` empties it.
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self._entries = []  # [(model, cache)], most recent last
+
+    def get(self, model):
+        for k, (held, cache) in enumerate(self._entries):
+            if held is model:
+                self._entries.append(self._entries.pop(k))
+                return cache
+        cache = TraceCache()
+        self._entries.append((model, cache))
+        del self._entries[: -self.size]
+        return cache
+
+    def clear(self):
+        self._entries.clear()
+
+
+_RECENT = _RecentCaches(RECENT_MODELS)
+
+
+def clear_cache():
+    """Drops the compiled functions that :func:`explain` keeps for recent models.
+
+    ``explain(model, ...)`` without ``cache=`` reuses the traces of the last
+    :data:`RECENT_MODELS` models it was given, so a loop over batches traces once;
+    this releases them (and the references to those models).
+    """
+    _RECENT.clear()
 
 
 def resolve_methods(method, options):
@@ -45,16 +88,8 @@ def resolve_methods(method, options):
 
 def _explainer(model, cache, functions, target, logit, gradient_correction, alphabet, n_policy,
                dna_input):
-    if functions is not None:
-        warnings.warn("`functions=` is deprecated; pass a keras_iml.TraceCache as `cache=`.",
-                      DeprecationWarning, stacklevel=3)
-        if isinstance(functions, dict):  # the old dict store: keep a cache inside it
-            functions = functions.setdefault("keras_iml.trace_cache", TraceCache())
-        cache = cache if cache is not None else functions
-    if cache is None:
-        cache = TraceCache()
-    if not isinstance(cache, TraceCache):
-        raise TypeError(f"`cache` must be a keras_iml.TraceCache or None. Received: {type(cache).__name__}")
+    recent = (lambda: _RECENT.get(model)) if isinstance(model, keras.Model) else None
+    cache = resolve_cache(cache, functions, recent)
     return cache.explainer(model, target=target, logit=logit, gradient_correction=gradient_correction,
                            alphabet=alphabet, n_policy=n_policy, dna_input=dna_input)
 
@@ -128,6 +163,8 @@ def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose
         dna_input: for a model with several inputs, the name of the DNA input.
         cache: a :class:`keras_iml.TraceCache` in which compiled functions are kept
             between calls (``IMLModel`` passes its own, so repeated explains trace once).
+            None reuses the traces of the last few models given (see
+            :func:`clear_cache`), so a loop over batches of one model traces once.
         functions: deprecated name of ``cache``.
         names: the name of each sequence (FASTA record, BED interval), kept on
             ``Attributions.names`` and used in error messages. Default: the dict's keys
