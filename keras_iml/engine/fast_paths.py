@@ -95,21 +95,53 @@ def _explained(model):
 
 
 def chain_layers(model):
-    """The layers of a single-input, single-output model that is a plain chain, or None."""
+    """The layers of a model that is a linear chain, in call order, or None.
+
+    Recognised from the model's structure, never from tensor identity alone, so a
+    model loaded back from ``.keras`` is a chain exactly when the original was:
+    a ``keras.Sequential`` is a chain by construction; a functional model with one
+    input and one output is one when every layer consumes the previous layer's
+    output. Nested chain models are flattened; a nested model that is not a chain
+    stays one layer.
+
+    Args:
+        model: a Keras model (or a ``keras_iml.wrap`` of one).
+
+    Returns:
+        A list of layers, or None for subclassed models and branching graphs.
+    """
     model = _explained(model)
+    if isinstance(model, keras.Sequential):
+        layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+    else:
+        layers = _functional_chain(model)
+    if not layers:
+        return None
+    flat = []
+    for layer in layers:
+        inner = chain_layers(layer) if isinstance(layer, keras.Model) else None
+        flat.extend(inner if inner else [layer])
+    return flat
+
+
+def _functional_chain(model):
     try:
         inputs, outputs = model.inputs, model.outputs
         layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
-        if len(inputs) != 1 or len(outputs) != 1 or not layers:
-            return None
-        previous = inputs[0]
-        for layer in layers:
-            if layer.input is not previous:
-                return None
-            previous = layer.output
-        return layers if previous is outputs[0] else None
     except (AttributeError, ValueError):
         return None
+    if not inputs or not outputs or len(inputs) != 1 or len(outputs) != 1:
+        return None
+    previous = inputs[0]
+    for layer in layers:
+        try:
+            layer_input, layer_output = layer.input, layer.output
+        except (AttributeError, ValueError):
+            return None
+        if layer_input is not previous:
+            return None
+        previous = layer_output
+    return layers if previous is outputs[0] else None
 
 
 def only_layer(model, cls):

@@ -32,7 +32,8 @@ import tensorflow as tf
 import keras
 from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import fast_paths
-from keras_iml.methods._ism_layers import chain_layers, local_spec
+from keras_iml.engine.fast_paths import chain_layers
+from keras_iml.methods._ism_layers import local_spec
 
 __all__ = ["FastISM", "build"]
 

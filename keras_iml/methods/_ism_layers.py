@@ -15,7 +15,7 @@ import numpy as np
 
 import keras
 
-__all__ = ["chain_layers", "local_spec", "same_padding"]
+__all__ = ["local_spec", "same_padding"]
 
 # Position-wise whatever their configuration (at inference).
 _POSITIONWISE = (
@@ -39,56 +39,6 @@ _CHANNEL_AXIS = (
     keras.layers.LayerNormalization,
     keras.layers.Softmax,
 )
-
-
-def chain_layers(model):
-    """The layers of a model that is a linear chain, in call order, or None.
-
-    Sequential models, and functional models with one input and one output in which
-    every layer consumes the previous layer's output, are chains. Nested chain models
-    are flattened; a nested model that is not a chain stays one (non-local) layer.
-
-    Args:
-        model: a Keras model.
-
-    Returns:
-        A list of layers, or None for subclassed models and branching graphs.
-    """
-    unwrap = getattr(model, "_iml_explained_model", None)  # keras_iml.wrap(model)
-    if unwrap is not None and unwrap() is not model:
-        return chain_layers(unwrap())
-    if isinstance(model, keras.Sequential):
-        layers = list(model.layers)
-    else:
-        layers = _functional_chain(model)
-        if layers is None:
-            return None
-    flat = []
-    for layer in layers:
-        inner = chain_layers(layer) if isinstance(layer, keras.Model) else None
-        flat.extend(inner if inner else [layer])
-    return flat
-
-
-def _functional_chain(model):
-    try:
-        inputs, outputs = model.inputs, model.outputs
-        layers = list(model.layers)
-    except (AttributeError, ValueError):
-        return None
-    if not inputs or not outputs or len(inputs) != 1 or len(outputs) != 1:
-        return None
-    layers = [layer for layer in layers if not isinstance(layer, keras.layers.InputLayer)]
-    previous = inputs[0]
-    for layer in layers:
-        try:
-            layer_input, layer_output = layer.input, layer.output
-        except (AttributeError, ValueError):
-            return None
-        if layer_input is not previous:
-            return None
-        previous = layer_output
-    return layers if previous is outputs[0] else None
 
 
 def same_padding(length, span, stride):
