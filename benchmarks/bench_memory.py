@@ -7,10 +7,13 @@ then on ``n_large``. The process's peak RSS (``ru_maxrss``) after each gives
 
     per sequence = (peak after n_large - peak after n_small) / (n_large - n_small),
 
-the memory a further sequence adds, and the absolute peak. A case is within budget
+the memory a further sequence adds, and the absolute peak. ``validate`` runs the
+default protocol (control arms included), as ``keras-iml zoo validate`` does per model. A case is within budget
 when its per-sequence figure is at most ``BUDGET_MB`` (``--budget``). The engine's
-chunk sizes are per call (IG's 64 interpolated inputs, DeepLIFT's 128 pairs, ISM's
-chunks from the feature-map size), so memory per sequence stays flat as ``n`` grows.
+chunk sizes follow from its budget per compiled call
+(:data:`keras_iml.engine.memory.CALL_BUDGET_MB`, recorded in the results): rows per
+call = budget / (the model's activations per input x passes), at most the method's
+usual chunk, so memory per sequence stays flat as ``n`` grows.
 
 Writes ``benchmarks/memory_results.json`` and the section of ``docs/benchmarks.md``
 between its markers (the numbers come from the JSON, never typed).
@@ -50,6 +53,7 @@ METHODS = [
     ("integrated_gradients", {}, 2, 16),
     ("deeplift_shap", {}, 2, 16),
     ("ism", {}, 1, 4),
+    ("validate", {}, 2, 6),  # the default protocol, its control arms included
 ]
 
 
@@ -69,6 +73,7 @@ def child(family, method, options, n_small, n_large):
     import numpy as np
 
     from keras_iml import zoo
+    from keras_iml.engine import memory
 
     model = zoo.load(MODELS[family], source=os.path.join(shared_dir(), "zoo", "kipoi-models"))
     length = int(model.metadata["input_length"])
@@ -76,16 +81,22 @@ def child(family, method, options, n_small, n_large):
     x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n_large, length))]
     start = time.perf_counter()
     options = dict(options, target=TARGETS.get(family))
-    model.explain(x[:n_small], method, seed=0, verbose=0, **options)
+    if method == "validate":  # what `keras-iml zoo validate` runs per model
+        run = lambda xs: model.validate(xs, verbose=0, seed=0, **options)  # noqa: E731
+    else:
+        run = lambda xs: model.explain(xs, method, seed=0, verbose=0, **options)  # noqa: E731
+    run(x[:n_small])
     small_s, small_mb = time.perf_counter() - start, _peak_mb()
     start = time.perf_counter()
-    model.explain(x, method, seed=0, verbose=0, **options)
+    run(x)
     large_s, large_mb = time.perf_counter() - start, _peak_mb()
     print(json.dumps({"family": family, "model": MODELS[family], "method": method,
                       "length": length, "n_small": n_small, "n_large": n_large,
                       "peak_small_mb": small_mb, "peak_large_mb": large_mb,
                       "per_sequence_mb": max(0.0, (large_mb - small_mb) / (n_large - n_small)),
-                      "seconds_large": large_s, "seconds_small": small_s}))
+                      "seconds_large": large_s, "seconds_small": small_s,
+                      "call_budget_mb": memory.CALL_BUDGET_MB,
+                      "activation_floats": memory.activation_floats(model.model, length)}))
 
 
 def run_case(family, method, options, n_small, n_large, timeout=1200):
@@ -119,6 +130,11 @@ def render(results):
                     f"{r['n_small']} → {r['n_large']} | {r['per_sequence_mb']:.1f} | "
                     f"{r['peak_large_mb']:.0f} | {r['seconds_large']:.1f} | {ok} |")
     meta = results["machine"]
+    call = next((r["call_budget_mb"] for r in results["cases"] if "call_budget_mb" in r), None)
+    chunks = ("" if call is None else
+              f" Chunk sizes follow from the engine's budget of {call:g} MB per compiled call "
+              "(`keras_iml.engine.memory`): rows per call = budget / (activations per input × "
+              "passes), at most the method's usual chunk.")
     return "\n".join([
         BEGIN,
         "## Memory per sequence, every zoo family (`benchmarks/bench_memory.py`)",
@@ -128,7 +144,7 @@ def render(results):
         "model and tracing it), then on `n_large`; per sequence = the growth of peak RSS "
         "between the two divided by the extra sequences. Peak RSS includes TensorFlow "
         f"itself. Measured {results['date']} on {meta['cores']} cores, {meta['machine']}, "
-        f"Python {meta['python']}, load average {meta['load']} at the start.",
+        f"Python {meta['python']}, load average {meta['load']} at the start.{chunks}",
         "",
         *rows,
         "",
@@ -162,6 +178,7 @@ def main():
         return child(family, method, json.loads(options), int(n_small), int(n_large))
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default=None, help="one family")
+    parser.add_argument("--method", default=None, help="one method (or validate)")
     parser.add_argument("--budget", type=float, default=BUDGET_MB, help="MB per sequence")
     parser.add_argument("--doc-only", action="store_true", help="re-render the docs from the JSON")
     args = parser.parse_args()
@@ -174,13 +191,18 @@ def main():
         if args.only and args.only != family:
             continue
         for method, options, n_small, n_large in METHODS:
+            if args.method and args.method != method:
+                continue
             print(f"{family} {method} ...", flush=True)
             cases.append(run_case(family, method, options, n_small, n_large))
             print("   ", cases[-1], flush=True)
-    if args.only and os.path.exists(RESULTS):  # keep the other families' rows
+    if (args.only or args.method) and os.path.exists(RESULTS):  # keep the other rows
+        fresh = {(c["family"], c["method"]) for c in cases}
         with open(RESULTS) as fh:
-            kept = [c for c in json.load(fh)["cases"] if c["family"] != args.only]
-        cases = [c for family in MODELS for c in kept + cases if c["family"] == family]
+            kept = [c for c in json.load(fh)["cases"] if (c["family"], c["method"]) not in fresh]
+        order = {m[0]: k for k, m in enumerate(METHODS)}
+        cases = sorted(kept + cases, key=lambda c: (list(MODELS).index(c["family"]),
+                                                     order.get(c["method"], 99)))
     results = {"budget_mb": args.budget, "date": datetime.date.today().isoformat(), "cases": cases,
                "machine": {"cores": os.cpu_count(), "machine": platform.machine(),
                            "python": platform.python_version(),

@@ -318,3 +318,34 @@ def test_fast_paths_survive_a_save_and_reload(tmp_path):
     for method in ("ism", "integrated_gradients"):
         np.testing.assert_allclose(keras_iml.explain(loaded, x, method, verbose=0).values,
                                    keras_iml.explain(model, x, method, verbose=0).values, atol=1e-5)
+
+
+def test_chunk_sizes_follow_from_the_memory_budget(monkeypatch):
+    from keras_iml.engine import memory
+    from keras_iml.methods import integrated_gradients as ig
+
+    model = keras.Sequential([keras.Input((10, 4)), keras.layers.Conv1D(3, 5),
+                              keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1)])
+    assert memory.activation_floats(model, 10) == 6 * 3 + 3 + 1  # by hand
+    free = keras.Sequential([keras.Input((None, 4)), keras.layers.Conv1D(3, 5, padding="same"),
+                             keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1)])
+    assert memory.activation_floats(free, 50) == 50 * 3 + 3 + 1  # a free length read as 50
+    # 22 floats x 4 bytes x 3 passes = 264 bytes a row
+    assert memory.rows_per_call(model, 10, upper=64, budget_mb=264 * 5 / 2**20) == 5
+    assert memory.rows_per_call(model, 10, upper=64) == 64
+    x = _x(3, 10)
+    seen = []
+    original = ig.path_gradients
+
+    def spy(function, xs, refs, alphas, weights, chunk_size=64, fast=True):
+        seen.append(chunk_size)
+        return original(function, xs, refs, alphas, weights, chunk_size, fast)
+
+    wide = keras_iml.explain(model, x, "integrated_gradients", steps=8, verbose=0).values
+    monkeypatch.setattr(ig, "path_gradients", spy)
+    monkeypatch.setattr(memory, "CALL_BUDGET_MB", 264 * 2 / 2**20)  # two rows a call
+    keras_iml.clear_cache()
+    narrow = keras_iml.explain(model, x, "integrated_gradients", steps=8, verbose=0).values
+    assert seen == [2]
+    np.testing.assert_allclose(narrow, wide, rtol=1e-5, atol=1e-6)
+    keras_iml.clear_cache()

@@ -28,6 +28,7 @@ import numpy as np
 import keras
 from keras_iml.engine import adapters
 from keras_iml.engine import backend as backend_lib
+from keras_iml.engine import memory
 from keras_iml.engine import targets
 
 __all__ = ["ModelFunction", "InputLayout", "declared_length"]
@@ -355,6 +356,15 @@ class ModelFunction:
         if key not in self._memo:
             self._memo[key] = build()
         return self._memo[key]
+
+    def rows_per_call(self, chunk_size, length, upper, passes=3):
+        """``chunk_size`` when set, else the rows per compiled call that fit the memory
+        budget (:func:`keras_iml.engine.memory.rows_per_call`), at most ``upper``."""
+        if chunk_size is not None:
+            return int(chunk_size)
+        key = ("keras_iml.rows_per_call", int(length), int(upper), passes)
+        return self.compiled(key, lambda: memory.rows_per_call(self.model, int(length), upper=upper,
+                                                               passes=passes))
 
     def batched(self, fn, x, chunk):
         """Applies ``fn`` to ``x`` in chunks of ``chunk`` rows and concatenates."""

@@ -4,7 +4,7 @@ from keras_iml.methods import _deeplift_engine as engine
 from keras_iml.methods import _deeplift_graph
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, register
-from keras_iml.methods.integrated_gradients import check_positive_int
+from keras_iml.methods.integrated_gradients import check_chunk_size
 
 __all__ = ["DeepLift", "traced_ops"]
 
@@ -55,7 +55,9 @@ class DeepLift(AttributionMethod):
         baseline: ``"zeros"``, ``"uniform"``, ``"random"``, ``"shuffle"``,
             ``"dinuc_shuffle"`` or an array ``(L, 4)`` / ``(B, L, 4)`` (see
             :mod:`keras_iml.methods._references`).
-        chunk_size: (input, reference) pairs per compiled call (memory knob).
+        chunk_size: (input, reference) pairs per compiled call (memory knob). None:
+            at most 128, fewer where the model's activations would exceed the
+            memory budget (:mod:`keras_iml.engine.memory`).
 
     Example:
         >>> attr = keras_iml.explain(model, x, "deeplift", baseline="dinuc_shuffle", seed=0)
@@ -66,7 +68,7 @@ class DeepLift(AttributionMethod):
     #: The rules are TensorFlow gradient overrides (``gradient_override_map``).
     backends = ("tensorflow",)
 
-    def __init__(self, baseline="zeros", chunk_size=128):
+    def __init__(self, baseline="zeros", chunk_size=None):
         self.baseline = baseline
         self.chunk_size = chunk_size
 
@@ -82,11 +84,12 @@ class DeepLift(AttributionMethod):
 
     def check_params(self, function):
         refs_lib.check_reference(self.baseline, "baseline")
-        check_positive_int(self.chunk_size, "chunk_size")
+        check_chunk_size(self.chunk_size)
 
     def attribute(self, function, x, rngs):
         ref = refs_lib.make_references(self.baseline, x, rngs)
-        values, hyp, gain = engine.attribute(self, function, x, ref[:, None], self.chunk_size)
+        chunk = function.rows_per_call(self.chunk_size, x.shape[1], upper=128)
+        values, hyp, gain = engine.attribute(self, function, x, ref[:, None], chunk)
         return {
             "values": values,
             "hypothetical": hyp,

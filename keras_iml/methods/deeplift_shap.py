@@ -3,7 +3,7 @@
 from keras_iml.methods import _deeplift_engine as engine
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, register
-from keras_iml.methods.integrated_gradients import check_positive_int
+from keras_iml.methods.integrated_gradients import check_chunk_size, check_positive_int
 
 __all__ = ["DeepLiftShap"]
 
@@ -33,7 +33,9 @@ class DeepLiftShap(AttributionMethod):
             in order when ``k == n_references``, otherwise ``n_references`` drawn per
             sequence) or ``(B, k, L, 4)``.
         chunk_size: (input, reference) pairs per compiled call (memory knob; at
-            least one input with all its references).
+            least one input with all its references). None: at most 128, fewer
+            where the model's activations would exceed the memory budget
+            (:mod:`keras_iml.engine.memory`).
 
     Example:
         >>> attr = keras_iml.explain(model, x, "deeplift_shap", n_references=20, seed=0)
@@ -44,7 +46,7 @@ class DeepLiftShap(AttributionMethod):
     #: The rules are TensorFlow gradient overrides (``gradient_override_map``).
     backends = ("tensorflow",)
 
-    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=128):
+    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=None):
         self.n_references = n_references
         self.references = references
         self.chunk_size = chunk_size
@@ -57,13 +59,14 @@ class DeepLiftShap(AttributionMethod):
 
     def check_params(self, function):
         check_positive_int(self.n_references, "n_references")
-        check_positive_int(self.chunk_size, "chunk_size")
+        check_chunk_size(self.chunk_size)
         refs_lib.check_reference(self.references, "references")
 
     def attribute(self, function, x, rngs):
         refs = refs_lib.make_references(self.references, x, rngs, n=self.n_references,
                                         option="references")
-        values, hyp, gain = engine.attribute(self, function, x, refs, self.chunk_size)
+        chunk = function.rows_per_call(self.chunk_size, x.shape[1], upper=128)
+        values, hyp, gain = engine.attribute(self, function, x, refs, chunk)
         return {
             "values": values,
             "hypothetical": hyp,

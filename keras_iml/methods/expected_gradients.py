@@ -16,6 +16,7 @@ from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipli
 from keras_iml.methods.integrated_gradients import (
     check_bool,
     check_fast,
+    check_chunk_size,
     check_positive_int,
     path_gradients,
 )
@@ -44,7 +45,9 @@ class ExpectedGradients(AttributionMethod):
             ``"zeros"``, or an array: ``(L, 4)``, ``(k, L, 4)`` (a shared reference set;
             ``n_references`` of them drawn per sequence, all in order if
             ``k == n_references``) or ``(B, k, L, 4)``.
-        chunk_size: interpolated inputs per gradient call.
+        chunk_size: interpolated inputs per gradient call. None: at most 64, fewer
+            where the model's activations would exceed the memory budget
+            (:mod:`keras_iml.engine.memory`).
         fast: use a registered exact fast path for the path gradients when one
             applies (see :mod:`keras_iml.engine.fast_paths`).
         convergence: compute ``convergence_delta`` (one forward pass of the input
@@ -57,7 +60,7 @@ class ExpectedGradients(AttributionMethod):
     stochastic = True
     multiplies_input = True
 
-    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=64, fast=True,
+    def __init__(self, n_references=20, references="dinuc_shuffle", chunk_size=None, fast=True,
                  convergence=True):
         self.n_references = n_references
         self.references = references
@@ -73,7 +76,7 @@ class ExpectedGradients(AttributionMethod):
 
     def check_params(self, function):
         check_positive_int(self.n_references, "n_references")
-        check_positive_int(self.chunk_size, "chunk_size")
+        check_chunk_size(self.chunk_size)
         refs_lib.check_reference(self.references, "references")
         check_fast(self.fast)
         check_bool(self.convergence, "convergence")
@@ -85,14 +88,14 @@ class ExpectedGradients(AttributionMethod):
         refs = refs.reshape((b * k,) + x.shape[1:])
         xs = np.repeat(x, k, axis=0)
         alphas = alphas.reshape(b * k, 1).astype(np.float32)
-        grads = path_gradients(function, xs, refs, alphas, np.ones_like(alphas),
-                               self.chunk_size, self.fast)
+        chunk = function.rows_per_call(self.chunk_size, x.shape[1], upper=64)
+        grads = path_gradients(function, xs, refs, alphas, np.ones_like(alphas), chunk, self.fast)
         hyp = hypothetical_from_multipliers(grads, refs)
         hyp = hyp.reshape((b, k) + x.shape[1:]).mean(axis=1)
         values = hyp * x  # what the engine keeps (the per-position sums of (x - r) * m)
         if not self.convergence:
             return {"values": values, "hypothetical": hyp}
-        ends = function.batched(function, np.concatenate([x, refs]), self.chunk_size)
+        ends = function.batched(function, np.concatenate([x, refs]), chunk)
         gain = (ends[:b, None] - ends[b:].reshape(b, k)).mean(axis=1)
         return {
             "values": values,

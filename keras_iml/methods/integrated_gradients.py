@@ -22,7 +22,7 @@ from keras_iml.engine import fast_paths
 from keras_iml.methods import _references as refs_lib
 from keras_iml.methods.base import AttributionMethod, hypothetical_from_multipliers, register
 
-__all__ = ["IntegratedGradients", "path_gradients", "check_positive_int", "affine_first_layer",
+__all__ = ["IntegratedGradients", "path_gradients", "check_positive_int", "check_chunk_size", "affine_first_layer",
            "build_path_function", "check_bool", "check_fast", "plain_path_function", "split_path_function", "reproduces"]
 
 
@@ -38,6 +38,12 @@ def check_positive_int(value, option):
     """Raises ValueError unless ``value`` is an int >= 1 (the message names ``option``)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"`{option}` must be a positive int. Received: {option}={value!r}")
+
+
+def check_chunk_size(value):
+    """Raises ValueError unless ``chunk_size`` is None (from the memory budget) or an int >= 1."""
+    if value is not None:
+        check_positive_int(value, "chunk_size")
 
 
 def check_bool(value, option):
@@ -305,7 +311,9 @@ class IntegratedGradients(AttributionMethod):
         rule: ``"midpoint"`` (``steps`` gradients) or ``"trapezoid"`` (``steps + 1``).
         n_baselines: baselines per sequence (useful with random baselines).
         chunk_size: interpolated inputs per gradient call (peak-memory knob; small
-            chunks were the fastest on CPU, raise it on a GPU).
+            chunks were the fastest on CPU, raise it on a GPU). None: at most 64, fewer
+            where the model's activations would exceed the memory budget
+            (:mod:`keras_iml.engine.memory`).
         fast: True uses a registered exact fast path when one applies to the model
             (:mod:`keras_iml.engine.fast_paths`); False forces the plain path; the
             name of a fast path forces that one.
@@ -319,7 +327,7 @@ class IntegratedGradients(AttributionMethod):
     attributes_aux = True
 
     def __init__(self, baseline="zeros", steps=50, rule="midpoint", n_baselines=1,
-                 chunk_size=64, fast=True):
+                 chunk_size=None, fast=True):
         self.baseline = baseline
         self.steps = steps
         self.rule = rule
@@ -342,7 +350,7 @@ class IntegratedGradients(AttributionMethod):
         refs_lib.check_reference(self.baseline, "baseline")
         check_positive_int(self.steps, "steps")
         check_positive_int(self.n_baselines, "n_baselines")
-        check_positive_int(self.chunk_size, "chunk_size")
+        check_chunk_size(self.chunk_size)
         if self.rule not in RULES:
             raise ValueError(f"`rule` must be one of {RULES}. Received: rule={self.rule!r}")
         check_fast(self.fast)
@@ -356,10 +364,11 @@ class IntegratedGradients(AttributionMethod):
         refs = refs.reshape((b * k,) + x.shape[1:])
         xs = np.repeat(x, k, axis=0)
         alphas, weights = quadrature(self.steps, self.rule)
-        grads = path_gradients(function, xs, refs, alphas, weights, self.chunk_size, self.fast)
+        chunk = function.rows_per_call(self.chunk_size, x.shape[1], upper=64)
+        grads = path_gradients(function, xs, refs, alphas, weights, chunk, self.fast)
         values = ((xs - refs) * grads).reshape((b, k) + x.shape[1:])
         hyp = hypothetical_from_multipliers(grads, refs).reshape(values.shape)
-        ends = function.batched(function, np.concatenate([x, refs]), self.chunk_size)
+        ends = function.batched(function, np.concatenate([x, refs]), chunk)
         gain = (ends[:b, None] - ends[b:].reshape(b, k)).mean(axis=1)
         values = values.mean(axis=1)
         return {

@@ -134,6 +134,8 @@ class ISM(AttributionMethod):
         n, i, b = mutants(x)
         runner = self.runner(function, x)
         chunk = self.chunk_size or int(np.clip(_CHUNK_FLOATS // runner.feature_size, 16, 4096))
+        if self.chunk_size is None:  # and never more than the memory budget allows
+            chunk = function.rows_per_call(None, x.shape[1], upper=chunk, passes=1)
         f0, fm = runner(x, n, i, b, chunk)
         values = np.zeros(x.shape, np.float32)
         values[n, i, b] = fm - f0[n]
