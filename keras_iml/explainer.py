@@ -221,13 +221,16 @@ class Explainer:
         try:
             return self._attribute_strands(method, function, xb, rngs, seeds, rc_average)
         except backend_lib.current().ERRORS as err:
-            raise RuntimeError(
-                f"{method.name!r} failed inside the {backend_lib.name()} runtime on model "
-                f"{self.model.name!r} with inputs of shape {tuple(xb.shape)}: "
-                f"{type(err).__name__}: {backend_lib.error_summary(err)}. The model's own predict may still "
-                "work: please report this with the model's summary. Other methods may "
-                f"run (keras_iml.methods.names())."
-            ) from err
+            raise self._runtime_error(repr(method.name), xb, err) from err
+
+    def _runtime_error(self, what, xb, err):
+        """A backend runtime error reworded: what failed, on which model and shape."""
+        return RuntimeError(
+            f"{what} failed inside the {backend_lib.name()} runtime on model {self.model.name!r} "
+            f"with inputs of shape {tuple(xb.shape)}: {type(err).__name__}: "
+            f"{backend_lib.error_summary(err)}. Please report this with the model's summary; "
+            "other methods (keras_iml.methods.names()) may run."
+        )
 
     def _attribute_strands(self, method, function, xb, rngs, seeds, rc_average):
         out = project(method, method.attribute(function, xb, rngs), xb)
@@ -337,7 +340,10 @@ class Explainer:
                 function = self.function(example=xb, aux=aux)
             rows = None if aux is None else [a if len(a) == 1 else a[start : start + len(xb)] for a in aux]
             with function.bound(rows):
-                outs.append(function(xb))
+                try:
+                    outs.append(function(xb))
+                except backend_lib.current().ERRORS as err:
+                    raise self._runtime_error("The forward pass", xb, err) from err
             start += len(xb)
         if not outs:
             raise ValueError("`x` is empty: it yielded no sequences.")
@@ -397,11 +403,7 @@ class TraceCache:
 
 def resolve_cache(cache, functions=None, default=None):
     """The :class:`TraceCache` a call uses: ``cache``, the deprecated ``functions``
-    store, or ``default()`` (a fresh cache when None).
-
-    Raises:
-        TypeError: ``cache`` is not a TraceCache.
-    """
+    store, or ``default()`` (a fresh cache when None); TypeError for another object."""
     if functions is not None:
         warnings.warn("`functions=` is deprecated; pass a keras_iml.TraceCache as `cache=`.",
                       DeprecationWarning, stacklevel=3)

@@ -39,6 +39,14 @@ def _tier_of(parts, metric):
     return int(tiers.iloc[0]) if len(tiers) else None
 
 
+def _undecided(summary):
+    """How many thresholded rows of the methods the evidence could not decide."""
+    if "decidable" not in summary or "meets_threshold" not in summary:
+        return 0
+    thresholded = summary["meets_threshold"].map(lambda v: isinstance(v, (bool, np.bool_)))
+    return int((thresholded & summary["decidable"].map(lambda v: v is False or v is np.False_)).sum())
+
+
 def dashboard(parts):
     """Method x tier verdict, the overall count of passed metrics, model facts."""
     verdict = parts.verdict.reindex(columns=[t for t in TIERS if t in parts.verdict.columns])
@@ -47,11 +55,15 @@ def dashboard(parts):
     table = c.table(verdict, index=True, caption="Verdict per method and tier", css="verdict")
     blocks = [table, c.text(TIER_TEXT, muted=True)]
     thresholded = judged(parts.summary)
-    if len(thresholded):
+    undecided = _undecided(parts.summary)
+    if len(thresholded) or undecided:
         n_pass = int(thresholded["passed"].astype(bool).sum())
+        more = (f" {undecided} more could not be decided (too few sequences to beat placebo): "
+                "a tier's verdict reads only its decided results, and the run is not a pass."
+                if undecided else "")
         blocks.insert(0, c.text(
-            f"{n_pass} of {len(thresholded)} thresholded metric results passed, over "
-            f"{parts.n_sequences if parts.n_sequences is not None else 'all'} sequences."))
+            f"{n_pass} of {len(thresholded)} decided thresholded metric results passed, over "
+            f"{parts.n_sequences if parts.n_sequences is not None else 'all'} sequences.{more}"))
     if parts.model_info:
         info = {k: v for k, v in parts.model_info.items() if k != "warning"}
         if info:
