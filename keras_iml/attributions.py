@@ -181,33 +181,72 @@ class Attributions:
                 beside (e.g. a BED input's ``chrom``, ``start``, ``end``, ``strand``);
                 :meth:`from_npz` ignores them.
         """
-        arrays = {f"{k}": np.asarray(v) for k, v in (extra or {}).items()}
-        reserved = {"values", "hypothetical", "inputs", "convergence_delta", "names", "meta"}
-        if reserved & set(arrays) or any(k.startswith("aux:") for k in arrays):
-            raise ValueError(f"`extra` must not reuse the file's own array names {sorted(reserved)}. "
-                             f"Received: extra keys {sorted(arrays)}")
-        arrays["values"] = self.values
-        # saliency and ISM define hypothetical as values itself: stored once
-        same = self.hypothetical is not None and (
-            self.hypothetical is self.values or np.array_equal(self.hypothetical, self.values))
-        for name in ("hypothetical", "inputs", "convergence_delta"):
-            if getattr(self, name) is not None and not (name == "hypothetical" and same):
-                arrays[name] = getattr(self, name)
+        arrays = _check_extra(extra)
+        rows, same = self._npz_rows()
+        arrays.update(rows)
         if self.names is not None:
             arrays["names"] = np.asarray(self.names, dtype=str)
-        for name, value in (self.aux or {}).items():
-            arrays[f"aux:{name}"] = value
-        meta = {"method": self.method, "params": self.params, "target": self.target,
-                "hypothetical_is_values": bool(same)}
-        arrays["meta"] = np.frombuffer(
-            json.dumps(meta, default=_json_default).encode(), dtype=np.uint8
-        )
+        arrays["meta"] = self._npz_meta(same)
 
         def write(tmp):
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
 
         return atomic_write(path, write, suffix=".npz")
+
+    def _npz_rows(self):
+        """The row-wise arrays of the file, and whether ``hypothetical`` is ``values``
+        (saliency and ISM: then stored once)."""
+        same = self.hypothetical is not None and (
+            self.hypothetical is self.values or np.array_equal(self.hypothetical, self.values))
+        arrays = {"values": self.values}
+        for name in ("hypothetical", "inputs", "convergence_delta"):
+            if getattr(self, name) is not None and not (name == "hypothetical" and same):
+                arrays[name] = getattr(self, name)
+        for name, value in (self.aux or {}).items():
+            arrays[f"aux:{name}"] = value
+        return arrays, same
+
+    def _npz_meta(self, same):
+        meta = {"method": self.method, "params": self.params, "target": self.target,
+                "hypothetical_is_values": bool(same)}
+        return np.frombuffer(json.dumps(meta, default=_json_default).encode(), dtype=np.uint8)
+
+    @staticmethod
+    def stream_npz(batches, stream, extra=None):
+        """Writes the batches of :func:`keras_iml.iter_explain` into an
+        :class:`keras_iml.io.NpzStream` as they come (one ``.npz`` readable by
+        :meth:`from_npz`; no array is held whole in memory).
+
+        Args:
+            batches: iterable of Attributions, in order.
+            stream: an ``NpzStream`` sized for every sequence.
+            extra: as for :meth:`to_npz`.
+
+        Returns:
+            The number of sequences written.
+        """
+        start, names, first, same = 0, [], None, True
+        for attr in batches:
+            rows, batch_same = attr._npz_rows()
+            if same and not batch_same and start:  # hypothetical differs from here on
+                stream.rows("hypothetical", 0, np.load(stream.filename("values"), mmap_mode="r")[:start])
+            same = same and batch_same
+            if not same and "hypothetical" not in rows and attr.hypothetical is not None:
+                rows["hypothetical"] = attr.hypothetical
+            for name, value in rows.items():
+                stream.rows(name, start, value)
+            names.extend(attr.names or [])
+            first = first or attr
+            start += len(attr)
+        if first is None:
+            raise ValueError("`x` is empty: it yielded no sequences.")
+        for name, value in _check_extra(extra).items():
+            stream.whole(name, value)
+        if names:
+            stream.whole("names", np.asarray(names, dtype=str))
+        stream.whole("meta", first._npz_meta(same))
+        return start
 
     @classmethod
     def from_npz(cls, path):
@@ -242,6 +281,15 @@ class Attributions:
         if isinstance(i, str):
             i = self._index(i)[0]
         return attribution_logo(values[i][slice(start, end)], ax=ax)
+
+
+def _check_extra(extra):
+    arrays = {str(k): np.asarray(v) for k, v in (extra or {}).items()}
+    reserved = {"values", "hypothetical", "inputs", "convergence_delta", "names", "meta"}
+    if reserved & set(arrays) or any(k.startswith("aux:") for k in arrays):
+        raise ValueError(f"`extra` must not reuse the file's own array names {sorted(reserved)}. "
+                         f"Received: extra keys {sorted(arrays)}")
+    return arrays
 
 
 def _aux(aux, n):

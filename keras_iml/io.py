@@ -1,6 +1,7 @@
 """Shared I/O helpers: atomic file writes, and reading sequence data files (FASTA, ``.npz``, BED)."""
 
 import os
+import shutil
 import tempfile
 import zipfile
 
@@ -74,6 +75,68 @@ def check_writable(path, *, directory=False):
     except OSError as err:
         raise ValueError(f"Cannot write in {folder!r} ({err.strerror}). Received: --out={path!r}") from None
     return path
+
+
+class NpzStream:
+    """Writes an ``.npz`` archive row block by row block, with flat memory.
+
+    Each array is filled in a memory-mapped ``.npy`` file in a temporary folder beside
+    the output (:meth:`rows`); :meth:`finish` zips them (deflated, as
+    ``np.savez_compressed``) into the archive atomically, and removes the folder.
+    ``np.load`` reads the result like any ``.npz``.
+
+    Args:
+        folder: where the temporary files live (the output's folder).
+        n: the number of rows of every row-wise array.
+    """
+
+    def __init__(self, folder, n):
+        self.n = int(n)
+        self._dir = tempfile.mkdtemp(prefix=".tmp-stream-", dir=folder)
+        self._arrays = {}
+
+    def rows(self, name, start, block):
+        """Writes ``block`` at rows ``start:start + len(block)`` of array ``name``."""
+        block = np.asarray(block)
+        array = self._arrays.get(name)
+        if array is None:
+            array = self._arrays[name] = np.lib.format.open_memmap(
+                os.path.join(self._dir, f"{len(self._arrays)}.npy"), mode="w+", dtype=block.dtype,
+                shape=(self.n,) + block.shape[1:])
+        array[start : start + len(block)] = block
+
+    def filename(self, name):
+        """The ``.npy`` file behind array ``name``."""
+        array = self._arrays[name]
+        return array.filename if isinstance(array, np.memmap) else array
+
+    def whole(self, name, value):
+        """Adds a small array ``name`` at once."""
+        path = os.path.join(self._dir, f"{len(self._arrays)}.npy")
+        np.save(path, np.asarray(value), allow_pickle=False)
+        self._arrays[name] = path
+
+    def finish(self, path):
+        """Zips every array into ``path`` (atomically) and returns ``path``."""
+        files = {}
+        for name, array in self._arrays.items():
+            if isinstance(array, np.memmap):
+                array.flush()
+                files[name] = array.filename
+            else:
+                files[name] = array
+
+        def write(tmp):
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+                for name, file in files.items():
+                    zf.write(file, arcname=f"{name}.npy")
+
+        return atomic_write(path, write, suffix=".npz")
+
+    def close(self):
+        """Removes the temporary folder (after :meth:`finish`, or to give up)."""
+        self._arrays.clear()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _npz_array(data, key, path):

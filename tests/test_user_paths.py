@@ -123,19 +123,40 @@ def test_the_cli_checks_out_before_any_work(files, capsys):
 def test_results_that_cannot_be_written_are_rescued(files, capsys, monkeypatch):
     root, model, small, _, _ = files
     out = root / "wanted.npz"
-    original = Attributions.to_npz
+    original = io.NpzStream.finish
 
-    def failing(self, path, extra=None):
+    def failing(self, path):
         if os.fspath(path) == os.fspath(out):
             raise OSError(28, "No space left on device")
-        return original(self, path, extra=extra)
+        return original(self, path)
 
-    monkeypatch.setattr(Attributions, "to_npz", failing)
+    monkeypatch.setattr(io.NpzStream, "finish", failing)
     assert cli.main(["explain", str(model), str(small), "--out", str(out)]) == cli.EXIT_NOT_WRITTEN
     err = capsys.readouterr().err
     rescued = err.split("saved to '")[1].split("'")[0]
     assert Attributions.from_npz(rescued).values.shape == (7, 100, 4)
     assert not out.exists()
+    assert not [p for p in os.listdir(root) if p.startswith(".tmp-")]  # nothing left behind
+
+
+def test_the_cli_streams_the_same_file_as_to_npz(files, tmp_path):
+    root, model, _, x, _ = files
+    names = [f"s{i}" for i in range(9)]
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x[:9], names=np.array(names))
+    for method in ("saliency", "integrated_gradients"):
+        out = tmp_path / f"{method}.npz"
+        assert cli.main(["explain", str(model), str(data), "--method", method, "--batch-size", "4",
+                         "--out", str(out)]) == 0
+        streamed = Attributions.from_npz(out)
+        whole = keras_iml.explain(keras.models.load_model(model), x[:9], method, seed=0, verbose=0)
+        np.testing.assert_allclose(streamed.values, whole.values, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(streamed.hypothetical, whole.hypothetical, rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(streamed.inputs, x[:9])
+        assert streamed.names == names and streamed.method == method
+        with np.load(out) as arrays:
+            assert ("hypothetical" in arrays.files) == (method != "saliency")
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
 
 
 def test_an_unexpected_error_has_its_own_exit_code(files, capsys, monkeypatch):

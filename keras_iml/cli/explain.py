@@ -248,18 +248,25 @@ def read_inputs(args, model, alphabet="ACGT"):
 
 
 def run(args):
+    """Explains the data batch by batch, each batch written as it comes (the
+    attributions are never held whole in memory), then zips the file into place."""
     io.check_writable(args.out)  # before any work (and before TensorFlow loads)
     options = parse_options(args.option)
-    from keras_iml.explanations import explain, resolve_methods
+    from keras_iml.attributions import Attributions
+    from keras_iml.explanations import iter_explain, resolve_methods
 
     resolve_methods(args.method, options)  # unknown methods and options: before any work
     model = io.load_model(args.model)
     data = read_inputs(args, model, alphabet=args.alphabet)
-    attr = explain(model, data["x"], args.method, target=args.target, batch_size=args.batch_size,
-                   seed=args.seed, verbose=1, aux=data["aux"], names=data["names"],
-                   dna_input=args.dna_input, attribute_aux=args.attribute_aux,
-                   alphabet=args.alphabet, **options)
-    extra = interval_columns(data)
-    write_or_rescue(args.out, lambda path: attr.to_npz(path, extra=extra), "attributions")
-    print(f"Wrote {len(attr)} attributions ({attr.method}) to {args.out}")
+    batches = iter_explain(model, data["x"], args.method, target=args.target,
+                           batch_size=args.batch_size, seed=args.seed, verbose=1, aux=data["aux"],
+                           names=data["names"], dna_input=args.dna_input,
+                           attribute_aux=args.attribute_aux, alphabet=args.alphabet, **options)
+    stream = io.NpzStream(os.path.dirname(os.path.abspath(args.out)), len(data["x"]))
+    try:
+        n = Attributions.stream_npz(batches, stream, extra=interval_columns(data))
+        write_or_rescue(args.out, stream.finish, "attributions")
+    finally:
+        stream.close()
+    print(f"Wrote {n} attributions ({args.method}) to {args.out}")
     return 0
