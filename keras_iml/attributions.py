@@ -230,7 +230,7 @@ class Attributions:
         for attr in batches:
             rows, batch_same = attr._npz_rows()
             if same and not batch_same and start:  # hypothetical differs from here on
-                stream.rows("hypothetical", 0, np.load(stream.filename("values"), mmap_mode="r")[:start])
+                stream.rows("hypothetical", 0, stream.read("values", start))
             same = same and batch_same
             if not same and "hypothetical" not in rows and attr.hypothetical is not None:
                 rows["hypothetical"] = attr.hypothetical

@@ -78,12 +78,13 @@ def check_writable(path, *, directory=False):
 
 
 class NpzStream:
-    """Writes an ``.npz`` archive row block by row block, with flat memory.
+    """Writes an ``.npz`` archive block of rows by block of rows, with flat memory.
 
-    Each array is filled in a memory-mapped ``.npy`` file in a temporary folder beside
-    the output (:meth:`rows`); :meth:`finish` zips them (deflated, as
-    ``np.savez_compressed``) into the archive atomically, and removes the folder.
-    ``np.load`` reads the result like any ``.npz``.
+    Each row-wise array is appended to a ``.npy`` file (its header written first,
+    for all ``n`` rows) in a temporary folder beside the output (:meth:`rows`, in
+    row order); :meth:`finish` zips the files (deflated, as ``np.savez_compressed``)
+    into the archive atomically. Nothing is memory-mapped, so the files' pages do
+    not count in the process's memory. ``np.load`` reads the result like any ``.npz``.
 
     Args:
         folder: where the temporary files live (the output's folder).
@@ -93,49 +94,66 @@ class NpzStream:
     def __init__(self, folder, n):
         self.n = int(n)
         self._dir = tempfile.mkdtemp(prefix=".tmp-stream-", dir=folder)
-        self._arrays = {}
+        self._files = {}  # name -> [path, open file or None, rows written]
 
     def rows(self, name, start, block):
-        """Writes ``block`` at rows ``start:start + len(block)`` of array ``name``."""
-        block = np.asarray(block)
-        array = self._arrays.get(name)
-        if array is None:
-            array = self._arrays[name] = np.lib.format.open_memmap(
-                os.path.join(self._dir, f"{len(self._arrays)}.npy"), mode="w+", dtype=block.dtype,
-                shape=(self.n,) + block.shape[1:])
-        array[start : start + len(block)] = block
+        """Appends ``block`` as rows ``start:start + len(block)`` of array ``name``.
 
-    def filename(self, name):
-        """The ``.npy`` file behind array ``name``."""
-        array = self._arrays[name]
-        return array.filename if isinstance(array, np.memmap) else array
+        Raises:
+            ValueError: ``start`` is not the next row of the array (blocks come in order).
+        """
+        block = np.ascontiguousarray(block)
+        entry = self._files.get(name)
+        if entry is None:
+            path = os.path.join(self._dir, f"{len(self._files)}.npy")
+            fh = open(path, "wb")
+            np.lib.format.write_array_header_1_0(fh, {
+                "descr": np.lib.format.dtype_to_descr(block.dtype), "fortran_order": False,
+                "shape": (self.n,) + block.shape[1:]})
+            entry = self._files[name] = [path, fh, 0]
+        if start != entry[2]:
+            raise ValueError(f"Rows of {name!r} must come in order: the next is {entry[2]}. "
+                             f"Received: start={start}")
+        entry[1].write(block.tobytes())
+        entry[2] += len(block)
+
+    def read(self, name, stop):
+        """The first ``stop`` rows of array ``name`` written so far (a copy)."""
+        self._files[name][1].flush()
+        return np.load(self._files[name][0], mmap_mode="r")[:stop].copy()
 
     def whole(self, name, value):
         """Adds a small array ``name`` at once."""
-        path = os.path.join(self._dir, f"{len(self._arrays)}.npy")
+        path = os.path.join(self._dir, f"{len(self._files)}.npy")
         np.save(path, np.asarray(value), allow_pickle=False)
-        self._arrays[name] = path
+        self._files[name] = [path, None, None]
 
     def finish(self, path):
-        """Zips every array into ``path`` (atomically) and returns ``path``."""
-        files = {}
-        for name, array in self._arrays.items():
-            if isinstance(array, np.memmap):
-                array.flush()
-                files[name] = array.filename
-            else:
-                files[name] = array
+        """Zips every array into ``path`` (atomically) and returns ``path``.
+
+        Raises:
+            ValueError: a row-wise array has fewer than ``n`` rows.
+        """
+        for name, entry in self._files.items():
+            if entry[1] is not None:
+                entry[1].close()
+                entry[1] = None
+                if entry[2] != self.n:
+                    raise ValueError(f"Array {name!r} holds {entry[2]} of {self.n} rows.")
 
         def write(tmp):
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-                for name, file in files.items():
-                    zf.write(file, arcname=f"{name}.npy")
+                for name, entry in self._files.items():
+                    zf.write(entry[0], arcname=f"{name}.npy")
 
         return atomic_write(path, write, suffix=".npz")
 
     def close(self):
         """Removes the temporary folder (after :meth:`finish`, or to give up)."""
-        self._arrays.clear()
+        for entry in self._files.values():
+            if entry[1] is not None:
+                entry[1].close()
+        self._files.clear()
         shutil.rmtree(self._dir, ignore_errors=True)
 
 

@@ -370,3 +370,29 @@ def test_chunk_sizes_follow_from_the_memory_budget(monkeypatch):
     assert seen == [2]
     np.testing.assert_allclose(narrow, wide, rtol=1e-5, atol=1e-6)
     keras_iml.clear_cache()
+
+
+def test_npz_stream_matches_savez_and_checks_its_rows(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(7, 3, 2)).astype("float32"), rng.integers(0, 9, 7)
+    stream = io.NpzStream(tmp_path, 7)
+    for start in (0, 3, 5):
+        stream.rows("a", start, a[start : start + {0: 3, 3: 2, 5: 2}[start]])
+        stream.rows("b", start, b[start : start + {0: 3, 3: 2, 5: 2}[start]])
+    stream.whole("names", np.array(["x", "y"]))
+    np.testing.assert_array_equal(stream.read("a", 4), a[:4])
+    with pytest.raises(ValueError, match="must come in order"):
+        stream.rows("a", 2, a[:1])
+    stream.finish(tmp_path / "s.npz")
+    stream.close()
+    with np.load(tmp_path / "s.npz") as data:
+        np.testing.assert_array_equal(data["a"], a)
+        np.testing.assert_array_equal(data["b"], b)
+        assert data["names"].tolist() == ["x", "y"]
+    assert os.listdir(tmp_path) == ["s.npz"]
+    short = io.NpzStream(tmp_path, 7)
+    short.rows("a", 0, a[:2])
+    with pytest.raises(ValueError, match="holds 2 of 7 rows"):
+        short.finish(tmp_path / "t.npz")
+    short.close()
+    assert not (tmp_path / "t.npz").exists()
