@@ -118,6 +118,9 @@ def test_the_cli_checks_out_before_any_work(files, capsys):
     assert cli.main(["validate", str(root / "absent.keras"), str(small),
                      "--out", str(root / "a_file")]) == cli.EXIT_USAGE
     assert "existing file" in capsys.readouterr().err
+    assert cli.main(["demo", "--out", str(root / "a_file")]) == cli.EXIT_USAGE
+    assert cli.main(["report", str(root), "--out", str(root / "no" / "r.html")]) == cli.EXIT_USAGE
+    assert "--out" in capsys.readouterr().err
 
 
 def test_results_that_cannot_be_written_are_rescued(files, capsys, monkeypatch):

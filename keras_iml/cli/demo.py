@@ -20,6 +20,9 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from keras_iml import io
+
+    io.check_writable(args.out, directory=True)  # before any work
     from keras_iml.demo import run_demo
 
     run_demo(args.out, quick=args.quick, seed=args.seed, verbose=0 if args.quiet else 1)

@@ -17,6 +17,9 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from keras_iml import io
+
+    io.check_writable(args.out)  # before any work
     from keras_iml.report import DEFAULT_TITLE, render_html
     from keras_iml.validation import ValidationReport
 
