@@ -166,7 +166,7 @@ def test_an_unexpected_error_has_its_own_exit_code(files, capsys, monkeypatch):
     root, model, small, _, _ = files
     import keras_iml.explanations as explanations
 
-    monkeypatch.setattr(explanations, "explain", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(explanations, "iter_explain", lambda *a, **k: iter([1 / 0]))
     assert cli.main(["explain", str(model), str(small), "--out", str(root / "b.npz")]) == cli.EXIT_BUG
     assert "ZeroDivisionError" in capsys.readouterr().err
 
