@@ -237,7 +237,7 @@ class Attributions:
             for name, value in rows.items():
                 stream.rows(name, start, value)
             names.extend(attr.names or [])
-            first = first or attr
+            first = attr if first is None else first
             start += len(attr)
         if first is None:
             raise ValueError("`x` is empty: it yielded no sequences.")
