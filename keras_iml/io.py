@@ -48,7 +48,8 @@ def check_writable(path, *, directory=False):
 
     Raises:
         ValueError: the path is a folder where a file is expected (or the reverse),
-            its folder does not exist or cannot be created, or it is not writable.
+            its folder cannot be created, or it is not writable. A missing folder
+            is created (as the writers would).
     """
     path = os.fspath(path)
     name = "the output folder" if directory else "the output file"
@@ -64,8 +65,11 @@ def check_writable(path, *, directory=False):
         if os.path.isdir(path):
             raise ValueError(f"{name} is a folder; give a file name. Received: --out={path!r}")
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise ValueError(f"The folder of {name} does not exist: {folder!r}. Received: --out={path!r}")
+        try:  # a missing folder is created, as the writers do
+            os.makedirs(folder, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"The folder of {name} cannot be created ({err.strerror}): {folder!r}. "
+                             f"Received: --out={path!r}") from None
         if os.path.exists(path) and not os.access(path, os.W_OK):
             raise ValueError(f"{name} exists and is not writable. Received: --out={path!r}")
     try:  # the only sure test: create (and remove) a file there

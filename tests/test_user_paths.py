@@ -110,16 +110,16 @@ def files(tmp_path_factory):
 
 def test_the_cli_checks_out_before_any_work(files, capsys):
     root, _, small, _, _ = files
+    (root / "a_file").write_text("x")
     # the model does not exist either: the --out error comes first, before any loading
     assert cli.main(["explain", str(root / "absent.keras"), str(small),
-                     "--out", str(root / "no" / "such" / "a.npz")]) == cli.EXIT_USAGE
+                     "--out", str(root / "a_file" / "such" / "a.npz")]) == cli.EXIT_USAGE
     assert "--out" in capsys.readouterr().err
-    (root / "a_file").write_text("x")
     assert cli.main(["validate", str(root / "absent.keras"), str(small),
                      "--out", str(root / "a_file")]) == cli.EXIT_USAGE
     assert "existing file" in capsys.readouterr().err
     assert cli.main(["demo", "--out", str(root / "a_file")]) == cli.EXIT_USAGE
-    assert cli.main(["report", str(root), "--out", str(root / "no" / "r.html")]) == cli.EXIT_USAGE
+    assert cli.main(["report", str(root), "--out", str(root / "a_file" / "r.html")]) == cli.EXIT_USAGE
     assert "--out" in capsys.readouterr().err
 
 
