@@ -11,8 +11,8 @@ from keras_iml import dna
 from keras_iml.methods.base import AttributionMethod
 from keras_iml.methods.placebo import Placebo, lag1_autocorrelation, match_placebo
 from keras_iml.validation import Protocol
-from keras_iml.validation.evidence import adjust
-from keras_iml.validation.oracle import pwm_model
+from keras_iml.stats import adjust
+from keras_iml.models.pwm import pwm_model
 
 from conftest import make_cnn, oracle_pfm, planted_sites
 

@@ -16,7 +16,7 @@ import pytest
 import keras_iml
 from keras_iml import metrics
 from keras_iml.validation import Protocol
-from keras_iml.validation.oracle import pwm_model
+from keras_iml.models.pwm import pwm_model
 
 from conftest import oracle_pfm, planted_sites
 

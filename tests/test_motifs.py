@@ -115,18 +115,6 @@ def _overlap(seqlets, sites):
 
 
 # -- small pieces ---------------------------------------------------------------------
-def test_bh_qvalues_match_hand_values_and_scipy():
-    from scipy.stats import false_discovery_control
-
-    p = np.array([0.01, 0.04, 0.03, 0.5])
-    np.testing.assert_allclose(motifs.bh_qvalues(p), [0.04, 0.16 / 3, 0.16 / 3, 0.5])
-    rng = np.random.default_rng(3)
-    p = rng.random(200) ** 3
-    np.testing.assert_allclose(motifs.bh_qvalues(p), false_discovery_control(p), rtol=1e-12)
-    q = motifs.bh_qvalues([0.2, np.nan, 0.01])
-    assert np.isnan(q[1]) and q[2] == pytest.approx(0.02) and q[0] == pytest.approx(0.2)
-
-
 def test_load_jaspar_matches_pyjaspar_counts(db):
     from pyjaspar import jaspardb
 

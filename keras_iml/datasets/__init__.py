@@ -9,6 +9,8 @@ Example:
 """
 
 from keras_iml.datasets.jaspar import Motif, as_motif, load_motif, load_motifs
+from keras_iml.datasets.planting import plant_site, sample_site
 from keras_iml.datasets.tf_binding import TFBindingData, make_tf_binding
 
-__all__ = ["Motif", "TFBindingData", "as_motif", "load_motif", "load_motifs", "make_tf_binding"]
+__all__ = ["Motif", "TFBindingData", "as_motif", "load_motif", "load_motifs", "make_tf_binding",
+           "plant_site", "sample_site"]

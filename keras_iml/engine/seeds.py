@@ -5,7 +5,8 @@ from one ``numpy.random.Generator`` per sequence. The generator of a sequence is
 seeded by
 
 * the run's seed,
-* a digest of the sequence itself (BLAKE2b of its float32 one-hot bytes),
+* a digest of the sequence itself (:func:`keras_iml.stats.digest`: BLAKE2b of its
+  float32 one-hot bytes),
 * its index among identical copies of it earlier in the same run (0 for the first
   copy, 1 for the second...), so duplicates get independent draws (numbered for
   methods declared ``stochastic``; others take no digest unless they draw), and
@@ -17,17 +18,11 @@ that re-explain a subsample compare the same random draws. Only the numbering of
 identical copies depends on their order in ``x``.
 """
 
-import hashlib
-
 import numpy as np
 
-__all__ = ["SequenceSeeds", "digest"]
+from keras_iml.stats import digest
 
-
-def digest(row):
-    """A 128-bit integer digest of one sequence's float32 bytes."""
-    data = np.ascontiguousarray(row, dtype=np.float32).tobytes()
-    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
+__all__ = ["SequenceSeeds"]
 
 
 class Generators:

@@ -3,7 +3,7 @@
 Every module of this package is imported here, so a new metric is one file with a
 ``@register("name")`` class declaring its ``tier``, ``higher_is_better``,
 ``requires`` and default ``threshold``. Metrics provided by optional modules are
-registered lazily (``REGISTRY.register_lazy``): ``keras_iml.motifs.metric`` registers the
+registered lazily (``REGISTRY.register_lazy``): ``keras_iml.metrics.motif_recovery`` registers the
 tier-3 ``"motif_recovery"`` metric when it is installed.
 
 Example:
@@ -30,7 +30,9 @@ from keras_iml.metrics.context import Context, signed_contribution
 
 from keras_iml.registry import import_submodules
 
-import_submodules(__name__, __path__, skip=("base", "context", "stats"))
+import_submodules(__name__, __path__, skip=("base", "context", "motif_recovery"))
+# motif_recovery (TF-MoDISco: slow to import) registers "motif_recovery" on first use.
+REGISTRY.register_lazy("motif_recovery", "keras_iml.metrics.motif_recovery")
 
 __all__ = [
     "REGISTRY",

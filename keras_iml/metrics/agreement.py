@@ -8,7 +8,7 @@ disagreement problem in explainable machine learning").
 
 import numpy as np
 
-from keras_iml.metrics.stats import spearman_rows, top_k_mask
+from keras_iml.stats import spearman_rows, top_k_mask
 from keras_iml.metrics.base import PairwiseMetric, register
 
 __all__ = ["Spearman", "Jaccard", "SignAgreement"]

@@ -176,8 +176,6 @@ def _check_metric(name, cls):
 
 
 REGISTRY = Registry("metric", Metric, check=_check_metric)
-# keras_iml.motifs (TF-MoDISco, slow to import) registers "motif_recovery" on import.
-REGISTRY.register_lazy("motif_recovery", "keras_iml.motifs.metric")
 
 #: Class decorator adding a metric to the registry (see
 #: :meth:`keras_iml.registry.Registry.register`).

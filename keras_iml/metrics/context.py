@@ -15,7 +15,7 @@ from keras_iml import dna
 from keras_iml import methods as methods_lib
 from keras_iml.engine.seeds import SequenceSeeds
 from keras_iml.explainer import TraceCache
-from keras_iml.metrics.stats import stable_seed
+from keras_iml.stats import stable_seed
 from keras_iml.metrics.base import NotApplicable
 
 __all__ = ["Context", "signed_contribution"]

@@ -10,7 +10,7 @@ positions (which equals the share of positions covered by hits).
 
 import numpy as np
 
-from keras_iml.metrics.stats import top_k_mask
+from keras_iml.stats import top_k_mask
 from keras_iml.metrics.base import Metric, NotApplicable, register
 from keras_iml.models.pwm import scan, score_threshold
 from keras_iml.motifs.pfm import log_odds

@@ -11,7 +11,7 @@ decoy bases; sequences without any true-motif base score NaN (not evaluated).
 import numpy as np
 import pandas as pd
 
-from keras_iml.metrics.stats import auroc_rows, average_precision_rows, top_k_mask
+from keras_iml.stats import auroc_rows, average_precision_rows, top_k_mask
 from keras_iml.metrics.base import Metric, MetricResult, NotApplicable, register
 
 __all__ = ["LocalisationAUROC", "LocalisationAUPRC", "LocalisationRecall", "LocalisationPrecision"]

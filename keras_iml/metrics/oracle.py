@@ -13,27 +13,12 @@ import hashlib
 import numpy as np
 
 from keras_iml import dna
+from keras_iml.datasets.planting import plant_site
 from keras_iml.metrics.base import Metric, NotApplicable, register
-from keras_iml.models.pwm import best_match, load_motifs, pwm_model, sample_site
+from keras_iml.models.pwm import best_match, load_motifs, pwm_model
 from keras_iml.motifs.pfm import log_odds
 
-__all__ = ["PWMOracle", "plant_site"]
-
-
-def plant_site(x, pfm, rng):
-    """Plants one site sampled from ``pfm`` in each sequence, at a random place and strand.
-
-    Returns:
-        ``(x_planted, start, strand)``; ``x`` is not modified.
-    """
-    x = np.array(x, dtype=np.float32, copy=True)
-    width = len(pfm)
-    starts = rng.integers(0, x.shape[1] - width + 1, size=len(x))
-    strands = rng.integers(0, 2, size=len(x))
-    for i, (start, strand) in enumerate(zip(starts, strands)):
-        site = sample_site(pfm, rng)
-        x[i, start : start + width] = dna.reverse_complement(site) if strand else site
-    return x, starts, strands
+__all__ = ["PWMOracle"]
 
 
 @register("pwm_oracle")

@@ -9,7 +9,7 @@ baselines).
 import numpy as np
 
 from keras_iml import methods as _methods
-from keras_iml.metrics.stats import similarity_rows
+from keras_iml.stats import similarity_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
 
 __all__ = ["HyperparameterSensitivity", "SeedRepeatability"]

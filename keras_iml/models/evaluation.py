@@ -1,10 +1,13 @@
-"""Held-out classification metrics in plain numpy: AUROC and AUPRC (average precision).
+"""Held-out classification metrics: AUROC and AUPRC (average precision) of a model.
 
-Written natively so that the package needs no scikit-learn; ties are handled as
-scikit-learn does (mid-ranks for AUROC, one threshold per distinct score for AUPRC).
+The statistics are the package's one implementation (:mod:`keras_iml.stats`, no
+scikit-learn needed); ties are handled as scikit-learn does (mid-ranks for AUROC,
+one threshold per distinct score for AUPRC).
 """
 
 import numpy as np
+
+from keras_iml.stats import auroc_rows, average_precision_rows
 
 __all__ = ["auroc", "auprc", "evaluate"]
 
@@ -28,46 +31,30 @@ def _check(y_true, y_score):
     return y, s
 
 
-def _midranks(s):
-    order = np.argsort(s, kind="mergesort")
-    sorted_s = s[order]
-    ranks = np.empty(len(s))
-    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
-    ends = np.r_[starts[1:], len(s)]
-    mid = (starts + ends + 1) / 2.0  # 1-based mid-rank of each tie group
-    ranks[order] = np.repeat(mid, ends - starts)
-    return ranks
-
-
 def auroc(y_true, y_score):
     """Area under the ROC curve (the Mann-Whitney U statistic / (n_pos * n_neg)).
+
+    Checks its inputs, then computes :func:`keras_iml.stats.auroc_rows` on one row.
 
     Example:
         >>> auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         0.75
     """
     y, s = _check(y_true, y_score)
-    n_pos = y.sum()
-    n_neg = len(y) - n_pos
-    r = _midranks(s)
-    return float((r[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(auroc_rows(s[None], y[None] == 1)[0])
 
 
 def auprc(y_true, y_score):
     """Average precision: ``sum_k (R_k - R_{k-1}) P_k`` over distinct score thresholds.
+
+    Checks its inputs, then computes :func:`keras_iml.stats.average_precision_rows`.
 
     Example:
         >>> round(auprc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), 4)
         0.8333
     """
     y, s = _check(y_true, y_score)
-    order = np.argsort(-s, kind="mergesort")
-    y, s = y[order], s[order]
-    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]
-    tps = np.cumsum(y)[last]
-    precision = tps / (last + 1)
-    recall = tps / y.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(average_precision_rows(s[None], y[None] == 1)[0])
 
 
 def evaluate(model, x, y, batch_size=256, target=0):

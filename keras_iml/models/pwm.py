@@ -158,14 +158,6 @@ def score_threshold(weights, pvalue=1e-4, background=UNIFORM, resolution=100):
     return min((index + low.sum()) / resolution, best)
 
 
-def sample_site(pfm, rng):
-    """Draws one site from a frequency matrix: a one-hot ``(W, 4)`` array.
-
-    See :func:`keras_iml.motifs.pfm.sample_bases` (the same draws, as base codes).
-    """
-    return np.eye(4, dtype=np.float32)[sample_bases(pfm, rng)]
-
-
 def pwm_model(pfm, length, *, background=UNIFORM, pseudocount=0.01, both_strands=True,
               name=None):
     """A Keras model whose output is the best log-odds match of one motif.

@@ -28,14 +28,13 @@ from keras_iml.motifs.meme import read_meme, write_meme, write_patterns_meme
 from keras_iml.motifs.pfm import as_pfm, information_content, log_odds
 from keras_iml.motifs.recovery import MotifRecovery, motif_recovery
 from keras_iml.motifs.resolve import load_database
-from keras_iml.motifs.tomtom import bh_qvalues, tomtom
+from keras_iml.motifs.tomtom import tomtom
 
 __all__ = [
     "MotifDatabase",
     "MotifRecovery",
     "PATTERN_COLUMNS",
     "as_pfm",
-    "bh_qvalues",
     "discover",
     "fetch_jaspar_motif",
     "fetch_jaspar_motifs",

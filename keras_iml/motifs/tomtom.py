@@ -1,4 +1,4 @@
-"""TOMTOM motif comparison (memelite) with Benjamini-Hochberg q-values.
+"""TOMTOM motif comparison (memelite) with Benjamini-Hochberg q-values (:func:`keras_iml.stats.adjust`).
 
 memelite compiles its TOMTOM kernel with numba on the first call of a process
 that has no numba cache (about a minute on 2 cores); later processes load the
@@ -15,29 +15,12 @@ import pandas as pd
 
 from keras_iml.motifs.database import MotifDatabase
 from keras_iml.motifs.pfm import as_pfm
+from keras_iml.stats import adjust
 
-__all__ = ["tomtom", "bh_qvalues"]
+__all__ = ["tomtom"]
 
 MATCH_COLUMNS = ["query", "rank", "target_index", "target_id", "target_name", "p_value",
                  "q_value", "offset", "overlap", "strand"]
-
-
-def bh_qvalues(p):
-    """Benjamini-Hochberg q-values of a 1-D array of p-values (NaN kept as NaN).
-
-    Example:
-        >>> bh_qvalues([0.01, 0.04, 0.03])
-        array([0.03, 0.04, 0.04])
-    """
-    p = np.asarray(p, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    ranked = p[order] * ok.size / np.arange(1, ok.size + 1)
-    out[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
-    return out
 
 
 def tomtom(queries, database, *, top_n=5, query_ids=None):
@@ -85,7 +68,7 @@ def tomtom(queries, database, *, top_n=5, query_ids=None):
         p, _, offsets, overlaps, strands = _tomtom(qs, ts, n_nearest=None)
     rows = []
     for k, qid in enumerate(query_ids):
-        q = bh_qvalues(p[k])
+        q = adjust(p[k], "bh")
         order = np.argsort(p[k], kind="stable")[:top_n]
         for rank, t in enumerate(order):
             rows.append((qid, rank, int(t), database.ids[t], database.names[t], float(p[k, t]),

@@ -22,7 +22,6 @@ Example:
 """
 
 import time
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -33,6 +32,7 @@ from keras_iml.explainer import Explainer
 from keras_iml.surrogate import _sequences as seqs
 from keras_iml.surrogate import libraries as libraries_lib
 from keras_iml.surrogate import models as models_lib
+from keras_iml.stats import stable_seed
 from keras_iml.surrogate._report import Distillation
 
 __all__ = ["distill", "Distillation", "DEFAULT_LIBRARIES"]
@@ -40,11 +40,6 @@ __all__ = ["distill", "Distillation", "DEFAULT_LIBRARIES"]
 DEFAULT_LIBRARIES = ("mutagenesis", "shuffle", "implant", "gc_shift", "kmer_shift", "out_of_distribution")
 CHUNK = 2048  # sequences generated, queried and fitted at a time (fixed: draws do not depend on batch_size)
 N_GENERATED_REFERENCES = 64
-
-
-def _child_seed(seed, name):
-    """A library's seed: keyed by its name, so adding a library leaves the others' draws unchanged."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
 def _resolve(items, registry, kind):
@@ -177,7 +172,7 @@ def distill(model, x=None, *, libraries=DEFAULT_LIBRARIES, surrogates=("additive
     reasons = {}
     if refs is None:
         source = f"generated ({N_GENERATED_REFERENCES} Markov backgrounds, GC {seqs.GENOME_GC})"
-        rng = np.random.default_rng(_child_seed(seed, "references"))
+        rng = np.random.default_rng(stable_seed(seed, "references"))
         refs = seqs.one_hot(seqs.markov_backgrounds(N_GENERATED_REFERENCES, length, seqs.GENOME_GC, rng))
 
     libs = {}
@@ -213,13 +208,13 @@ def distill(model, x=None, *, libraries=DEFAULT_LIBRARIES, surrogates=("additive
 
     # one plan entry per library: (name, library, refs, n, surrogates fitted on it, seed, parent)
     share = [n_queries // len(libs) + (i < n_queries % len(libs)) for i in range(len(libs))]
-    plan = [(k, lib, refs, n, globals_, _child_seed(seed, k), None)
+    plan = [(k, lib, refs, n, globals_, stable_seed(seed, k), None)
             for (k, lib), n in zip(libs.items(), share)]
     for key, sur in locals_.items():
         name = f"mutagenesis@{sur.parent}"
         name = name if all(p[0] != name for p in plan) else f"{name}:{key}"
         plan.append((name, libraries_lib.get("mutagenesis", rate=sur.rate), refs[sur.parent : sur.parent + 1],
-                     int(sur.n_queries), {key: sur}, _child_seed(seed, f"local:{key}"), sur.parent))
+                     int(sur.n_queries), {key: sur}, stable_seed(seed, f"local:{key}"), sur.parent))
 
     total = sum(p[3] for p in plan)
     v = inputs_lib.check_verbose(verbose, sum(-(-p[3] // CHUNK) for p in plan))

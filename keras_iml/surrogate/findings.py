@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.linear_model import Ridge
 
-from keras_iml.metrics.stats import stable_seed
+from keras_iml.stats import adjust, stable_seed
 from keras_iml.surrogate import libraries as libraries_lib
 from keras_iml.surrogate import models as models_lib
 from keras_iml.surrogate._sequences import reverse_complement_codes
@@ -138,21 +138,13 @@ def _finish(rows, alpha):
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     m = len(frame)
-    frame["p_adjusted"] = _holm(frame["p_value"].to_numpy(float))
+    frame["p_adjusted"] = adjust(frame["p_value"].to_numpy(float), "holm")
     reach = frame["effect"].abs() >= frame["threshold"]
     frame["finding"] = (frame["p_adjusted"] < alpha) & reach
     frame["positive_control"] = (frame["_p_pc"] * m < alpha) & (frame["_effect_pc"].abs() >= frame["threshold"])
     for column in ("finding", "positive_control"):
         frame[column] = frame[column].astype(bool)
     return frame[COLUMNS].reset_index(drop=True)
-
-
-def _holm(p):
-    order = np.argsort(p, kind="stable")
-    adjusted = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
-    out = np.empty_like(p)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 def _diff_stat(group, unit):

@@ -6,7 +6,8 @@ Example:
     >>> report.summary
 """
 
-from keras_iml.validation.oracle import plant_site, pwm_model
+from keras_iml.datasets.planting import plant_site
+from keras_iml.models.pwm import pwm_model
 from keras_iml.validation.protocol import Protocol
 from keras_iml.validation.report import ValidationReport
 from keras_iml.validation.run import validate

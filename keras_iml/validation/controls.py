@@ -28,7 +28,7 @@ import numpy as np
 
 from keras_iml.attributions import Attributions
 from keras_iml.metrics.base import NotApplicable
-from keras_iml.metrics.stats import stable_seed
+from keras_iml.stats import stable_seed
 from keras_iml.metrics.randomisation import randomised_copy
 from keras_iml.methods.placebo import match_placebo
 

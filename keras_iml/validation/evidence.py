@@ -31,40 +31,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from keras_iml.metrics.stats import aggregate, stable_seed
+from keras_iml.stats import adjust, aggregate, stable_seed
 
-__all__ = ["compare_with_placebo", "uninformative_rows", "adjust", "EVIDENCE_COLUMNS"]
+__all__ = ["compare_with_placebo", "uninformative_rows", "EVIDENCE_COLUMNS"]
 
 EVIDENCE_COLUMNS = ["metric", "method", "placebo", "n", "n_untied", "difference", "diff_ci_low",
                     "diff_ci_high", "effect_size", "p_value", "p_adjusted", "decidable",
                     "beats_placebo"]
-CORRECTIONS = ("holm", "bh", "none")
-
-
-def adjust(p_values, how="holm"):
-    """Family-wise (Holm) or false-discovery (Benjamini–Hochberg) adjusted p-values.
-
-    NaN entries are left out of the family and stay NaN.
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = ok.size
-    if m == 0 or how == "none":
-        out[ok] = p[ok]
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    ranked = p[order]
-    if how == "holm":
-        adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
-    elif how == "bh":
-        adj = np.minimum.accumulate((m / np.arange(m, 0, -1) * ranked[::-1]))[::-1]
-    else:
-        raise ValueError(f"`correction` must be one of {CORRECTIONS}. Received: correction={how!r}")
-    out[order] = np.minimum(adj, 1.0)
-    return out
-
-
 def _paired(values, placebo, higher_is_better, n_bootstrap, level, seed):
     ok = np.isfinite(values) & np.isfinite(placebo)
     d = (values[ok] - placebo[ok]) * (1.0 if higher_is_better else -1.0)

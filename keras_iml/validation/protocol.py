@@ -20,7 +20,7 @@ from keras_iml import methods as _methods
 from keras_iml import metrics as _metrics
 from keras_iml.io import atomic_write
 from keras_iml.validation import controls as _controls
-from keras_iml.validation import evidence as _evidence
+from keras_iml.stats import CORRECTIONS
 from keras_iml.validation import protocol_fields as _fields
 from keras_iml.surrogate import tier as _tier
 
@@ -250,8 +250,8 @@ class Protocol:
             raise ValueError(f"`protocol['ci_level']` must be in (0, 1). Received: {self.ci_level!r}")
         if not _fields.is_number(self.alpha) or not 0 < float(self.alpha) < 1:
             raise ValueError(f"`protocol['alpha']` must be in (0, 1). Received: {self.alpha!r}")
-        if not isinstance(self.correction, str) or self.correction not in _evidence.CORRECTIONS:
-            raise ValueError(f"`protocol['correction']` must be one of {_evidence.CORRECTIONS}. "
+        if not isinstance(self.correction, str) or self.correction not in CORRECTIONS:
+            raise ValueError(f"`protocol['correction']` must be one of {CORRECTIONS}. "
                              f"Received: {self.correction!r}")
         auroc = self.min_model_auroc
         if auroc is not None and not (_fields.is_number(auroc) and 0 <= float(auroc) <= 1):

@@ -12,7 +12,7 @@ from keras_iml import _checks
 from keras_iml.engine import inputs as engine_inputs
 from keras_iml.explainer import resolve_cache
 from keras_iml.metrics import Context, NotApplicable
-from keras_iml.metrics.stats import auroc_rows, average_precision_rows
+from keras_iml.stats import auroc_rows, average_precision_rows
 from keras_iml.metrics.base import MetricResult, as_result
 from keras_iml.models.pwm import load_motifs
 from keras_iml.surrogate import distill as _distill

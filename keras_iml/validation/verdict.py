@@ -5,8 +5,8 @@ adverse events, the method x tier verdict and the systematically chosen examples
 import numpy as np
 import pandas as pd
 
-from keras_iml.metrics.stats import aggregate as _aggregate
-from keras_iml.metrics.stats import bootstrap_ci, stable_seed
+from keras_iml.stats import aggregate as _aggregate
+from keras_iml.stats import bootstrap_ci, stable_seed
 from keras_iml.validation.report import COLUMNS, TIERS
 
 __all__ = ["Record", "summarise", "adverse_events", "verdict", "controls_table", "examples",

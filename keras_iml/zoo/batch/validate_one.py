@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from keras_iml.datasets.background import dinuc_codes, iid_codes
-from keras_iml.metrics.oracle import plant_site
+from keras_iml.datasets.planting import plant_site
 from keras_iml.models.pwm import load_motifs
 from keras_iml.validation import validate
 from keras_iml.zoo.batch.results import ResultsStore

@@ -1,11 +1,21 @@
-"""Row-wise statistics shared by the metrics and the validation runner (numpy/scipy, one sequence per row)."""
+"""The statistics every layer shares: one seed derivation, one multiple-testing
+correction, one AUROC/AUPRC, and the row-wise statistics of the metrics.
 
+Ground floor: it imports nothing from keras_iml, so the engine, the metrics, the
+surrogates, the control arms and the zoo all draw on the same definitions
+(one sequence per row where arrays are ``(N, L)``).
+"""
+
+import hashlib
 import zlib
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
+    "stable_seed",
+    "digest",
+    "adjust",
+    "CORRECTIONS",
     "bootstrap_ci",
     "aggregate",
     "spearman_rows",
@@ -15,13 +25,73 @@ __all__ = [
     "average_precision_rows",
     "top_k_mask",
     "n_top",
-    "stable_seed",
 ]
+
+CORRECTIONS = ("holm", "bh", "none")
 
 
 def stable_seed(*parts):
-    """A reproducible 32-bit seed from strings/ints (Python's ``hash`` is salted)."""
+    """The one derivation of a seed from labels: a reproducible 32-bit integer.
+
+    Every keyed draw of the package (a metric's subsample, a control arm, a
+    surrogate library, a confounder permutation) seeds its generator with
+    ``stable_seed(run_seed, *labels)``, so adding a draw leaves the others
+    unchanged. (Python's ``hash`` is salted per process, so it cannot serve.)
+
+    Example:
+        >>> stable_seed(0, "placebo", "saliency") == stable_seed(0, "placebo", "saliency")
+        True
+    """
     return zlib.crc32("|".join(str(p) for p in parts).encode())
+
+
+def digest(row):
+    """A 128-bit integer digest of an array's content (its float32 bytes).
+
+    Keys a sequence's random draws by what the sequence is, not where it sits
+    (see :mod:`keras_iml.engine.seeds`).
+    """
+    data = np.ascontiguousarray(row, dtype=np.float32).tobytes()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
+
+
+def adjust(p_values, how="holm"):
+    """Multiple-testing adjusted p-values: Holm (family-wise) or Benjamini–Hochberg.
+
+    The package's one correction: validation evidence, distillation findings and
+    Tomtom q-values all use it. NaN entries are left out of the family and stay NaN.
+
+    Args:
+        p_values: 1-D p-values.
+        how: ``"holm"`` (family-wise error), ``"bh"`` (false discovery rate,
+            Benjamini–Hochberg q-values) or ``"none"``.
+
+    Returns:
+        float64 array of the same shape, capped at 1.
+
+    Example:
+        >>> adjust([0.01, 0.04, 0.03], "bh").round(2).tolist()
+        [0.03, 0.04, 0.04]
+        >>> adjust([0.01, 0.04, 0.03], "holm").round(2).tolist()
+        [0.03, 0.06, 0.06]
+    """
+    if how not in CORRECTIONS:
+        raise ValueError(f"`correction` must be one of {CORRECTIONS}. Received: correction={how!r}")
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0 or how == "none":
+        out[ok] = p[ok]
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ranked = p[order]
+    if how == "holm":
+        adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
+    else:
+        adj = np.minimum.accumulate(m / np.arange(m, 0, -1) * ranked[::-1])[::-1]
+    out[order] = np.minimum(adj, 1.0)
+    return out
 
 
 def aggregate(values, how="mean"):
@@ -105,6 +175,8 @@ def spearman_rows(a, b):
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    from scipy import stats  # here: the ground floor stays light to import
+
     ra = stats.rankdata(a, axis=1)
     rb = stats.rankdata(b, axis=1)
     return _corr_centred(ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True),
@@ -122,6 +194,8 @@ def auroc_rows(scores, labels):
         float64 ``(N,)``; NaN for rows without both classes.
     """
     labels = np.asarray(labels, dtype=bool)
+    from scipy import stats
+
     ranks = stats.rankdata(np.asarray(scores, dtype=np.float64), axis=1)
     n_pos = labels.sum(1)
     n_neg = labels.shape[1] - n_pos

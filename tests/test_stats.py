@@ -1,4 +1,5 @@
-"""The row-wise statistics behind the metrics, against independent references."""
+"""The shared statistics (row-wise metrics statistics, the one multiple-testing
+correction, the one seed derivation), against independent references."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,8 @@ from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from keras_iml import metrics
-from keras_iml.metrics.stats import (
+from keras_iml.stats import (
+    adjust,
     auroc_rows,
     average_precision_rows,
     bootstrap_ci,
@@ -117,3 +119,18 @@ def test_lazy_registration_hook(tmp_path, monkeypatch):
     assert metrics.get("fake_lazy").tier == 3
     with pytest.raises(ValueError, match="Unknown metric"):
         metrics.get("absent_lazy")
+
+
+def test_bh_qvalues_match_hand_values_and_scipy():
+    from scipy.stats import false_discovery_control
+
+    def bh_qvalues(p):
+        return adjust(p, "bh")
+
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    np.testing.assert_allclose(bh_qvalues(p), [0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    rng = np.random.default_rng(3)
+    p = rng.random(200) ** 3
+    np.testing.assert_allclose(bh_qvalues(p), false_discovery_control(p), rtol=1e-12)
+    q = bh_qvalues([0.2, np.nan, 0.01])
+    assert np.isnan(q[1]) and q[2] == pytest.approx(0.02) and q[0] == pytest.approx(0.2)

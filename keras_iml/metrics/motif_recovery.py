@@ -1,6 +1,6 @@
 """The Tier-3 "motif_recovery" validation metric (TF-MoDISco + TOMTOM against JASPAR).
 
-Registered lazily by :mod:`keras_iml.metrics` (``base._LAZY``): importing this
+Registered lazily by :mod:`keras_iml.metrics` (``REGISTRY.register_lazy``): importing this
 module adds ``"motif_recovery"`` to the metric registry.
 """
 
