@@ -130,6 +130,16 @@ class Registry:
 
         return decorator
 
+    def unregister(self, name):
+        """Removes the class registered under ``name`` (e.g. a plugin a test defined).
+
+        Raises:
+            ValueError: nothing is registered under ``name``.
+        """
+        if name not in self._classes:
+            raise ValueError(f"No {self.kind} named {name!r} is registered. Received: name={name!r}")
+        del self._classes[name]
+
     def register_lazy(self, name, module):
         """Declares that importing ``module`` registers ``name`` (for optional, slow imports)."""
         self._lazy[name] = module

@@ -5,7 +5,7 @@ import re
 
 import keras
 
-from keras_iml.engine import adapters
+from keras_iml.engine import graph as graph_lib
 from keras_iml.explanations import explain as _explain
 from keras_iml.explainer import TraceCache
 from keras_iml.surrogate import distill as _distill
@@ -142,7 +142,7 @@ class IMLModel(IMLMixin, keras.Model):
         metadata: optional JSON-serializable dict (e.g. a zoo model's TF names).
         tokens: for a model taking integer tokens ``(N, L)`` through an ``Embedding``,
             the token of each base in ``alphabet`` order, or a dict base -> token
-            (default: token ``i`` is ``alphabet[i]``); see :mod:`keras_iml.engine.adapters`.
+            (default: token ``i`` is ``alphabet[i]``); see :mod:`keras_iml.engine.graph`.
     """
 
     def __init__(self, model, alphabet="ACGT", metadata=None, tokens=None, **kwargs):
@@ -150,13 +150,13 @@ class IMLModel(IMLMixin, keras.Model):
         self.model = model
         self.alphabet = alphabet
         self.metadata = dict(metadata or {})
-        self.tokens = None if tokens is None else list(adapters.check_tokens(tokens, alphabet))
+        self.tokens = None if tokens is None else list(graph_lib.check_tokens(tokens, alphabet))
 
     def _iml_explained_model(self):
         """The wrapped model, or its one-hot equivalent for a token model (built once)."""
         explained = self.__dict__.get("_iml_explained")
         if explained is None:
-            explained, _ = adapters.adapt(self.model, tokens=self.tokens)
+            explained, _ = graph_lib.adapt(self.model, tokens=self.tokens)
             object.__setattr__(self, "_iml_explained", explained)  # not a tracked Keras attribute
         return explained
 
@@ -231,7 +231,7 @@ def wrap(model, *, alphabet="ACGT", metadata=None, tokens=None):
         model: a Sequential, functional or subclassed Keras model taking one-hot DNA
             ``(N, L, 4)``, or integer tokens ``(N, L)`` feeding a
             ``keras.layers.Embedding`` (explained through its one-hot equivalent, so
-            ``x`` is still DNA strings or one-hot; see :mod:`keras_iml.engine.adapters`).
+            ``x`` is still DNA strings or one-hot; see :mod:`keras_iml.engine.graph`).
         alphabet: column order of the one-hot encoding.
         metadata: optional dict kept with the model.
         tokens: for a token model, the token of each base in ``alphabet`` order or a

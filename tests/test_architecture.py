@@ -51,6 +51,7 @@ LAYERS = [
     ("rendering", "report files from tables (HTML, figures); knows no validation code",
      ["report"]),
     ("validation", "validate(): arms, evidence, verdicts, the ValidationReport", ["validation"]),
+    ("test kit", "the common checks of every plugin, public: keras_iml.testing", ["testing"]),
     ("wrapper", "IMLModel and keras_iml.wrap", ["wrapper"]),
     ("zoo", "published models: sources, families, batch validation", ["zoo"]),
     ("entry points", "the demo and the command line", ["demo", "cli", "__main__"]),
@@ -224,6 +225,20 @@ def test_generic_methods_name_no_family_hook():
     offenders = [f"{p.relative_to(ROOT)}: {hook.findall(p.read_text(encoding='utf-8'))}"
                  for p in (ROOT / "methods").glob("*.py") if hook.search(p.read_text(encoding="utf-8"))]
     assert not offenders
+
+
+def test_no_two_modules_share_a_name_unless_parallel():
+    """A basename means one idea: two modules share one only as the same idea in
+    parallel places (``base.py``: a plugin family's base class; ``cli/<verb>.py``:
+    the command of the verb ``<verb>``)."""
+    seen = {}
+    for name in MODULES:
+        leaf = name.rsplit(".", 1)[-1]
+        if name in PACKAGES or leaf == "base" or name.startswith("keras_iml.cli."):
+            continue
+        seen.setdefault(leaf, []).append(name)
+    shared = {leaf: names for leaf, names in seen.items() if len(names) > 1}
+    assert not shared, shared
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

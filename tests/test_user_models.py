@@ -14,7 +14,7 @@ import pytest
 import keras
 import keras_iml
 from keras_iml import dna
-from keras_iml.engine import adapters
+from keras_iml.engine import graph as graph_lib
 from keras_iml.methods import grad_cam
 
 L = 40
@@ -318,12 +318,12 @@ def test_token_model_with_an_auxiliary_input(x):
 
 def test_tokens_to_onehot():
     t = np.array([[0, 3, 2, 1, 4]])
-    onehot = adapters.tokens_to_onehot(t, n_token=4)
+    onehot = graph_lib.tokens_to_onehot(t, n_token=4)
     np.testing.assert_array_equal(onehot[0, :4], np.eye(4)[[0, 3, 2, 1]])
     np.testing.assert_array_equal(onehot[0, 4], [0.25] * 4)
-    assert dna.decode(adapters.tokens_to_onehot([[1, 2, 3, 4]], token_ids=(1, 2, 3, 4)))[0] == "ACGT"
+    assert dna.decode(graph_lib.tokens_to_onehot([[1, 2, 3, 4]], token_ids=(1, 2, 3, 4)))[0] == "ACGT"
     with pytest.raises(ValueError, match=r"no base .*\[4\]"):
-        adapters.tokens_to_onehot(t)
+        graph_lib.tokens_to_onehot(t)
 
 
 # -- refusals ------------------------------------------------------------------------------------

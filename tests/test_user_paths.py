@@ -247,7 +247,7 @@ def test_help_does_not_load_tensorflow():
 # -- inputs and outputs ----------------------------------------------------------------
 
 def test_y_must_be_finite_numbers():
-    from keras_iml.validation.inputs import check_y
+    from keras_iml.validation.arguments import check_y
 
     with pytest.raises(ValueError, match=r"`y` must be finite: 1 of 3 rows.*index 1"):
         check_y([0.0, np.nan, 1.0], 3)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from keras_iml import dna
+from keras_iml.datasets.planting import sample_site
 from keras_iml.methods.base import AttributionMethod
 from keras_iml.models.pwm import (
     best_match,
     load_motifs,
     pwm_model,
-    sample_site,
     scan,
     score_threshold,
 )
@@ -152,3 +152,22 @@ def test_load_motifs_forms_and_errors(tmp_path):
         load_motifs(["not_a_motif"])
     with pytest.raises(ValueError, match="length"):
         pwm_model(arr, 3)
+
+
+def test_plant_site_puts_a_draw_of_the_matrix_where_it_says():
+    from keras_iml.datasets import plant_site
+
+    rng = np.random.default_rng(5)
+    x = dna.one_hot(["".join(rng.choice(list("ACGT"), 60)) for _ in range(40)])
+    pfm = np.zeros((6, 4))
+    pfm[np.arange(6), [0, 1, 2, 3, 3, 1]] = 1.0  # a certain site: ACGTTC
+    planted, starts, strands = plant_site(x, pfm, np.random.default_rng(1))
+    assert np.array_equal(x, dna.one_hot(dna.decode(x)))  # the input is not modified
+    for seq, start, strand, before in zip(dna.decode(planted), starts, strands, dna.decode(x)):
+        assert seq[start:start + 6] == ("GAACGT" if strand else "ACGTTC")
+        assert seq[:start] + seq[start + 6:] == before[:start] + before[start + 6:]
+    assert 0 < strands.sum() < 40 and len(set(starts)) > 10  # both strands, many places
+    with pytest.raises(ValueError, match="x.shape"):
+        plant_site(x[:, :, :3], pfm, rng)
+    with pytest.raises(ValueError, match="longer than"):
+        plant_site(x[:, :4], pfm, rng)

@@ -256,7 +256,7 @@ def _random_params(rng, rc, avg, hidden, m=6, d=3):
 def test_ism_rescoring_only_touched_windows_equals_every_mutant(rc, avg, hidden, average, length):
     """DeepBind's own substitution scorer (LayerISM) == every mutant through the model."""
     import keras_iml
-    from keras_iml.zoo.families.deepbind.fast_paths import LayerISM
+    from keras_iml.zoo.families.deepbind.hooks import LayerISM
 
     p = _random_params(np.random.default_rng(length), rc, avg, hidden)
     model = build_deepbind(p, length, average=average, window_size=9)
@@ -335,7 +335,7 @@ def test_integrated_gradients_through_the_affine_window_split_equal_the_plain_pa
     can be broken differently by rounding in the two paths, as for any max.)"""
     import keras_iml
     from keras_iml.methods import integrated_gradients
-    from keras_iml.zoo.families.deepbind import fast_paths as deepbind_fast_paths
+    from keras_iml.zoo.families.deepbind import hooks as deepbind_fast_paths
 
     model = build_deepbind(read_params(params_dir / f"{model_id}.txt"), 101, average=average)
     function = keras_iml.engine.ModelFunction(model)

@@ -8,7 +8,7 @@ Example:
     >>> data.instances.head()
 """
 
-from keras_iml.datasets.jaspar import Motif, as_motif, load_motif, load_motifs
+from keras_iml.datasets.motif import Motif, as_motif, load_motif, load_motifs
 from keras_iml.datasets.planting import plant_site, sample_site
 from keras_iml.datasets.tf_binding import TFBindingData, make_tf_binding
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from keras_iml.datasets import background as _bg
 from keras_iml.datasets import grammar as _grammar
-from keras_iml.datasets.jaspar import as_motif
+from keras_iml.datasets.motif import as_motif
 
 __all__ = ["TFBindingData", "make_tf_binding"]
 
@@ -39,7 +39,7 @@ class TFBindingData:
             given sequence), ``role`` (``true``/``decoy``), ``rule``, ``site`` (the
             sampled bases in motif orientation) and ``score`` (PWM log2-odds of the
             site against a uniform background).
-        motifs: dict motif ID -> :class:`~keras_iml.datasets.jaspar.Motif`.
+        motifs: dict motif ID -> :class:`~keras_iml.datasets.motif.Motif`.
         params: the generator's arguments (JSON-friendly).
     """
 

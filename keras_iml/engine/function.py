@@ -17,7 +17,7 @@ sequence).
 
 **Token models.** A model taking DNA as integer tokens ``(N, L)`` through a
 ``keras.layers.Embedding`` is explained through its one-hot equivalent
-(:mod:`keras_iml.engine.adapters`): :attr:`ModelFunction.model` is then a model taking
+(:mod:`keras_iml.engine.graph`): :attr:`ModelFunction.model` is then a model taking
 one-hot DNA, and :attr:`ModelFunction.source_model` the user's.
 """
 
@@ -26,7 +26,7 @@ import contextlib
 import numpy as np
 
 import keras
-from keras_iml.engine import adapters
+from keras_iml.engine import graph as graph_lib
 from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import memory
 from keras_iml.engine import targets
@@ -81,7 +81,7 @@ class InputLayout:
             return
         shapes = [tuple(t.shape) for t in tensors]
         if dna_input is None:
-            dna = adapters.dna_candidates(tensors)  # (N, L, 4), else 2-D integer tokens
+            dna = graph_lib.dna_candidates(tensors)  # (N, L, 4), else 2-D integer tokens
             if len(dna) != 1:
                 raise ValueError(
                     "The model has several inputs; name the one-hot DNA input with "
@@ -130,7 +130,7 @@ class ModelFunction:
     Args:
         model: the Keras model (never modified). A model taking integer tokens through
             an ``Embedding`` is explained through its one-hot equivalent (default
-            tokens, see :mod:`keras_iml.engine.adapters`); a DNA input that cannot be
+            tokens, see :mod:`keras_iml.engine.graph`); a DNA input that cannot be
             made one-hot raises ValueError.
         target: see :mod:`keras_iml.engine.targets`.
         logit: explain the pre-activation of a final sigmoid/softmax.
@@ -145,7 +145,7 @@ class ModelFunction:
         model: the model explained, taking one-hot DNA: ``model`` itself, or the
             one-hot equivalent of a token model (what methods inspect).
         source_model: the model given; ``adapter``: its
-            :class:`~keras_iml.engine.adapters.TokenAdapter`, or None.
+            :class:`~keras_iml.engine.graph.TokenAdapter`, or None.
 
     Example:
         >>> f = ModelFunction(model, target=0)
@@ -163,7 +163,7 @@ class ModelFunction:
         self.gradient_correction = bool(gradient_correction)
         self.backend = backend_lib.current()
         self.inputs = InputLayout(model, dna_input)
-        self.model, self.adapter = adapters.adapt(model, self.inputs.dna_index)
+        self.model, self.adapter = graph_lib.adapt(model, self.inputs.dna_index)
         if self.adapter is not None:
             self._forward = self.adapter.forward(self.logit)
         else:

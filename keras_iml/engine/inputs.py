@@ -71,7 +71,7 @@ def check_not_tokens(x, name="x"):
     """Raises ValueError for integer tokens ``(N, L)`` given where DNA is expected.
 
     A model taking tokens is explained through its one-hot equivalent
-    (:mod:`keras_iml.engine.adapters`), so ``x`` is DNA strings or one-hot; the message
+    (:mod:`keras_iml.engine.graph`), so ``x`` is DNA strings or one-hot; the message
     says how to convert tokens (and never prints the array).
     """
     dtype, shape = getattr(x, "dtype", None), getattr(x, "shape", None)
@@ -85,7 +85,7 @@ def check_not_tokens(x, name="x"):
         raise ValueError(
             f"`{name}` looks like integer tokens (N, L); pass DNA strings or one-hot (N, L, 4) "
             "(a token model is explained through its one-hot equivalent). Convert with "
-            f"keras_iml.engine.adapters.tokens_to_onehot({name}). Received: {name}.shape="
+            f"keras_iml.engine.graph.tokens_to_onehot({name}). Received: {name}.shape="
             f"{tuple(shape)} of dtype {dtype}"
         )
 

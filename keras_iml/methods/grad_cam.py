@@ -7,21 +7,21 @@ on ``(N, L, 4)`` inputs. Here the class-activation map of a Conv1D layer is mapp
 back to the ``L`` input positions through the receptive-field centres of its
 positions, computed from the layers' kernel sizes, strides, dilations and padding.
 
-The layer is found on the model's graph (:func:`keras_iml.engine.adapters.graph_nodes`),
+The layer is found on the model's graph (:func:`keras_iml.engine.graph.graph_nodes`),
 not through ``layer.input`` / ``layer.output`` (a layer's *first* call, which is not the
 one in the model for a Sequential model rebuilt when loaded from ``.keras``): by
 default the last convolution on the path from the input to the explained output,
 looking inside nested models. The model is split at that call into ``features``
 (input -> activations) and ``head`` ((input, activations) -> outputs; the input is
 there for skip connections around the layer), slices of the user's graph that add
-nothing to its layers (:class:`~keras_iml.engine.adapters.GraphSlice`), so the
+nothing to its layers (:class:`~keras_iml.engine.graph.GraphSlice`), so the
 gradient at the activations is a plain gradient on every backend.
 """
 
 import numpy as np
 
 import keras
-from keras_iml.engine.adapters import GraphSlice, graph_nodes, logit_head, model_graph, producer
+from keras_iml.engine.graph import GraphSlice, graph_nodes, logit_head, model_graph, producer
 from keras_iml.methods.base import AttributionMethod, register
 from keras_iml.methods.integrated_gradients import check_positive_int
 
@@ -271,7 +271,7 @@ def _split(model, site, logit):
     ``features(h)`` gives the layer's activations and ``head(h, a)`` the model's
     outputs (a list, or the logits with ``logit``) with the activations replaced by
     ``a``; ``h`` is the list of the model's input values. The pieces are
-    :class:`~keras_iml.engine.adapters.GraphSlice` layers (nothing is added to the model).
+    :class:`~keras_iml.engine.graph.GraphSlice` layers (nothing is added to the model).
     """
     inputs, outputs = _graph(model)
     node, rest = site[0], site[1:]

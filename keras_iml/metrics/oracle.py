@@ -12,7 +12,6 @@ import hashlib
 
 import numpy as np
 
-from keras_iml import dna
 from keras_iml.datasets.planting import plant_site
 from keras_iml.metrics.base import Metric, NotApplicable, register
 from keras_iml.models.pwm import best_match, load_motifs, pwm_model

@@ -21,7 +21,7 @@ import keras
 from keras_iml.motifs.database import is_jaspar_id
 from keras_iml.motifs.jaspar import fetch_jaspar_motifs
 from keras_iml.motifs.meme import read_meme
-from keras_iml.motifs.pfm import UNIFORM, as_pfm, log_odds, sample_bases
+from keras_iml.motifs.pfm import UNIFORM, as_pfm, log_odds
 
 __all__ = [
     "load_motifs",
@@ -29,7 +29,6 @@ __all__ = [
     "scan",
     "best_match",
     "score_threshold",
-    "sample_site",
 ]
 
 

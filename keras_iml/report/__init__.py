@@ -14,7 +14,7 @@ Example:
     >>> keras_iml.report.render_html(report, "report.html")
 """
 
-from keras_iml.report import components, controls, distillation, sections, sections_more
+from keras_iml.report import arms_section, case_sections, components, distillation, metric_sections
 from keras_iml.report._reading import judged, model_warnings, read_report
 
 __all__ = ["components", "html_string", "render_html", "report_sections"]
@@ -37,11 +37,11 @@ def report_sections(report):
                for w in model_warnings(parts.model_info)]
     banners.extend(_outcome_banners(report, parts))
     builders = [
-        sections.dashboard, controls.controls, sections.summary, sections.distributions, sections.agreement,
-        sections.faithfulness, sections.stability, sections.localisation,
+        metric_sections.dashboard, arms_section.controls, metric_sections.summary, metric_sections.distributions, metric_sections.agreement,
+        metric_sections.faithfulness, metric_sections.stability, metric_sections.localisation,
         lambda _: distillation.section(getattr(report, "distillation", None)),
-        sections_more.adverse_events, sections_more.examples, sections_more.motifs,
-        sections_more.not_run, sections_more.protocol,
+        case_sections.adverse_events, case_sections.examples, case_sections.motifs,
+        case_sections.not_run, case_sections.protocol,
     ]
     page = [s for s in (build(parts) for build in builders) if s is not None]
     name = parts.model_info.get("name") or parts.provenance.get("model_name")

@@ -20,7 +20,7 @@ from keras_iml.surrogate import tier as _tier
 from keras_iml.surrogate import truth as _truth
 from keras_iml.validation import controls as _controls
 from keras_iml.validation import evidence as _evidence
-from keras_iml.validation import inputs as _inputs
+from keras_iml.validation import arguments as _arguments
 from keras_iml.validation import verdict as _verdict
 from keras_iml.validation.hashing import provenance as _provenance
 from keras_iml.validation.protocol import Protocol
@@ -128,14 +128,14 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         explainer.predict(x[:1], aux=None if aux_arrays is None else [a[:1] for a in aux_arrays])
     elif not attributions:
         raise ValueError("Without a `model`, pass precomputed `attributions`. Received: model=None")
-    precomputed = _inputs.check_attributions(attributions, x)
-    names = _inputs.check_names(names, precomputed, n)
-    specs = _inputs.resolve_methods(methods, proto, precomputed, has_model=model is not None)
+    precomputed = _arguments.check_attributions(attributions, x)
+    names = _arguments.check_names(names, precomputed, n)
+    specs = _arguments.resolve_methods(methods, proto, precomputed, has_model=model is not None)
     ctx = Context(
-        x=x, y=_inputs.check_y(y, n), model=model, explainer=explainer, aux=aux_arrays,
-        ground_truth=_inputs.check_ground_truth(ground_truth, x, names),
+        x=x, y=_arguments.check_y(y, n), model=model, explainer=explainer, aux=aux_arrays,
+        ground_truth=_arguments.check_ground_truth(ground_truth, x, names),
         ground_truth_table=ground_truth if isinstance(ground_truth, pd.DataFrame) else None,
-        motifs=load_motifs(motifs), ensemble=_inputs.check_ensemble(ensemble, x, model, explain_kwargs, aux_arrays),
+        motifs=load_motifs(motifs), ensemble=_arguments.check_ensemble(ensemble, x, model, explain_kwargs, aux_arrays),
         protocol=proto.to_dict(), seed=proto.seed, explain_kwargs=explain_kwargs, alphabet=alphabet,
         methods=specs, cache=cache,
     )
@@ -175,15 +175,15 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
     tables["placebo_comparison"] = evidence
     return _with_distillation(ctx, proto, ValidationReport(
         summary=summary,
-        per_sequence=_inputs.with_names(_verdict.per_sequence(out.records, kinds), names),
-        adverse_events=_inputs.with_names(_verdict.adverse_events(
+        per_sequence=_arguments.with_names(_verdict.per_sequence(out.records, kinds), names),
+        adverse_events=_arguments.with_names(_verdict.adverse_events(
             [r for r in out.records if kinds.get(r.method, "method") == "method"], proto), names),
         verdict=_verdict.verdict(summary, specs),
         controls=_verdict.controls_table(summary, arms),
         not_run=pd.DataFrame(out.not_run, columns=COLUMNS["not_run"]),
         curves={k: pd.concat(v, ignore_index=True) for k, v in out.curves.items()},
         matrices=out.matrices,
-        examples=_inputs.examples_with_names(_verdict.examples(
+        examples=_arguments.examples_with_names(_verdict.examples(
             [r for r in out.records if r.method in real], {k: ctx.attributions[k] for k in real}, x, proto,
             ground_truth=ctx.ground_truth),
             names),

@@ -8,9 +8,9 @@ description is needed. The modules of this package:
 * :mod:`~keras_iml.zoo.families.deepbind.params`: the parameter files;
 * :mod:`~keras_iml.zoo.families.deepbind.scan`: the ``DeepBindScan`` layer and
   :func:`build_deepbind`;
-* :mod:`~keras_iml.zoo.families.deepbind.ism`,
+* :mod:`~keras_iml.zoo.families.deepbind.mutagenesis`,
   :mod:`~keras_iml.zoo.families.deepbind.envelope` and
-  :mod:`~keras_iml.zoo.families.deepbind.fast_paths`: the layer's faster exact ISM
+  :mod:`~keras_iml.zoo.families.deepbind.hooks`: the layer's faster exact ISM
   and integrated gradients, registered with :mod:`keras_iml.engine.fast_paths` when
   this package is imported (which importing anything from :mod:`keras_iml.zoo` does);
 * :mod:`~keras_iml.zoo.families.deepbind.checks`: motif-insertion checks over many
@@ -20,7 +20,7 @@ description is needed. The modules of this package:
 import re
 
 from keras_iml.zoo.families.base import Family, register
-from keras_iml.zoo.families.deepbind import fast_paths  # noqa: F401 - registers the fast paths
+from keras_iml.zoo.families.deepbind import hooks  # noqa: F401 - registers the fast paths
 from keras_iml.zoo.families.deepbind.params import DeepBindParams, read_params
 from keras_iml.zoo.families.deepbind.scan import DeepBindScan, build_deepbind
 from keras_iml.zoo.sources.store import md5sum

@@ -31,7 +31,7 @@ ignore position order), so both strands cost one fused convolution, written in a
 polyphase form whose gradient is fast (see ``DeepBindScan._window_act``). (A
 cumulative-sum formulation that shares work between overlapping windows was exact but
 ~5x slower on CPU: many small ops instead of one oneDNN convolution.) ISM re-scores
-only the windows a mutation touches (:mod:`keras_iml.zoo.families.deepbind.ism`);
+only the windows a mutation touches (:mod:`keras_iml.zoo.families.deepbind.mutagenesis`);
 integrated gradients follow each window's few maximal lines along the path
 (``DeepBindScan.iml_window_pool_split``). The parameter files are read by
 :mod:`keras_iml.zoo.families.deepbind.params`.
@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras
-from keras_iml.zoo.families.deepbind.ism import substitution_outputs
+from keras_iml.zoo.families.deepbind.mutagenesis import substitution_outputs
 from keras_iml.zoo.families.deepbind.params import DeepBindParams, read_params
 
 __all__ = ["DeepBindParams", "read_params", "DeepBindScan", "build_deepbind"]
@@ -306,7 +306,7 @@ class DeepBindScan(keras.layers.Layer):
     def iml_substitution_outputs(self, x):
         """Outputs for the 3 substitutions at every position, faster than the full layer.
 
-        Used by the ``ism`` method (see :mod:`keras_iml.zoo.families.deepbind.ism`): only
+        Used by the ``ism`` method (see :mod:`keras_iml.zoo.families.deepbind.mutagenesis`): only
         the windows that contain a mutation are scored again.
 
         Args:

@@ -10,7 +10,7 @@ which knows more about its own computation than the generic paths can see:
 * ``"deepbind_affine_split"`` (``path_gradients``, priority 10): the window scan's
   N-padded convolution is affine in the input, so the steps interpolate it (1.4x).
 * ``"deepbind_windows"`` (hook ``ism``, priority 10): ISM re-scores only the windows
-  a mutation touches (:mod:`keras_iml.zoo.families.deepbind.ism`).
+  a mutation touches (:mod:`keras_iml.zoo.families.deepbind.mutagenesis`).
 * ``"deepbind_scale"`` (hook ``activation_scale``): the scan has ~37 activation
   positions per base at 101 bp, which chooses DeepLIFT's XLA-fused rules.
 
