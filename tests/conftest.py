@@ -15,7 +15,7 @@ from keras_iml import dna  # noqa: E402
 from keras_iml.testing import (  # noqa: E402,F401 - the kit's models and data, by the suite's names
     ORACLE_DECOY,
     ORACLE_SITE,
-    _seeded_weights,
+    seeded_weights as _seeded_weights,
     oracle_pfm,
     planted_sites,
 )

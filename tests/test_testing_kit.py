@@ -3,9 +3,13 @@ as a user's own method or metric would be: a correct one passes, a broken one fa
 on the check that names its fault."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import keras_iml
+
 from keras_iml import methods, metrics, testing
+from keras_iml.validation import controls
 
 
 @pytest.fixture
@@ -68,6 +72,28 @@ class MassAnywhere(MassOnSite):
         return np.ones(len(ctx.importance(method)))
 
 
+class ShuffledPositions(controls.Control):
+    """Each method's own map with its positions shuffled per sequence: the method's
+    values, none of its placement (a negative control)."""
+
+    def make(self, run):
+        for label in run.real:
+            seed = run.seed + 1
+            rng = np.random.default_rng(seed)
+            values = run.ctx.attributions[label].values.copy()
+            for row in values:
+                row[:] = row[rng.permutation(len(row))]
+            run.add(controls.ControlArm(f"shuffled_positions:{label}", "shuffled_positions", label,
+                                        seed, f"{label}'s map, positions shuffled"),
+                    attributions=keras_iml.Attributions(values, method=label))
+
+
+class ClaimsPositive(ShuffledPositions):
+    """Broken: declares itself right by construction, but knows nothing."""
+
+    expect = "positive"
+
+
 def test_a_correct_method_passes_and_gets_the_checks_its_hooks_call_for(registered):
     name = registered(methods.REGISTRY, "toy_gradient_x_input", GradientTimesInput)
     testing.check_method(name)
@@ -97,3 +123,42 @@ def test_the_kit_refuses_what_is_not_a_registered_name():
         testing.method_checks("no_such_method")
     with pytest.raises(TypeError, match="metric="):
         testing.metric_checks(MassOnSite())
+
+
+def test_a_control_arm_from_a_test_file_is_one_class_and_one_registration(registered, tmp_path):
+    """It runs by default, and appears in the summary, the report and the zoo's table."""
+    from keras_iml.zoo.batch import BatchSettings, validate_model
+    from keras_iml.zoo.batch.summary import verdict_counts
+
+    name = registered(controls.REGISTRY, "shuffled_positions", ShuffledPositions)
+    testing.check_control(name)
+    x, mask = testing.planted_sites(24, 80, 1)
+    model = keras_iml.models.pwm.pwm_model(testing.oracle_pfm(), 80)
+    report = keras_iml.validate(model, x, ground_truth=mask, methods=["saliency"],
+                                protocol="quick", verbose=0)
+    label = "shuffled_positions:saliency"
+    arm = report.controls.set_index("arm").loc[label]
+    assert arm["kind"] == "shuffled_positions" and arm["expect"] == "negative"
+    rows = report.summary[report.summary["method"] == label]
+    assert len(rows) and (rows["arm"] == "shuffled_positions").all()
+    # compared with saliency's own placebo, like every arm
+    evidence = report.tables["placebo_comparison"]
+    assert set(evidence.loc[evidence["method"] == label, "placebo"]) == {"placebo:saliency"}
+    report.to_html(tmp_path / "report.html")
+    assert label in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+    settings = BatchSettings(n_sequences=8, cache_dir=str(tmp_path / "cache"), offline=True,
+                             protocol={"base": "quick", "methods": {"saliency": {}},
+                                       "metrics": ["localisation_auroc"], "n_bootstrap": 20})
+    row, _ = validate_model("JASPAR/MA0139.2", settings)
+    assert row["status"] == "ok", row.get("traceback")
+    assert f"control|{label}|tier3" in row
+    counts = verdict_counts(pd.DataFrame([{**row, f"control|{label}|tier3": "pass"}]), "control")
+    mine = counts[(counts["method"] == label) & (counts["tier"] == "tier3")]
+    assert list(mine["unexpected models"]) == ["JASPAR/MA0139.2"]  # a negative arm that passed
+
+
+def test_a_control_arm_that_cannot_meet_its_expectation_fails_by_name(registered):
+    name = registered(controls.REGISTRY, "claims_positive", ClaimsPositive)
+    with pytest.raises(AssertionError, match="claims_positive: check_(made_and_labelled|expectation)"):
+        testing.check_control(name)

@@ -111,15 +111,15 @@ def compare_with_placebo(records, partners, protocol):
     return frame
 
 
-def uninformative_rows(records, evidence, kinds, partners):
+def uninformative_rows(records, evidence, kinds, partners, positives=()):
     """Metric rows that cannot tell a method from placebo on this run, with the reason.
 
     Args:
         records: the run's records.
         evidence: :func:`compare_with_placebo`'s table.
-        kinds: dict label -> ``"method"`` / ``"placebo"`` / ``"randomised_model"`` /
-            ``"positive_control"``.
+        kinds: dict label -> ``"method"`` or the arm's kind.
         partners: dict label -> placebo label.
+        positives: labels of the positive control arms (right by construction).
 
     Returns:
         DataFrame ``metric, placebo_value, methods_value, positive_control, reason``
@@ -138,8 +138,7 @@ def uninformative_rows(records, evidence, kinds, partners):
         higher = by_label[methods[0]][1]
         method_value = aggregate([by_label[m][0] for m in methods], "median")
         placebo_value = aggregate([by_label[partners[m]][0] for m in methods], "median")
-        positive = evidence[(evidence["metric"] == row) & evidence["method"].map(
-            lambda lab: kinds.get(lab) == "positive_control")]
+        positive = evidence[(evidence["metric"] == row) & evidence["method"].isin(set(positives))]
         if (positive["beats_placebo"] == True).any():  # noqa: E712 - an object column
             continue  # a positive control shows the metric can detect an effect here
         if not np.isfinite(method_value) or not np.isfinite(placebo_value):

@@ -168,7 +168,8 @@ def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, 
         out.timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
 
     evidence = _evidence.compare_with_placebo(out.records, partners, proto)
-    uninformative = _evidence.uninformative_rows(out.records, evidence, kinds, partners)
+    uninformative = _evidence.uninformative_rows(out.records, evidence, kinds, partners,
+                                                 {a.label for a in arms if a.expect == "positive"})
     summary = _verdict.summarise(out.records, proto, kinds, evidence, uninformative)
     tables = {k: pd.concat(v, ignore_index=True) for k, v in out.tables.items()}
     tables["uninformative"] = uninformative
@@ -210,11 +211,8 @@ def _add_control_arms(ctx, proto, out):
     arms, not_run = _controls.add_arms(ctx, proto.controls,
                                        lambda label, seed: _explain_one(ctx, label, out, seed))
     out.not_run.extend((arm, arm, reason) for arm, reason in not_run)
-    arms = [a for a in arms if a.label in ctx.attributions]
     kinds = {**{label: "method" for label in real}, **{a.label: a.kind for a in arms}}
-    partners = {label: f"placebo:{label}" for label in real}
-    partners.update({a.label: f"placebo:{a.matches}" for a in arms if a.kind != "placebo"})
-    return arms, kinds, {k: v for k, v in partners.items() if v in ctx.attributions}
+    return arms, kinds, _controls.partners(arms, real)
 
 
 class _Collected:

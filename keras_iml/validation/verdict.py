@@ -157,7 +157,7 @@ def verdict(summary, labels):
 def controls_table(summary, arms):
     """One row per control arm: its settings and seed, and its verdict per tier."""
     rows = pd.DataFrame([a.row() for a in arms],
-                        columns=["arm", "kind", "matches", "seed", "description", "config"])
+                        columns=["arm", "kind", "expect", "matches", "seed", "description", "config"])
     if rows.empty:
         return rows.assign(**{t: pd.Series(dtype=object) for t in TIERS})
     return rows.join(verdict(summary, rows["arm"]), on="arm")

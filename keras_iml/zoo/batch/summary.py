@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from keras_iml.report import components as c
+from keras_iml.validation import controls
 
 __all__ = ["write_summary", "render_summary", "summary_sections"]
 
@@ -39,18 +40,15 @@ OUTCOMES = ("pass", "not above placebo", "fail", "inconclusive", "not run")
 _COLOURS = ("#1a7f37", "#d4a72c", "#b42318", "#8c8c8c", "#d0d7de")
 
 
-#: Control arms that a working protocol never passes (their labels start ``<kind>:``).
-NEGATIVE_ARMS = ("placebo", "randomised_model")
-
-
 def _unexpected(label, prefix, values):
     """Which models' verdicts are a finding for this label: a method's failures; a
-    negative control arm's passes; a positive control's failures or misses of placebo."""
+    negative control arm's passes; a positive control's failures or misses of placebo
+    (what an arm expects is declared by its class: :mod:`keras_iml.validation.controls`)."""
     if prefix != "control":
         return values == "fail"
-    if label.partition(":")[0] in NEGATIVE_ARMS:
-        return values == "pass"
-    return values.isin(["fail", "not above placebo"])
+    if controls.expectation(label) == "positive":
+        return values.isin(["fail", "not above placebo"])
+    return values == "pass"
 
 
 def verdict_counts(models, prefix="verdict"):
