@@ -128,7 +128,7 @@ def _protocol(validation, cfg, seed):
         metrics[name] = {**metrics.get(name, {}), **opts}
     for name in cfg.left_out:
         metrics.pop(name, None)
-    order = {m: i for i, m in enumerate(validation.protocol.DEFAULT_METRICS)}
+    order = {m: i for i, m in enumerate(validation.protocol.default_metrics())}
     metrics = dict(sorted(metrics.items(), key=lambda kv: order.get(kv[0], len(order))))
     return protocol.replace(metrics=metrics, seed=int(seed), name=f"demo-{protocol.name}",
                             distill=cfg.distill if cfg.distill is not None else False)

@@ -158,6 +158,11 @@ class Registry:
         """Sorted names of the registered classes (and of lazily registered ones present)."""
         return sorted(set(self._classes) | {n for n in self._lazy if self._lazy_available(n)})
 
+    def loaded(self):
+        """``{name: class}`` of the classes registered so far, without importing the
+        lazily registered ones (for defaults declared by the plugins' hooks)."""
+        return dict(self._classes)
+
     def __contains__(self, name):
         return name in self._classes or self._lazy_available(name)
 

@@ -121,7 +121,7 @@ def test_demo_protocol_merges_options_and_records_what_it_leaves_out():
     assert "randomisation" in quick.metrics and "randomisation" not in proto.metrics
     assert proto.metrics["ensemble_stability"] == {"n_sequences": 8}
     assert proto.metrics["deletion"] == {**quick.metrics["deletion"], "n_sequences": 5}
-    order = [m for m in validation.protocol.DEFAULT_METRICS if m in proto.metrics]
+    order = [m for m in validation.protocol.default_metrics() if m in proto.metrics]
     assert list(proto.metrics) == order
     report = validation.ValidationReport()
     demo._record_left_out(report, cfg, quick)

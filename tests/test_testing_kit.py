@@ -162,3 +162,27 @@ def test_a_control_arm_that_cannot_meet_its_expectation_fails_by_name(registered
     name = registered(controls.REGISTRY, "claims_positive", ClaimsPositive)
     with pytest.raises(AssertionError, match="claims_positive: check_(made_and_labelled|expectation)"):
         testing.check_control(name)
+
+
+def test_the_default_protocols_come_from_the_plugins_hooks(registered):
+    """A new metric runs by default, after the built-ins of its tier, with no list edited;
+    a method joins the defaults by declaring its options there."""
+    from keras_iml.validation import Protocol
+
+    before = list(Protocol.default().metrics)
+    registered(metrics.REGISTRY, "toy_mass_on_site", MassOnSite)
+    after = list(Protocol.default().metrics)
+    assert after == before + ["toy_mass_on_site"]  # tier 3, after the built-in tier-3 metrics
+    assert "toy_mass_on_site" in Protocol.quick().metrics
+
+    class Shy(GradientTimesInput):
+        default_options = None
+
+    class Keen(GradientTimesInput):
+        default_options, quick_options, order = {}, None, -1
+
+    registered(methods.REGISTRY, "toy_shy", Shy)
+    registered(methods.REGISTRY, "toy_keen", Keen)
+    default = list(Protocol.default().methods)
+    assert default[0] == "toy_keen" and "toy_shy" not in default
+    assert "toy_keen" not in Protocol.quick().methods

@@ -30,6 +30,10 @@ class AttributionMethod(Configurable):
     * ``backends``: the Keras backends the method runs on (None: every backend).
     * ``control``: True for a control map (the ``placebo``), not an explanation: the
       validation runs it as a control arm, and the demo does not list it as a method.
+    * ``default_options``: the method's options in :meth:`Protocol.default` (None:
+      not part of it); ``quick_options`` likewise for :meth:`Protocol.quick`.
+    * ``order``: its place among a default protocol's methods (the first is the one
+      the randomised-model arm re-runs; ties by name).
     * ``attributes_aux``: True when the method also attributes a model's auxiliary
       (non-DNA) inputs through :meth:`attribute_aux` (``explain(...,
       attribute_aux=True)``; the gradient methods).
@@ -42,6 +46,9 @@ class AttributionMethod(Configurable):
     multiplies_input = False
     backends = None
     control = False
+    default_options = None
+    quick_options = None
+    order = 100
     attributes_aux = False
 
     def per_sequence_options(self):

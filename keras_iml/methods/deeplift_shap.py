@@ -41,6 +41,9 @@ class DeepLiftShap(AttributionMethod):
         >>> attr = keras_iml.explain(model, x, "deeplift_shap", n_references=20, seed=0)
     """
 
+    order = 3
+    default_options = {"n_references": 20}
+
     stochastic = True
     multiplies_input = True
     #: The rules are TensorFlow gradient overrides (``gradient_override_map``).

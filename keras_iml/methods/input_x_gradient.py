@@ -25,6 +25,10 @@ class InputXGradient(AttributionMethod):
         >>> keras_iml.explain(model, x, "input_x_gradient").values
     """
 
+    order = 1
+    default_options = {}
+    quick_options = {}
+
     multiplies_input = True
     attributes_aux = True
 

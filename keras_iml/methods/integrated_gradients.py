@@ -323,6 +323,10 @@ class IntegratedGradients(AttributionMethod):
         >>> attr.convergence_delta  # sum(values) - (f(x) - f(0)) per sequence
     """
 
+    order = 2
+    default_options = {"steps": 32}
+    quick_options = {"steps": 16}
+
     multiplies_input = True
     attributes_aux = True
 

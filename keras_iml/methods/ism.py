@@ -97,6 +97,9 @@ class ISM(AttributionMethod):
         >>> attr.values[0, 10]  # effect of each base at position 10 of sequence 0
     """
 
+    order = 4
+    default_options = {}
+
     def __init__(self, center=False, fast=True, chunk_size=None):
         self.center = center
         self.fast = fast

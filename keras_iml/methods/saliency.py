@@ -21,6 +21,10 @@ class Saliency(AttributionMethod):
         >>> keras_iml.explain(model, x, "saliency")
     """
 
+    order = 0
+    default_options = {}
+    quick_options = {}
+
     attributes_aux = True
 
     def __init__(self, absolute=False):

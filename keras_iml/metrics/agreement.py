@@ -28,6 +28,7 @@ class Spearman(PairwiseMetric):
     methods rank positions in opposite orders) is an adverse event for the pair.
     """
 
+    order = 0
     tier = 1
     higher_is_better = True
     threshold = 0.0
@@ -48,6 +49,7 @@ class Jaccard(PairwiseMetric):
         k: percentage of positions in each top set.
     """
 
+    order = 1
     tier = 1
     higher_is_better = True
 
@@ -77,6 +79,7 @@ class SignAgreement(PairwiseMetric):
         k: percentage of positions taken from each method.
     """
 
+    order = 2
     tier = 1
     higher_is_better = True
 

@@ -67,7 +67,12 @@ class Metric(Configurable):
         requires: subset of :data:`REQUIREMENTS`.
         threshold: default pass threshold of the aggregate (None: reported only).
         aggregate: ``"mean"`` or ``"median"`` over sequences.
-        quick: included in :meth:`Protocol.quick`.
+        default: included in :meth:`Protocol.default` (so a new metric runs in every
+            default protocol without any list being edited).
+        quick: included in :meth:`Protocol.quick`, with the options ``quick_options``.
+        quick_options: the metric's options in the quick protocol.
+        order: its place within its tier in the default protocols and the report
+            (ties by name; a new metric's default 100 puts it after the built-ins).
         pairwise: compares two methods (see :class:`PairwiseMetric`).
         curve_section: the report section that shows the curves the metric returns
             (``"faithfulness"``, ``"randomisation"``, ``"localisation"``,
@@ -92,7 +97,10 @@ class Metric(Configurable):
     requires = frozenset({"attributions"})
     threshold = None
     aggregate = "mean"
+    default = True
     quick = True
+    quick_options = {}
+    order = 100
     pairwise = False
     curve_section = "other"
     placebo_ceiling = False

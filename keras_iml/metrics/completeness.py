@@ -24,6 +24,7 @@ class Completeness(Metric):
     better.
     """
 
+    order = 11
     tier = 2
     higher_is_better = False
     requires = frozenset({"attributions", "model"})
@@ -52,6 +53,7 @@ class ISMAgreement(Metric):
     one of the validated methods); ISM itself is not compared with itself.
     """
 
+    order = 12
     tier = 2
     higher_is_better = True
     requires = frozenset({"attributions", "model"})

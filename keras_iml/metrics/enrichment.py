@@ -59,6 +59,7 @@ class MotifEnrichment(Metric):
         pvalue: p-value threshold of a PWM hit.
     """
 
+    order = 18
     tier = 3
     higher_is_better = True
     requires = frozenset({"attributions", "motifs"})

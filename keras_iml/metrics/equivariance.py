@@ -30,6 +30,8 @@ class ReverseComplementEquivariance(Metric):
         similarity: ``"pearson"`` (default) or ``"spearman"``.
     """
 
+    order = 6
+    quick_options = {"n_sequences": 16}
     tier = 1
     higher_is_better = True
     requires = frozenset({"attributions", "method", "model"})
@@ -67,6 +69,8 @@ class ShiftEquivariance(Metric):
         similarity: ``"pearson"`` (default) or ``"spearman"``.
     """
 
+    order = 7
+    quick_options = {"n_sequences": 16, "shifts": [1]}
     tier = 1
     higher_is_better = True
     requires = frozenset({"attributions", "method", "model"})

@@ -26,6 +26,7 @@ class LocalisationAUROC(Metric):
     1 = every motif base ranks above every other base; random maps give 0.5.
     """
 
+    order = 14
     tier = 3
     higher_is_better = True
     requires = _REQ
@@ -45,6 +46,7 @@ class LocalisationAUPRC(Metric):
     Chance level is the share of motif bases in the sequence.
     """
 
+    order = 15
     tier = 3
     higher_is_better = True
     requires = _REQ
@@ -94,6 +96,7 @@ class LocalisationRecall(_TopK):
         ks: percentages of positions.
     """
 
+    order = 16
     def score(self, ctx, top):
         true = ctx.ground_truth == 1
         n_true = true.sum(1)
@@ -113,6 +116,7 @@ class LocalisationPrecision(_TopK):
         ks: percentages of positions.
     """
 
+    order = 17
     threshold = 0.5
 
     def compute(self, ctx, method):

@@ -74,6 +74,7 @@ class MotifRecoveryMetric(Metric):
         n_threads: numba threads during discovery (None: numba's setting).
     """
 
+    default = False  # TF-MoDISco: minutes per method; added to a protocol by name
     tier = 3
     higher_is_better = True
     requires = frozenset({"attributions"})

@@ -34,6 +34,8 @@ class PWMOracle(Metric):
         n_sequences: size of the seeded subsample (None: every sequence).
     """
 
+    order = 13
+    quick_options = {"n_sequences": 16}
     tier = 2
     higher_is_better = True
     requires = frozenset({"attributions", "method"})

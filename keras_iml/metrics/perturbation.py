@@ -161,6 +161,8 @@ class Deletion(_Perturbation):
         n_sequences: size of the seeded subsample (None: every sequence).
     """
 
+    order = 8
+    quick_options = {"fractions": [0.0, 0.05, 0.1, 0.2, 0.5]}
     mode = "deletion"
 
     def adverse_reason(self, row, value, threshold):
@@ -176,6 +178,8 @@ class Insertion(_Perturbation):
     better than random. Arguments as for ``deletion``.
     """
 
+    order = 9
+    quick_options = {"fractions": [0.0, 0.05, 0.1, 0.2, 0.5]}
     mode = "insertion"
 
     def adverse_reason(self, row, value, threshold):

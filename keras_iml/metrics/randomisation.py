@@ -114,6 +114,8 @@ class ModelRandomisation(Metric):
         similarity: ``"spearman"`` (default, as in Adebayo et al.) or ``"pearson"``.
     """
 
+    order = 10
+    quick_options = {"n_sequences": 16}
     curve_section = "randomisation"
     tier = 2
     higher_is_better = False

@@ -34,6 +34,8 @@ class HyperparameterSensitivity(Metric):
             or ``"spearman"`` (every position's rank counts, background included).
     """
 
+    order = 3
+    quick_options = {"n_sequences": 16}
     tier = 1
     higher_is_better = True
     requires = frozenset({"attributions", "method", "model"})
@@ -99,6 +101,8 @@ class SeedRepeatability(Metric):
         similarity: ``"pearson"`` or ``"spearman"``.
     """
 
+    order = 4
+    quick_options = {"n_sequences": 16}
     tier = 1
     higher_is_better = True
     requires = frozenset({"attributions", "method", "model"})

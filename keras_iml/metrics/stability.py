@@ -28,6 +28,7 @@ class EnsembleStability(Metric):
         n_sequences: size of the seeded subsample (None: every sequence).
     """
 
+    order = 5
     tier = 1
     higher_is_better = False
     requires = frozenset({"attributions", "method", "model", "ensemble"})

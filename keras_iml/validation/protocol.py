@@ -24,36 +24,37 @@ from keras_iml.stats import CORRECTIONS
 from keras_iml.validation import protocol_fields as _fields
 from keras_iml.surrogate import tier as _tier
 
-__all__ = ["Protocol", "DEFAULT_METHODS", "DEFAULT_METRICS"]
+__all__ = ["Protocol", "default_methods", "default_metrics"]
 
-#: Methods of the default protocol (those registered are used), with their options.
-DEFAULT_METHODS = {
-    "saliency": {},
-    "input_x_gradient": {},
-    "integrated_gradients": {"steps": 32},
-    "deeplift_shap": {"n_references": 20},
-    "ism": {},
-}
-QUICK_METHODS = {"saliency": {}, "input_x_gradient": {}, "integrated_gradients": {"steps": 16}}
+def default_methods(quick=False):
+    """The methods of :meth:`Protocol.default` (``quick``: of :meth:`Protocol.quick`):
+    every registered method whose class declares ``default_options`` (``quick_options``),
+    in its declared ``order``.
 
-#: Metrics of the default protocol, in report order (tier 1, 2, 3).
-DEFAULT_METRICS = [
-    "spearman", "jaccard", "sign_agreement", "hyperparameter_sensitivity",
-    "seed_repeatability", "ensemble_stability", "rc_equivariance", "shift_equivariance",
-    "deletion", "insertion", "randomisation", "completeness", "ism_agreement", "pwm_oracle",
-    "localisation_auroc", "localisation_auprc", "localisation_recall",
-    "localisation_precision", "motif_enrichment",
-]
-_QUICK_OPTIONS = {
-    "hyperparameter_sensitivity": {"n_sequences": 16},
-    "seed_repeatability": {"n_sequences": 16},
-    "rc_equivariance": {"n_sequences": 16},
-    "shift_equivariance": {"n_sequences": 16, "shifts": [1]},
-    "deletion": {"fractions": [0.0, 0.05, 0.1, 0.2, 0.5]},
-    "insertion": {"fractions": [0.0, 0.05, 0.1, 0.2, 0.5]},
-    "randomisation": {"n_sequences": 16},
-    "pwm_oracle": {"n_sequences": 16},
-}
+    Returns:
+        dict label -> options.
+    """
+    key = "quick_options" if quick else "default_options"
+    chosen = sorted((cls.order, name, getattr(cls, key))
+                    for name, cls in _methods.REGISTRY.loaded().items() if getattr(cls, key) is not None)
+    return {name: copy.deepcopy(options) for _, name, options in chosen}
+
+
+def default_metrics(quick=False):
+    """The metrics of :meth:`Protocol.default` (``quick``: of :meth:`Protocol.quick`):
+    every registered metric declaring ``default`` (and ``quick``), in report order
+    (tier, then its declared ``order``, then name). A metric registered lazily and not
+    yet imported is not among them.
+
+    Returns:
+        dict metric name -> options (the ``quick_options`` in the quick protocol).
+    """
+    chosen = sorted((cls.tier, cls.order, name, cls)
+                    for name, cls in _metrics.REGISTRY.loaded().items()
+                    if cls.default and (cls.quick or not quick))
+    return {name: copy.deepcopy(cls.quick_options) if quick else {} for _, _, name, cls in chosen}
+
+
 _KEYS = ("name", "methods", "metrics", "thresholds", "adverse_thresholds", "k", "seed",
          "n_bootstrap", "ci_level", "min_model_auroc", "examples", "controls", "alpha", "correction",
          "distill")
@@ -108,7 +109,8 @@ class Protocol:
         self.correction = correction
         self.distill = _tier.check_tier(distill)
         self.methods = _fields.as_options(methods if methods is not None else {}, "method")
-        self.metrics = _fields.as_options(metrics if metrics is not None else DEFAULT_METRICS, "metric")
+        self.metrics = _fields.as_options(metrics if metrics is not None else list(default_metrics()),
+                                          "metric")
         self.k = _fields.check_k(k)
         self.seed = seed
         self.n_bootstrap = n_bootstrap
@@ -129,25 +131,20 @@ class Protocol:
     # -- construction ------------------------------------------------------------------
     @classmethod
     def default(cls):
-        """Every default method that is registered, and every metric of :data:`DEFAULT_METRICS`.
+        """Every method and metric whose class declares itself part of the default
+        protocol (:func:`default_methods`, :func:`default_metrics`).
 
         ``motif_recovery`` (TF-MoDISco, minutes per method) is not included; add it
         with ``p.replace(metrics={**p.metrics, "motif_recovery": {}})``.
         """
-        return cls(
-            methods={k: dict(v) for k, v in DEFAULT_METHODS.items() if k in _methods.names()},
-            metrics=list(DEFAULT_METRICS), name="default",
-        )
+        return cls(methods=default_methods(), metrics=list(default_metrics()), name="default")
 
     @classmethod
     def quick(cls):
-        """A small protocol for tests and CI: 3 fast methods, small subsamples."""
-        names = [m for m in DEFAULT_METRICS if _metrics.get_class(m).quick]
-        return cls(
-            methods={k: dict(v) for k, v in QUICK_METHODS.items() if k in _methods.names()},
-            metrics={m: dict(_QUICK_OPTIONS.get(m, {})) for m in names},
-            n_bootstrap=200, name="quick",
-        )
+        """A small protocol for tests and CI: the methods and metrics that declare
+        ``quick_options`` (small subsamples)."""
+        return cls(methods=default_methods(quick=True), metrics=default_metrics(quick=True),
+                   n_bootstrap=200, name="quick")
 
     @classmethod
     def from_dict(cls, config):
