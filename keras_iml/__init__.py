@@ -24,7 +24,7 @@ from keras_iml.version import __version__  # noqa: E402, F401 - the package vers
 _PUBLIC = {
     "Attributions": "keras_iml.attributions",
     "Explainer": "keras_iml.explainer",
-    "TraceCache": "keras_iml.explainer",
+    "TraceCache": "keras_iml.trace_cache",
     "IMLMixin": "keras_iml.wrapper",
     "IMLModel": "keras_iml.wrapper",
     "wrap": "keras_iml.wrapper",

@@ -1,12 +1,17 @@
 """The `Attributions` result object returned by every attribution method."""
 
+from __future__ import annotations
+
 import json
+
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from keras_iml import _checks
 from keras_iml.io import atomic_write
+from keras_iml.types import PathLike
 
 __all__ = ["Attributions"]
 
@@ -41,16 +46,16 @@ class Attributions:
 
     def __init__(
         self,
-        values,
+        values: np.ndarray,
         *,
-        method,
-        params=None,
+        method: str,
+        params: dict | None = None,
         target=None,
-        hypothetical=None,
-        inputs=None,
-        convergence_delta=None,
-        names=None,
-        aux=None,
+        hypothetical: np.ndarray | None = None,
+        inputs: np.ndarray | None = None,
+        convergence_delta: np.ndarray | None = None,
+        names: Sequence[str] | None = None,
+        aux: dict[str, np.ndarray] | None = None,
     ):
         self.values = np.asarray(values, dtype=np.float32)
         if self.values.ndim != 3:
@@ -116,12 +121,12 @@ class Attributions:
         return index
 
     @property
-    def position_importance(self):
+    def position_importance(self) -> np.ndarray:
         """``(N, L)`` |attribution| summed over bases."""
         return np.abs(self.values).sum(-1)
 
     @classmethod
-    def concatenate(cls, parts):
+    def concatenate(cls, parts: Iterable[Attributions]) -> Attributions:
         """Joins Attributions of the same method computed on consecutive batches.
 
         The result carries names when every part does (None otherwise).
@@ -148,7 +153,7 @@ class Attributions:
                 k: np.concatenate([p.aux[k] for p in parts]) for k in first.aux},
         )
 
-    def to_dataframe(self, alphabet="ACGT"):
+    def to_dataframe(self, alphabet: str = "ACGT") -> pd.DataFrame:
         """Long-form DataFrame: one row per (sequence, position, base).
 
         Columns: ``seq, pos, base, value`` plus ``hypothetical`` and ``input`` where
@@ -172,7 +177,7 @@ class Attributions:
             frame["input"] = self.inputs.ravel()
         return pd.DataFrame(frame)
 
-    def to_npz(self, path, extra=None):
+    def to_npz(self, path: PathLike, extra: dict | None = None) -> str:
         """Saves to a compressed ``.npz`` file (written atomically).
 
         Args:
@@ -249,7 +254,7 @@ class Attributions:
         return start
 
     @classmethod
-    def from_npz(cls, path):
+    def from_npz(cls, path: PathLike) -> Attributions:
         """Loads an object saved with :meth:`to_npz`."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(data["meta"].tobytes().decode())
@@ -267,7 +272,8 @@ class Attributions:
                 aux={k[4:]: data[k] for k in data.files if k.startswith("aux:")} or None,
             )
 
-    def plot(self, i=0, ax=None, hypothetical=False, start=None, end=None):
+    def plot(self, i: int | str = 0, ax=None, hypothetical: bool = False, start: int | None = None,
+             end: int | None = None):
         """Draws sequence ``i`` (an index, or a name) as a sequence logo (logomaker) and
         returns the axes."""
         from keras_iml.plotting import attribution_logo

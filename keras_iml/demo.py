@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from keras_iml import methods as _methods
-from keras_iml.io import atomic_write
 from keras_iml.datasets import make_tf_binding
 from keras_iml.explanations import explain
-from keras_iml.explainer import TraceCache
+from keras_iml.io import atomic_write
 from keras_iml.models import basset_like, evaluate, train_ensemble
+from keras_iml.trace_cache import TraceCache
 
 __all__ = ["DemoConfig", "run_demo", "summary_table", "MIN_AUROC"]
 

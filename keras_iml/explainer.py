@@ -1,5 +1,5 @@
-"""`Explainer`, the one attribution engine behind ``explain``, the wrapper, every metric and the zoo,
-and `TraceCache`, which keeps explainers between calls.
+"""`Explainer`, the one attribution engine behind ``explain``, the wrapper, every metric and the zoo
+(:mod:`keras_iml.trace_cache` keeps explainers between calls).
 
 An Explainer binds a model to a target and owns what every attribution run needs:
 input checking, batching, the per-sequence random generators (keyed by the
@@ -15,7 +15,7 @@ Example:
     >>> sal = explainer.run("saliency", x)          # the same compiled model function
 """
 
-import warnings
+from __future__ import annotations
 
 import numpy as np
 
@@ -28,8 +28,9 @@ from keras_iml.engine import inputs as inputs_lib
 from keras_iml.engine import targets
 from keras_iml.engine.function import InputLayout, ModelFunction
 from keras_iml.engine.seeds import SequenceSeeds
+from keras_iml.types import MethodLike, Seed, SequencesLike, TargetLike, Verbose
 
-__all__ = ["Explainer", "TraceCache", "project", "resolve_cache"]
+__all__ = ["Explainer", "project"]
 
 
 def project(method, out, x):
@@ -72,8 +73,9 @@ class Explainer:
         (256, 1000, 4)
     """
 
-    def __init__(self, model, target=None, *, logit=False, gradient_correction=False,
-                 alphabet="ACGT", n_policy="uniform", dna_input=None):
+    def __init__(self, model: keras.Model, target: TargetLike = None, *, logit: bool = False,
+                 gradient_correction: bool = False, alphabet: str = "ACGT",
+                 n_policy: str = "uniform", dna_input: int | str | None = None):
         model = _explained(model)
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model. Received: model of type {type(model).__name__}")
@@ -271,8 +273,9 @@ class Explainer:
                                inputs=xb, convergence_delta=out.get("convergence_delta"),
                                aux=self._aux_dict([out["aux"]] if "aux" in out else []))
 
-    def run(self, method, x, *, seed=None, batch_size=128, rc_average=False, verbose="auto",
-            aux=None, rows=None, attribute_aux=False, **options):
+    def run(self, method: MethodLike, x: SequencesLike, *, seed: Seed = None, batch_size: int = 128,
+            rc_average: bool = False, verbose: Verbose = "auto", aux=None, rows=None,
+            attribute_aux: bool = False, **options) -> Attributions:
         """Attributions of ``x`` by one method.
 
         Args:
@@ -328,7 +331,7 @@ class Explainer:
                             inputs=inputs, convergence_delta=join.get("convergence_delta"),
                             aux=self._aux_dict(aux_parts))
 
-    def predict(self, x, *, batch_size=128, aux=None):
+    def predict(self, x: SequencesLike, *, batch_size: int = 128, aux=None) -> np.ndarray:
         """The explained output ``f(x)`` for every sequence, ``(N,)`` numpy."""
         inputs_lib.check_batch_size(batch_size)
         n_total, batches = inputs_lib.batches(x, batch_size, self.alphabet, self.n_policy)
@@ -348,70 +351,3 @@ class Explainer:
         if not outs:
             raise ValueError("`x` is empty: it yielded no sequences.")
         return np.concatenate(outs)
-
-class TraceCache:
-    """Explainers and metric-built models, reused between calls (see the module docstring)."""
-
-    def __init__(self):
-        self._explainers = {}
-        self._models = {}
-
-    def __len__(self):
-        return len(self._explainers) + len(self._models)
-
-    def __repr__(self):
-        return f"TraceCache(explainers={len(self._explainers)}, models={len(self._models)})"
-
-    def explainer(self, model, target=None, logit=False, gradient_correction=False,
-                  alphabet="ACGT", n_policy="uniform", dna_input=None):
-        """The :class:`Explainer` of ``model`` for these settings, made on first use.
-
-        The entry keeps the model alive, so its ``id`` cannot be reused by another
-        object while it exists.
-        """
-        if not isinstance(model, keras.Model):
-            raise TypeError(f"`model` must be a keras.Model. Received: model of type {type(model).__name__}")
-        targets.check_target(target)
-        key = (id(model), targets.target_key(target), bool(logit), bool(gradient_correction),
-               alphabet, n_policy, dna_input)
-        entry = self._explainers.get(key)
-        if entry is None or entry[0] is not model:
-            explainer = Explainer(model, target, logit=logit, gradient_correction=gradient_correction,
-                                  alphabet=alphabet, n_policy=n_policy, dna_input=dna_input)
-            entry = self._explainers[key] = (model, explainer)
-        return entry[1]
-
-    def model(self, key, build):
-        """``build()``, made once per ``key`` (a model a metric builds and reuses)."""
-        if key not in self._models:
-            self._models[key] = build()
-        return self._models[key]
-
-    def get_model(self, key, default=None):
-        """The model kept under ``key``, or ``default``."""
-        return self._models.get(key, default)
-
-    def set_model(self, key, value):
-        """Keeps ``value`` under ``key`` (e.g. copies a metric overwrites in later runs)."""
-        self._models[key] = value
-
-    def clear(self):
-        """Drops every explainer (and its compiled graphs) and every kept model."""
-        self._explainers.clear()
-        self._models.clear()
-
-
-def resolve_cache(cache, functions=None, default=None):
-    """The :class:`TraceCache` a call uses: ``cache``, the deprecated ``functions``
-    store, or ``default()`` (a fresh cache when None); TypeError for another object."""
-    if functions is not None:
-        warnings.warn("`functions=` is deprecated; pass a keras_iml.TraceCache as `cache=`.",
-                      DeprecationWarning, stacklevel=3)
-        if isinstance(functions, dict):  # the old dict store: keep a cache inside it
-            functions = functions.setdefault("keras_iml.trace_cache", TraceCache())
-        cache = cache if cache is not None else functions
-    if cache is None:
-        cache = default() if default is not None else TraceCache()
-    if not isinstance(cache, TraceCache):
-        raise TypeError(f"`cache` must be a keras_iml.TraceCache or None. Received: {type(cache).__name__}")
-    return cache

@@ -1,12 +1,18 @@
 """``keras_iml.explain`` and ``keras_iml.iter_explain``: functions over the :class:`~keras_iml.Explainer`."""
 
+from __future__ import annotations
+
+from typing import Iterator
+
 
 import keras
 
 from keras_iml import _checks
 from keras_iml import methods as _methods
+from keras_iml.attributions import Attributions
 from keras_iml.engine import inputs as _inputs
-from keras_iml.explainer import TraceCache, resolve_cache
+from keras_iml.trace_cache import TraceCache, resolve_cache
+from keras_iml.types import MethodLike, Seed, SequencesLike, TargetLike, Verbose
 
 __all__ = ["explain", "iter_explain", "resolve_methods", "clear_cache"]
 
@@ -94,10 +100,12 @@ def _explainer(model, cache, functions, target, logit, gradient_correction, alph
                            alphabet=alphabet, n_policy=n_policy, dna_input=dna_input)
 
 
-def iter_explain(model, x, method="saliency", *, target=None, batch_size=128, verbose="auto",
-                 seed=None, logit=False, gradient_correction=False, rc_average=False,
-                 alphabet="ACGT", n_policy="uniform", aux=None, dna_input=None, cache=None,
-                 functions=None, names=None, attribute_aux=False, **method_options):
+def iter_explain(model: keras.Model, x: SequencesLike, method: MethodLike = "saliency", *,
+                 target: TargetLike = None, batch_size: int = 128, verbose: Verbose = "auto",
+                 seed: Seed = None, logit: bool = False, gradient_correction: bool = False,
+                 rc_average: bool = False, alphabet: str = "ACGT", n_policy: str = "uniform",
+                 aux=None, dna_input=None, cache=None, functions=None, names=None,
+                 attribute_aux: bool = False, **method_options) -> Iterator[Attributions]:
     """Streams attributions batch by batch (flat memory for any number of sequences).
 
     Takes the same arguments as :func:`explain` (a single method only) and yields one
@@ -125,10 +133,12 @@ def iter_explain(model, x, method="saliency", *, target=None, batch_size=128, ve
                          f"Received: len(names)={len(names)}")
 
 
-def explain(model, x, method="saliency", *, target=None, batch_size=128, verbose="auto",
-            seed=None, logit=False, gradient_correction=False, rc_average=False,
-            alphabet="ACGT", n_policy="uniform", aux=None, dna_input=None, cache=None,
-            functions=None, names=None, attribute_aux=False, **method_options):
+def explain(model: keras.Model, x: SequencesLike, method: MethodLike = "saliency", *,
+            target: TargetLike = None, batch_size: int = 128, verbose: Verbose = "auto",
+            seed: Seed = None, logit: bool = False, gradient_correction: bool = False,
+            rc_average: bool = False, alphabet: str = "ACGT", n_policy: str = "uniform",
+            aux=None, dna_input=None, cache=None, functions=None, names=None,
+            attribute_aux: bool = False, **method_options) -> Attributions | dict[str, Attributions]:
     """Attributions of a Keras model's predictions for DNA sequences.
 
     A function over :class:`keras_iml.Explainer`, which does the work; keep an

@@ -20,10 +20,13 @@ Example:
     32
 """
 
+from __future__ import annotations
+
 import importlib
 import importlib.util
 import inspect
 import pkgutil
+from typing import Callable
 
 __all__ = ["Configurable", "Registry", "import_submodules"]
 
@@ -57,13 +60,13 @@ class Configurable:
     name = None
 
     @classmethod
-    def option_names(cls):
+    def option_names(cls) -> list[str]:
         """Names of the constructor's keyword parameters."""
         params = inspect.signature(cls.__init__).parameters
         return [p for p, v in params.items() if p != "self"
                 and v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
 
-    def get_config(self):
+    def get_config(self) -> dict:
         """The constructor parameters, as a dict."""
         return {p: getattr(self, p) for p in self.option_names()}
 
@@ -94,7 +97,7 @@ class Registry:
             does not declare what the family needs (e.g. a metric's tier).
     """
 
-    def __init__(self, kind, base, check=None):
+    def __init__(self, kind: str, base: type, check: Callable[[str, type], None] | None = None):
         self.kind = kind
         self.base = base
         self._check = check
@@ -102,7 +105,7 @@ class Registry:
         self._lazy = {}
 
     # -- registration ------------------------------------------------------------------
-    def register(self, name):
+    def register(self, name: str) -> Callable[[type], type]:
         """Class decorator adding a class under ``name``.
 
         Example:
@@ -130,7 +133,7 @@ class Registry:
 
         return decorator
 
-    def unregister(self, name):
+    def unregister(self, name: str) -> None:
         """Removes the class registered under ``name`` (e.g. a plugin a test defined).
 
         Raises:
@@ -140,7 +143,7 @@ class Registry:
             raise ValueError(f"No {self.kind} named {name!r} is registered. Received: name={name!r}")
         del self._classes[name]
 
-    def register_lazy(self, name, module):
+    def register_lazy(self, name: str, module: str) -> None:
         """Declares that importing ``module`` registers ``name`` (for optional, slow imports)."""
         self._lazy[name] = module
 
@@ -154,11 +157,11 @@ class Registry:
             return False
 
     # -- lookup ------------------------------------------------------------------------
-    def names(self):
+    def names(self) -> list[str]:
         """Sorted names of the registered classes (and of lazily registered ones present)."""
         return sorted(set(self._classes) | {n for n in self._lazy if self._lazy_available(n)})
 
-    def loaded(self):
+    def loaded(self) -> dict[str, type]:
         """``{name: class}`` of the classes registered so far, without importing the
         lazily registered ones (for defaults declared by the plugins' hooks)."""
         return dict(self._classes)
@@ -166,7 +169,7 @@ class Registry:
     def __contains__(self, name):
         return name in self._classes or self._lazy_available(name)
 
-    def get_class(self, name):
+    def get_class(self, name: str) -> type:
         """The class registered under ``name`` (importing its optional module if needed)."""
         if not isinstance(name, str):
             raise TypeError(f"A {self.kind} name must be a string. Received: {self.kind}={name!r}")
@@ -176,7 +179,7 @@ class Registry:
             raise ValueError(f"Unknown {self.kind}: {name!r}. Available: {self.names()}")
         return self._classes[name]
 
-    def get(self, identifier, **options):
+    def get(self, identifier: str | dict | type | Configurable, **options) -> Configurable:
         """An instance from a name, a config dict, a registered class or an instance.
 
         Args:
@@ -230,7 +233,7 @@ class Registry:
             )
         return cls(**options)
 
-    def serialize(self, instance):
+    def serialize(self, instance: Configurable) -> dict:
         """``{"class_name": name, "config": {...}}`` of an instance (read back by :meth:`get`)."""
         if not isinstance(instance, self.base):
             raise TypeError(

@@ -1,14 +1,17 @@
 """`keras_iml.wrap(model)` and `IMLMixin`: Keras models with `.explain()` and `.validate()`."""
 
+from __future__ import annotations
+
 import inspect
 import re
+from typing import Mapping, Sequence
 
 import keras
 
 from keras_iml.engine import graph as graph_lib
 from keras_iml.explanations import explain as _explain
-from keras_iml.explainer import TraceCache
 from keras_iml.surrogate import distill as _distill
+from keras_iml.trace_cache import TraceCache
 from keras_iml.validation import validate as _validate
 
 __all__ = ["IMLMixin", "IMLModel", "wrap"]
@@ -224,7 +227,8 @@ class IMLModel(IMLMixin, keras.Model):
         return cls(**config)
 
 
-def wrap(model, *, alphabet="ACGT", metadata=None, tokens=None):
+def wrap(model: keras.Model, *, alphabet: str = "ACGT", metadata: dict | None = None,
+         tokens: Sequence[int] | Mapping[str, int] | None = None) -> IMLModel:
     """Wraps a Keras model so that it gains ``.explain()`` and ``.validate()``.
 
     Args:

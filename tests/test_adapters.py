@@ -6,11 +6,11 @@ import pytest
 import tensorflow as tf
 
 import keras
-import keras_iml
 from keras_iml import adapters, dna
+import keras_iml
 from keras_iml.adapters import shap_adapter
-from keras_iml.methods.integrated_gradients import path_gradients
 from keras_iml.engine import ModelFunction
+from keras_iml.methods.integrated_gradients import path_gradients
 
 from conftest import _seeded_weights, make_cnn, make_linear, project
 

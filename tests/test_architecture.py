@@ -35,13 +35,13 @@ PACKAGES = {_module_name(p) for p in ROOT.rglob("__init__.py")}
 #: unit being a subpackage or a top-level module of keras_iml.
 LAYERS = [
     ("ground", "pure numpy helpers and files: no model, no attribution",
-     ["version", "dna", "stats", "registry", "_checks", "genome", "io", "plotting"]),
+     ["version", "types", "dna", "stats", "registry", "_checks", "genome", "io", "plotting"]),
     ("engine", "one model as a compiled function: targets, backends, traces, seeds, memory",
      ["engine"]),
     ("methods", "attribution methods, and the Attributions they return",
      ["methods", "attributions"]),
     ("explaining", "the one engine object, and the verbs and adapters built on it",
-     ["explainer", "explanations", "adapters"]),
+     ["explainer", "trace_cache", "explanations", "adapters"]),
     ("motifs", "motif matrices, databases, discovery and matching (TF-MoDISco, Tomtom)",
      ["motifs"]),
     ("ground truth", "benchmarks built from motifs, and the models that know them",
@@ -245,6 +245,32 @@ def test_no_two_modules_share_a_name_unless_parallel():
 def test_modules_stay_small(name):
     lines = MODULES[name].read_text(encoding="utf-8").count("\n")
     assert lines <= 420, f"{name} has {lines} lines"
+
+
+PUBLIC_API = [
+    ("keras_iml.wrapper", "wrap"), ("keras_iml.explanations", "explain"),
+    ("keras_iml.explanations", "iter_explain"), ("keras_iml.validation.run", "validate"),
+    ("keras_iml.surrogate.distill", "distill"), ("keras_iml.explainer", "Explainer.__init__"),
+    ("keras_iml.explainer", "Explainer.run"), ("keras_iml.explainer", "Explainer.predict"),
+    ("keras_iml.attributions", "Attributions.__init__"), ("keras_iml.attributions", "Attributions.to_npz"),
+    ("keras_iml.attributions", "Attributions.from_npz"), ("keras_iml.validation.report", "ValidationReport.to_json"),
+    ("keras_iml.validation.report", "ValidationReport.to_html"), ("keras_iml.registry", "Registry.get"),
+    ("keras_iml.registry", "Registry.register"),
+]
+
+
+@pytest.mark.parametrize("module, name", PUBLIC_API, ids=[n for _, n in PUBLIC_API])
+def test_the_public_api_has_type_hints_that_resolve(module, name):
+    import importlib
+    import typing
+
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    hints = typing.get_type_hints(obj)  # raises if a hint names something undefined
+    if not name.endswith("__init__"):
+        assert "return" in hints, f"{name} has no return type"
+    assert len(hints) > 1 or name.endswith(("from_npz", "to_html", "to_json", "predict")), hints
 
 
 if __name__ == "__main__":  # rewrite the map in docs/architecture.md

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import keras
-import keras_iml
 from keras_iml import cli, dna
+import keras_iml
 from keras_iml.attributions import Attributions
 from keras_iml.zoo import ZooModel
 

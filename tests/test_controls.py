@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 from scipy import ndimage, stats
 
-import keras_iml
 from keras_iml import dna
+import keras_iml
 from keras_iml.methods.base import AttributionMethod
 from keras_iml.methods.placebo import Placebo, lag1_autocorrelation, match_placebo
-from keras_iml.validation import Protocol
-from keras_iml.stats import adjust
 from keras_iml.models.pwm import pwm_model
+from keras_iml.stats import adjust
+from keras_iml.validation import Protocol
 
 from conftest import make_cnn, oracle_pfm, planted_sites
 

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 import keras
-import keras_iml
 from keras_iml import dna, methods
+import keras_iml
 
 from conftest import make_cnn, make_linear, make_multi_output
 

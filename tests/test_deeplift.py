@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import keras
-import keras_iml
 from keras_iml import adapters, dna
-from keras_iml.methods import _deeplift_engine, _deeplift_rules
+import keras_iml
 from keras_iml.engine import ModelFunction
+from keras_iml.methods import _deeplift_engine, _deeplift_rules
 
 from conftest import _seeded_weights, make_cnn, make_linear, project
 

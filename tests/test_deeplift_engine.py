@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import keras
-import keras_iml
 from keras_iml import dna
+import keras_iml
 from keras_iml.methods import _deeplift_rules
 
 from conftest import _seeded_weights, make_cnn

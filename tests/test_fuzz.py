@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-import keras_iml  # noqa: E402
 from keras_iml import _checks, dna, io  # noqa: E402
+import keras_iml  # noqa: E402
 from keras_iml.validation.protocol import _KEYS, Protocol  # noqa: E402
 from keras_iml.zoo.sources import spec as zoo_spec  # noqa: E402
 

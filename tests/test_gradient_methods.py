@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 import keras
-import keras_iml
 from keras_iml import dna
+import keras_iml
 from keras_iml.methods.grad_cam import position_centres
 
 from conftest import make_cnn, make_linear, project

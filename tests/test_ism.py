@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import keras
-import keras_iml
 from keras_iml import dna
-from keras_iml.methods import _fast_ism, ism
+import keras_iml
 from keras_iml.engine import ModelFunction
+from keras_iml.methods import _fast_ism, ism
 
 from conftest import _seeded_weights, make_cnn, make_linear, make_multi_output
 

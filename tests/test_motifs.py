@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import keras_iml
 from keras_iml import dna, motifs
+import keras_iml
 from keras_iml.motifs.database import MotifDatabase
 from keras_iml.motifs.resolve import resolve_motifs
 

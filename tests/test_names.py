@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import keras_iml
 from keras_iml import Attributions, _checks, dna, io
+import keras_iml
 from keras_iml.report import html_string
 from keras_iml.validation import ValidationReport, validate
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import keras_iml
 from keras_iml import cli, dna, io
+import keras_iml
 
 from conftest import make_cnn
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import keras
-import keras_iml
 from keras_iml import dna
+import keras_iml
 from keras_iml.engine import graph as graph_lib
 from keras_iml.methods import grad_cam
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import keras
-import keras_iml
 from keras_iml import cli, io
+import keras_iml
 from keras_iml.attributions import Attributions
 
 from test_validation_data import planted, true_model

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import keras_iml
 from keras_iml import Attributions, dna
+import keras_iml
 from keras_iml.validation import Protocol, validate
 from keras_iml.validation.hashing import model_sha256
 

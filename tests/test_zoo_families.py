@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import keras
-import keras_iml.zoo as zoo
 from keras_iml import dna
 from keras_iml.zoo import families
+import keras_iml.zoo as zoo
 
 
 class Toy(families.Family):

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-import keras_iml.zoo as zoo
 from keras_iml import dna
 from keras_iml.zoo import ChecksumError, WeightStore, WeightsUnavailableError
+import keras_iml.zoo as zoo
 from keras_iml.zoo.sources.spec import parse_shape, read_spec
 
 CTCF = "DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"

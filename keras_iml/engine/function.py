@@ -26,8 +26,8 @@ import contextlib
 import numpy as np
 
 import keras
-from keras_iml.engine import graph as graph_lib
 from keras_iml.engine import backend as backend_lib
+from keras_iml.engine import graph as graph_lib
 from keras_iml.engine import memory
 from keras_iml.engine import targets
 

@@ -27,8 +27,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_iml.methods import _deeplift_rules as rules
 from keras_iml.engine.function import declared_length
+from keras_iml.methods import _deeplift_rules as rules
 
 __all__ = ["check_path", "layer_names", "layer_of", "path_ops"]
 

@@ -8,8 +8,8 @@ disagreement problem in explainable machine learning").
 
 import numpy as np
 
-from keras_iml.stats import spearman_rows, top_k_mask
 from keras_iml.metrics.base import PairwiseMetric, register
+from keras_iml.stats import spearman_rows, top_k_mask
 
 __all__ = ["Spearman", "Jaccard", "SignAgreement"]
 

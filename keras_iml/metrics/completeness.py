@@ -9,8 +9,8 @@ do": gradient-based maps should rank positions as ISM does (Koo & Ploenzke 2021)
 
 import numpy as np
 
-from keras_iml.stats import spearman_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
+from keras_iml.stats import spearman_rows
 
 __all__ = ["Completeness", "ISMAgreement"]
 

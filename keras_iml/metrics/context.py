@@ -14,9 +14,9 @@ from scipy import stats
 from keras_iml import dna
 from keras_iml import methods as methods_lib
 from keras_iml.engine.seeds import SequenceSeeds
-from keras_iml.explainer import TraceCache
-from keras_iml.stats import stable_seed
 from keras_iml.metrics.base import NotApplicable
+from keras_iml.stats import stable_seed
+from keras_iml.trace_cache import TraceCache
 
 __all__ = ["Context", "signed_contribution"]
 

@@ -10,10 +10,10 @@ positions (which equals the share of positions covered by hits).
 
 import numpy as np
 
-from keras_iml.stats import top_k_mask
 from keras_iml.metrics.base import Metric, NotApplicable, register
 from keras_iml.models.pwm import scan, score_threshold
 from keras_iml.motifs.pfm import log_odds
+from keras_iml.stats import top_k_mask
 
 __all__ = ["MotifEnrichment", "motif_hits"]
 

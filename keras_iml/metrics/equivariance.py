@@ -10,8 +10,8 @@ equivariance of genomic models).
 import numpy as np
 
 from keras_iml import dna
-from keras_iml.stats import similarity_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
+from keras_iml.stats import similarity_rows
 
 __all__ = ["ReverseComplementEquivariance", "ShiftEquivariance"]
 

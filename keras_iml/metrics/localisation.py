@@ -11,8 +11,8 @@ decoy bases; sequences without any true-motif base score NaN (not evaluated).
 import numpy as np
 import pandas as pd
 
-from keras_iml.stats import auroc_rows, average_precision_rows, top_k_mask
 from keras_iml.metrics.base import Metric, MetricResult, NotApplicable, register
+from keras_iml.stats import auroc_rows, average_precision_rows, top_k_mask
 
 __all__ = ["LocalisationAUROC", "LocalisationAUPRC", "LocalisationRecall", "LocalisationPrecision"]
 

@@ -7,8 +7,8 @@ module adds ``"motif_recovery"`` to the metric registry.
 from keras_iml.metrics.base import Metric, MetricResult, NotApplicable, register
 from keras_iml.motifs.database import MotifDatabase, is_jaspar_id
 from keras_iml.motifs.discover import discover
-from keras_iml.motifs.resolve import load_database
 from keras_iml.motifs.recovery import motif_recovery, sequence_scores
+from keras_iml.motifs.resolve import load_database
 
 __all__ = ["MotifRecoveryMetric"]
 

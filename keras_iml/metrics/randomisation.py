@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 import keras
-from keras_iml.stats import similarity_rows
 from keras_iml.metrics.base import Metric, MetricResult, NotApplicable, register
+from keras_iml.stats import similarity_rows
 
 __all__ = ["ModelRandomisation", "randomised_cascade", "randomised_copy"]
 

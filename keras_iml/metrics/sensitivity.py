@@ -9,8 +9,8 @@ baselines).
 import numpy as np
 
 from keras_iml import methods as _methods
-from keras_iml.stats import similarity_rows
 from keras_iml.metrics.base import Metric, NotApplicable, register
+from keras_iml.stats import similarity_rows
 
 __all__ = ["HyperparameterSensitivity", "SeedRepeatability"]
 

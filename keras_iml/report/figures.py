@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from keras_iml import plotting
-from keras_iml.report.logo import draw_logo
 from keras_iml.report.components import figure_uri
+from keras_iml.report.logo import draw_logo
 
 #: Width (bp) of the logo window drawn for each example sequence.
 LOGO_WIDTH = 80

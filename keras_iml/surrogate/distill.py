@@ -21,7 +21,11 @@ Example:
     (200, 4)
 """
 
+from __future__ import annotations
+
 import time
+
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,11 +33,12 @@ import pandas as pd
 import keras
 from keras_iml.engine import inputs as inputs_lib
 from keras_iml.explainer import Explainer
+from keras_iml.stats import stable_seed
 from keras_iml.surrogate import _sequences as seqs
 from keras_iml.surrogate import libraries as libraries_lib
 from keras_iml.surrogate import models as models_lib
-from keras_iml.stats import stable_seed
 from keras_iml.surrogate._report import Distillation
+from keras_iml.types import Options, SequencesLike, TargetLike, Verbose
 
 __all__ = ["distill", "Distillation", "DEFAULT_LIBRARIES"]
 
@@ -113,9 +118,12 @@ class _Held:
         return (np.concatenate(self.codes), pd.concat(self.design, ignore_index=True), np.concatenate(self.y))
 
 
-def distill(model, x=None, *, libraries=DEFAULT_LIBRARIES, surrogates=("additive", "kmer"),
-            n_queries=10000, holdout=0.2, target=None, motifs=None, seed=0, batch_size=512, aux=None,
-            alphabet="ACGT", verbose="auto", cache=None, max_responses=5000, logit=False):
+def distill(model: keras.Model, x: SequencesLike | None = None, *,
+            libraries: Sequence[str | Options] = DEFAULT_LIBRARIES,
+            surrogates: Sequence[str | Options] = ("additive", "kmer"), n_queries: int = 10000,
+            holdout: float = 0.2, target: TargetLike = None, motifs=None, seed: int = 0,
+            batch_size: int = 512, aux=None, alphabet: str = "ACGT", verbose: Verbose = "auto",
+            cache=None, max_responses: int = 5000, logit: bool = False) -> Distillation:
     """Distils a model into readable surrogates and measures their fidelity per library.
 
     Args:

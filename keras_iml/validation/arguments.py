@@ -11,8 +11,8 @@ import keras
 from keras_iml import _checks
 from keras_iml import methods as _methods
 from keras_iml.attributions import Attributions
-from keras_iml.methods.base import AttributionMethod
 from keras_iml.explainer import Explainer
+from keras_iml.methods.base import AttributionMethod
 
 __all__ = [
     "resolve_methods",

@@ -19,10 +19,10 @@ import yaml
 from keras_iml import methods as _methods
 from keras_iml import metrics as _metrics
 from keras_iml.io import atomic_write
-from keras_iml.validation import controls as _controls
 from keras_iml.stats import CORRECTIONS
-from keras_iml.validation import protocol_fields as _fields
 from keras_iml.surrogate import tier as _tier
+from keras_iml.validation import controls as _controls
+from keras_iml.validation import protocol_fields as _fields
 
 __all__ = ["Protocol", "default_methods", "default_metrics"]
 

@@ -4,12 +4,15 @@ It holds DataFrames and dicts only (no model, no arrays of attributions beyond t
 chosen examples), round-trips through JSON, and is what the HTML renderer reads.
 """
 
+from __future__ import annotations
+
 import json
 
 import numpy as np
 import pandas as pd
 
 from keras_iml.io import atomic_write, json_ready
+from keras_iml.types import PathLike
 
 __all__ = ["ValidationReport", "COLUMNS"]
 
@@ -112,7 +115,7 @@ class ValidationReport:
             lambda p: isinstance(p, (bool, np.bool_))).astype(bool)]
 
     @property
-    def undecided(self):
+    def undecided(self) -> pd.DataFrame:
         """Thresholded rows of the methods that the evidence could not decide: too few
         scored sequences for the comparison with placebo to reach significance."""
         rows = self._thresholded()
@@ -121,7 +124,7 @@ class ValidationReport:
         return rows[rows["decidable"].map(lambda v: v is False or v is np.False_ or v == 0.0).astype(bool)]
 
     @property
-    def outcome(self):
+    def outcome(self) -> str:
         """What the run decided: ``"failed"``, ``"inconclusive"`` or ``"passed"``.
 
         * ``"failed"``: a decided row of a method missed its threshold or did not
@@ -143,14 +146,14 @@ class ValidationReport:
         return "passed"
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         """True when the run decided a pass (:attr:`outcome` is ``"passed"``): every
         thresholded row of the methods met its threshold and beat its placebo, and
         the evidence was strong enough to decide each (control arms are not judged)."""
         return self.outcome == "passed"
 
     @property
-    def failed(self):
+    def failed(self) -> pd.DataFrame:
         """Summary rows of the methods that failed their threshold or did not beat placebo."""
         rows = self._judged()
         mask = rows["passed"].map(lambda p: isinstance(p, (bool, np.bool_)) and not p)
@@ -174,7 +177,7 @@ class ValidationReport:
         return "\n".join(lines)
 
     # -- writing -------------------------------------------------------------------------
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """The report as JSON-ready plain data."""
         return json_ready({
             "format": _FORMAT,
@@ -198,7 +201,7 @@ class ValidationReport:
                 k: _frame(v) if isinstance(v, pd.DataFrame) else v for k, v in self.distillation.items()},
         })
 
-    def to_json(self, path):
+    def to_json(self, path: PathLike) -> str:
         """Writes the report to a JSON file (atomically) and returns the path."""
         payload = json.dumps(self.to_dict(), allow_nan=False)
 
@@ -209,7 +212,7 @@ class ValidationReport:
         return atomic_write(path, write)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: dict) -> ValidationReport:
         if data.get("format") != _FORMAT:
             raise ValueError(f"Not a keras_iml validation report. Received format={data.get('format')!r}")
         return cls(
@@ -233,12 +236,12 @@ class ValidationReport:
         )
 
     @classmethod
-    def from_json(cls, path):
+    def from_json(cls, path: PathLike) -> ValidationReport:
         """Reads a report written by :meth:`to_json`."""
         with open(path) as fh:
             return cls.from_dict(json.load(fh))
 
-    def to_html(self, path):
+    def to_html(self, path: PathLike) -> str:
         """Writes a self-contained HTML report (rendered by :mod:`keras_iml.report`)."""
         from keras_iml.report import render_html
 

@@ -1,8 +1,11 @@
 """`keras_iml.validate`: tiered, whole-dataset validation of a model's explanations."""
 
+from __future__ import annotations
+
 import itertools
 import time
 import warnings
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,17 +13,18 @@ import pandas as pd
 import keras
 from keras_iml import _checks
 from keras_iml.engine import inputs as engine_inputs
-from keras_iml.explainer import resolve_cache
 from keras_iml.metrics import Context, NotApplicable
-from keras_iml.stats import auroc_rows, average_precision_rows
 from keras_iml.metrics.base import MetricResult, as_result
 from keras_iml.models.pwm import load_motifs
+from keras_iml.stats import auroc_rows, average_precision_rows
 from keras_iml.surrogate import distill as _distill
 from keras_iml.surrogate import tier as _tier
 from keras_iml.surrogate import truth as _truth
+from keras_iml.trace_cache import resolve_cache
+from keras_iml.types import MethodLike, Options, ProtocolLike, Seed, SequencesLike, TargetLike, Verbose
+from keras_iml.validation import arguments as _arguments
 from keras_iml.validation import controls as _controls
 from keras_iml.validation import evidence as _evidence
-from keras_iml.validation import arguments as _arguments
 from keras_iml.validation import verdict as _verdict
 from keras_iml.validation.hashing import provenance as _provenance
 from keras_iml.validation.protocol import Protocol
@@ -36,10 +40,14 @@ _MISSING = {
 }
 
 
-def validate(model, x, y=None, *, methods=None, ground_truth=None, motifs=None, ensemble=None,
-             protocol=None, batch_size=128, seed=None, verbose="auto", alphabet="ACGT",
-             attributions=None, target=None, logit=False, aux=None, dna_input=None, cache=None,
-             functions=None, names=None):
+def validate(model: keras.Model | None, x: SequencesLike, y: np.ndarray | None = None, *,
+             methods: MethodLike | Sequence[MethodLike] | Mapping[str, Options] | None = None,
+             ground_truth: np.ndarray | None = None, motifs=None,
+             ensemble: Sequence[keras.Model] | None = None, protocol: ProtocolLike = None,
+             batch_size: int = 128, seed: Seed = None, verbose: Verbose = "auto",
+             alphabet: str = "ACGT", attributions=None, target: TargetLike = None,
+             logit: bool = False, aux=None, dna_input=None, cache=None, functions=None,
+             names: Sequence[str] | None = None) -> ValidationReport:
     """Validates a model's explanations over a whole dataset, tier by tier.
 
     Tier 1 (consistency): cross-method agreement, hyper-parameter sensitivity, seed

@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 import keras
-from keras_iml.explainer import TraceCache
+from keras_iml.trace_cache import TraceCache
 
 __all__ = ["ModelPool", "architecture_key"]
 
