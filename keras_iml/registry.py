@@ -88,25 +88,61 @@ def _short(value):
 
 
 class Registry:
-    """Registered classes of one family (attribution methods, or metrics).
+    """Registered plugins of one family: the package's one plugin mechanism.
+
+    Attribution methods, metrics, surrogates, query libraries and control arms
+    register classes (``get`` then builds an instance from a name, a config dict, a
+    class or an instance); zoo families register instances (``plugins="instances"``)
+    and fast paths functions (``plugins="functions"``). Every registry keeps a
+    declared ``priority`` per plugin (:meth:`ordered` lists them highest first) and
+    at most one ``fallback`` (the plugin serving names nobody claims).
 
     Args:
         kind: the family's argument name in messages (``"method"``, ``"metric"``).
-        base: the base class every registered class derives from.
-        check: optional ``check(name, cls)`` raising ValueError for a class that
+        base: the base class every registered plugin derives from (or is an
+            instance of); None for functions.
+        check: optional ``check(name, plugin)`` raising ValueError for a plugin that
             does not declare what the family needs (e.g. a metric's tier).
+        plugins: ``"classes"`` (default), ``"instances"`` or ``"functions"``.
     """
 
-    def __init__(self, kind: str, base: type, check: Callable[[str, type], None] | None = None):
+    def __init__(self, kind: str, base: type | None = None,
+                 check: Callable[[str, object], None] | None = None, *, plugins: str = "classes"):
+        if plugins not in ("classes", "instances", "functions"):
+            raise ValueError(f"`plugins` must be 'classes', 'instances' or 'functions'. Received: {plugins!r}")
         self.kind = kind
         self.base = base
+        self.plugins = plugins
         self._check = check
         self._classes = {}
+        self._priority = {}
+        self._fallback = None
         self._lazy = {}
 
     # -- registration ------------------------------------------------------------------
-    def register(self, name: str) -> Callable[[type], type]:
-        """Class decorator adding a class under ``name``.
+    def _accepts(self, plugin):
+        if self.plugins == "classes":
+            return isinstance(plugin, type) and issubclass(plugin, self.base)
+        if self.plugins == "instances":
+            return isinstance(plugin, self.base)
+        return callable(plugin)
+
+    def _same(self, current, plugin):
+        """Registering again under a name keeps or replaces the plugin of the same
+        origin (a reloaded module); another plugin under a taken name is an error."""
+        if current is plugin:
+            return True
+        if self.plugins == "instances":
+            return type(current) is type(plugin)
+        return self.plugins == "functions"
+
+    def register(self, name: str, *, priority: int = 0, fallback: bool = False) -> Callable:
+        """Decorator adding a plugin under ``name``.
+
+        Args:
+            name: its unique name.
+            priority: plugins with a higher priority come first in :meth:`ordered`.
+            fallback: the plugin also serves names no plugin claims (at most one).
 
         Example:
             >>> @keras_iml.methods.register("my_method")
@@ -117,31 +153,51 @@ class Registry:
         if not isinstance(name, str) or not name:
             raise ValueError(f"A {self.kind} name must be a non-empty string. Received: {name!r}")
 
-        def decorator(cls):
-            if not (isinstance(cls, type) and issubclass(cls, self.base)):
-                raise TypeError(
-                    f"Only subclasses of {self.base.__name__} can be registered as a {self.kind}. "
-                    f"Received: {cls!r}"
-                )
-            if name in self._classes and self._classes[name] is not cls:
+        def decorator(plugin):
+            if not self._accepts(plugin):
+                what = {"classes": "subclasses of", "instances": "instances of"}.get(self.plugins)
+                expected = f"{what} {self.base.__name__}" if what else "callables"
+                raise TypeError(f"Only {expected} can be registered as a {self.kind}. Received: {plugin!r}")
+            if name in self._classes and not self._same(self._classes[name], plugin):
                 raise ValueError(f"A {self.kind} named {name!r} is already registered.")
+            if fallback and self._fallback not in (None, name):
+                raise ValueError(f"The {self.kind} {self._fallback!r} is already the fallback.")
             if self._check is not None:
-                self._check(name, cls)
-            cls.name = name
-            self._classes[name] = cls
-            return cls
+                self._check(name, plugin)
+            if self.plugins == "classes":
+                plugin.name = name
+            self._classes.pop(name, None)  # a replaced plugin is ordered as a new one
+            self._classes[name] = plugin
+            self._priority[name] = int(priority)
+            if fallback:
+                self._fallback = name
+            return plugin
 
         return decorator
 
-    def unregister(self, name: str) -> None:
-        """Removes the class registered under ``name`` (e.g. a plugin a test defined).
+    def unregister(self, name: str):
+        """Removes the plugin registered under ``name`` (e.g. one a test defined); returns it.
 
         Raises:
             ValueError: nothing is registered under ``name``.
         """
         if name not in self._classes:
             raise ValueError(f"No {self.kind} named {name!r} is registered. Received: name={name!r}")
-        del self._classes[name]
+        self._priority.pop(name, None)
+        if self._fallback == name:
+            self._fallback = None
+        return self._classes.pop(name)
+
+    def ordered(self) -> list[tuple[str, object]]:
+        """``[(name, plugin)]``, highest priority first (then in registration order)."""
+        names = list(self._classes)
+        order = sorted(range(len(names)), key=lambda i: (-self._priority[names[i]], i))
+        return [(names[i], self._classes[names[i]]) for i in order]
+
+    @property
+    def fallback(self):
+        """The fallback plugin, or None."""
+        return None if self._fallback is None else self._classes[self._fallback]
 
     def register_lazy(self, name: str, module: str) -> None:
         """Declares that importing ``module`` registers ``name`` (for optional, slow imports)."""

@@ -8,6 +8,8 @@ from keras_iml import dna
 from keras_iml.zoo import families
 import keras_iml.zoo as zoo
 
+from conftest import REPO
+
 
 class Toy(families.Family):
     """A family without files: a one-filter scanner of any length (default 20)."""
@@ -83,3 +85,29 @@ def test_deepbind_fast_paths_are_registered_with_the_family():
     assert "deepbind_windows" in dict(fast_paths.plugins("ism"))
     assert {"deepbind_window_envelope", "deepbind_affine_split"} <= set(
         dict(fast_paths.plugins("path_gradients")))
+
+
+def test_the_catalogue_is_built_from_the_registered_families(shared_dir):
+    """Each family lists its own models; a new family's rows join with nothing edited."""
+    import importlib.util
+
+    from pyjaspar import jaspardb
+
+    from keras_iml.zoo import catalogue
+
+    spec = importlib.util.spec_from_file_location("build_catalogue", REPO / "model_zoo" / "build_catalogue.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+
+    class Listed(Toy):
+        def catalogue_rows(self, shared, jaspar_db):
+            return [{"name": "Toy/x", "family": "Toy", "tf": "CTCF", "supported": "yes"}]
+
+    with families.registered(Listed) as toy:
+        assert toy in dict(families.REGISTRY.ordered()).values()
+        rows = build.catalogue_rows(shared_dir, jaspardb(), [families.get("MPRA-DragoNN"), toy])
+    committed = catalogue.catalogue_row("MPRA-DragoNN/ConvModel")
+    mpra = rows[0]
+    for column in ("name", "family", "type", "input_length", "weights_md5", "license", "notes"):
+        assert str(mpra[column]) == str(committed[column]), column
+    assert rows[1]["name"] == "Toy/x" and len(rows) == 2

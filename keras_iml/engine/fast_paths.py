@@ -34,50 +34,45 @@ Example:
 """
 
 import keras
+from keras_iml.registry import Registry
 
-__all__ = ["HOOKS", "register", "unregister", "plugins", "first", "only_layer", "chain_layers"]
+__all__ = ["HOOKS", "REGISTRIES", "register", "unregister", "plugins", "first", "only_layer",
+           "chain_layers"]
 
 HOOKS = ("path_gradients", "ism", "activation_scale")
 
-_PLUGINS = {hook: [] for hook in HOOKS}
+#: One :class:`~keras_iml.registry.Registry` of plugin functions per hook.
+REGISTRIES = {hook: Registry(f"{hook} fast path", plugins="functions") for hook in HOOKS}
+
+
+def _registry(hook):
+    if hook not in REGISTRIES:
+        raise ValueError(f"`hook` must be one of {HOOKS}. Received: hook={hook!r}")
+    return REGISTRIES[hook]
 
 
 def register(hook, name, priority=0):
-    """Decorator registering ``plugin`` for ``hook`` under ``name``.
+    """Decorator registering ``plugin`` for ``hook`` under ``name`` (registering a name
+    again, as a reloaded module does, replaces the plugin).
 
     Args:
         hook: one of :data:`HOOKS`.
         name: a unique name (recorded in the attributions' parameters when used).
         priority: plugins with a higher priority are tried first.
     """
-    if hook not in _PLUGINS:
-        raise ValueError(f"`hook` must be one of {HOOKS}. Received: hook={hook!r}")
-
-    def decorator(plugin):
-        entries = _PLUGINS[hook]
-        for i, (_, other, _fn) in enumerate(entries):
-            if other == name:
-                entries.pop(i)  # re-registering (a reloaded module) replaces
-                break
-        entries.append((-int(priority), name, plugin))
-        entries.sort(key=lambda e: e[0])
-        return plugin
-
-    return decorator
+    return _registry(hook).register(name, priority=priority)
 
 
 def unregister(hook, name):
     """Removes the plugin ``name`` of ``hook`` (no error when it is not registered)."""
-    if hook not in _PLUGINS:
-        raise ValueError(f"`hook` must be one of {HOOKS}. Received: hook={hook!r}")
-    _PLUGINS[hook] = [e for e in _PLUGINS[hook] if e[1] != name]
+    registry = _registry(hook)
+    if name in registry.loaded():
+        registry.unregister(name)
 
 
 def plugins(hook):
     """``[(name, plugin)]`` registered for ``hook``, in the order they are tried."""
-    if hook not in _PLUGINS:
-        raise ValueError(f"`hook` must be one of {HOOKS}. Received: hook={hook!r}")
-    return [(name, plugin) for _, name, plugin in _PLUGINS[hook]]
+    return _registry(hook).ordered()
 
 
 def first(hook, *args):

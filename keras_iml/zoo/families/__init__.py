@@ -15,6 +15,7 @@ Example:
 
 from keras_iml.registry import import_submodules
 from keras_iml.zoo.families.base import (
+    REGISTRY,
     Family,
     Request,
     family_of,
@@ -29,5 +30,5 @@ from keras_iml.zoo.families.base import (
 
 import_submodules(__name__, __path__, skip=("base",))
 
-__all__ = ["Family", "Request", "family_of", "fixed_length", "get", "kipoi_files", "names",
+__all__ = ["REGISTRY", "Family", "Request", "family_of", "fixed_length", "get", "kipoi_files", "names",
            "register", "registered", "unregister"]

@@ -22,11 +22,11 @@ Example:
 import contextlib
 import dataclasses
 
-__all__ = ["Family", "Request", "register", "unregister", "registered", "get", "names",
+from keras_iml.registry import Registry
+
+__all__ = ["Family", "Request", "REGISTRY", "register", "unregister", "registered", "get", "names",
            "family_of", "kipoi_files", "fixed_length"]
 
-_FAMILIES = {}
-_FALLBACK = {}  # at most one entry: the family serving unregistered groups
 
 
 @dataclasses.dataclass
@@ -62,11 +62,25 @@ class Family:
         needs_spec: whether a Kipoi description must be read even without ``source``.
         options: names of the keyword options ``load`` passes on (in
             ``request.options``; they also key the ``.keras`` cache).
+        catalogue_models: the Kipoi-described models the family lists in the zoo
+            catalogue: zoo name -> ``{"tf": ..., "kind": ..., "note": ...}`` (see
+            :meth:`catalogue_rows`).
     """
 
     name = None
     needs_spec = True
     options = ()
+    catalogue_models = {}
+
+    def catalogue_rows(self, shared, jaspar_db):
+        """The family's rows of ``model_zoo/catalogue.tsv`` (dicts of
+        :data:`keras_iml.zoo.catalogue.COLUMNS`), read from the shared zoo files;
+        ``model_zoo/build_catalogue.py`` joins those of every registered family.
+        By default one :func:`~keras_iml.zoo.catalogue.kipoi_row` per entry of
+        :attr:`catalogue_models`."""
+        from keras_iml.zoo.catalogue import kipoi_row
+
+        return [kipoi_row(shared, jaspar_db, name, **entry) for name, entry in self.catalogue_models.items()]
 
     def resolve(self, request):  # noqa: ARG002 - a family without files
         """The local, verified files a model needs: ``{arg: (path, md5)}``."""
@@ -87,14 +101,22 @@ class Family:
         return f"<zoo family {self.name!r}>"
 
 
+def _check_family(name, family):
+    if not isinstance(family.name, str) or not family.name or "/" in family.name:
+        raise ValueError(f"A family's `name` must be a non-empty string without '/'. "
+                         f"Received: name={family.name!r}")
+
+
+#: The registered families (instances), one of them the fallback.
+REGISTRY = Registry("zoo family", Family, check=_check_family, plugins="instances")
+
+
 def _instance(family):
     if isinstance(family, type) and issubclass(family, Family):
         family = family()
     if not isinstance(family, Family):
         raise TypeError(f"Only Family subclasses or instances can be registered. Received: {family!r}")
-    if not isinstance(family.name, str) or not family.name or "/" in family.name:
-        raise ValueError(f"A family's `name` must be a non-empty string without '/'. "
-                         f"Received: name={family.name!r}")
+    _check_family(family.name, family)
     return family
 
 
@@ -112,14 +134,10 @@ def register(family, *, fallback=False):
         ValueError: another family already holds that name (or the fallback).
     """
     instance = _instance(family)
-    current = _FAMILIES.get(instance.name)
-    if current is not None and type(current) is not type(instance):
-        raise ValueError(f"A zoo family named {instance.name!r} is already registered.")
-    if fallback and _FALLBACK and _FALLBACK["family"].name != instance.name:
-        raise ValueError(f"The zoo family {_FALLBACK['family'].name!r} is already the fallback.")
-    _FAMILIES[instance.name] = instance
-    if fallback:
-        _FALLBACK["family"] = instance
+    current = REGISTRY.loaded().get(instance.name)
+    if current is not None and type(current) is type(instance):
+        instance = current  # the same class again (a reloaded module): kept
+    REGISTRY.register(instance.name, fallback=fallback)(instance)
     return family
 
 
@@ -129,11 +147,8 @@ def unregister(name):
     Raises:
         ValueError: no family has that name.
     """
-    family = get(name)
-    del _FAMILIES[name]
-    if _FALLBACK.get("family") is family:
-        del _FALLBACK["family"]
-    return family
+    get(name)
+    return REGISTRY.unregister(name)
 
 
 @contextlib.contextmanager
@@ -145,7 +160,7 @@ def registered(family, *, fallback=False):
         ...     model = keras_iml.zoo.load("Toy/x")
     """
     instance = _instance(family)
-    if instance.name in _FAMILIES:
+    if instance.name in REGISTRY.loaded():
         raise ValueError(f"A zoo family named {instance.name!r} is already registered.")
     register(instance, fallback=fallback)
     try:
@@ -156,7 +171,7 @@ def registered(family, *, fallback=False):
 
 def names():
     """Sorted names of the registered families."""
-    return sorted(_FAMILIES)
+    return REGISTRY.names()
 
 
 def get(name):
@@ -165,9 +180,10 @@ def get(name):
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
-    if name not in _FAMILIES:
+    families = REGISTRY.loaded()
+    if name not in families:
         raise ValueError(f"Unknown zoo family {name!r}. Known families: {names()}")
-    return _FAMILIES[name]
+    return families[name]
 
 
 def family_of(name, *, fallback=True):
@@ -183,8 +199,8 @@ def family_of(name, *, fallback=True):
             lists the known families.
     """
     group = str(name).strip("/").split("/")[0]
-    if group not in _FAMILIES and fallback and _FALLBACK:
-        return _FALLBACK["family"]
+    if group not in REGISTRY.loaded() and fallback and REGISTRY.fallback is not None:
+        return REGISTRY.fallback
     return get(group)
 
 

@@ -18,6 +18,8 @@ Predictions depend strongly on the DNase level (with 0 every site is unbound).
 The :class:`FactorNet` family loads ``FactorNet/<TF>/<variant>`` zoo names this way.
 """
 
+import pathlib
+
 import numpy as np
 
 import keras
@@ -292,6 +294,30 @@ class FactorNet(Family):
 
     name = "FactorNet"
     options = ("tracks", "meta_features")
+    catalogue_models = {
+        "FactorNet/MAX/onePeak_Unique35_DGF": {"tf": "MAX", "note": (
+            "Keras 1.1, Theano-trained (kernels flipped); DNA input with extra per-base "
+            "mappability (1.0) and DNase (0.1) channels, constant by default or per sequence "
+            "with tracks=: predictions depend on them")},
+        "FactorNet/FOXA1/onePeak_DGF": {"tf": "FOXA1", "note": (
+            "Keras 1.1, Theano-trained (kernels flipped); DNA input with an extra per-base "
+            "DNase (0.1) channel, constant by default or per sequence with tracks=: "
+            "predictions depend on them")},
+    }
+
+    def catalogue_rows(self, shared, jaspar_db):
+        """The two models with weights in the shared files, then every other FactorNet
+        model Kipoi describes (weights only on Zenodo: listed as unavailable)."""
+        from keras_iml.zoo.sources.spec import group_models
+
+        rows = super().catalogue_rows(shared, jaspar_db)
+        for name in group_models(pathlib.Path(shared) / "zoo" / "kipoi-models", "FactorNet"):
+            if name not in self.catalogue_models:
+                rows.append({"name": name, "family": "FactorNet", "model_id": name.split("/", 1)[1],
+                             "tf": name.split("/")[1], "type": "TF", "input_length": 1002,
+                             "alphabet": "ACGT", "license": "MIT", "supported": "weights-unavailable",
+                             "notes": "weights only on Zenodo (not in ../shared); loads when downloaded"})
+        return rows
 
     def resolve(self, request):
         return kipoi_files(request)

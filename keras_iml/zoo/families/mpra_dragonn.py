@@ -12,6 +12,8 @@ class MPRADragoNN(KipoiKeras):
     read from the description's target ``doc`` (``"...: label, label, ..."``)."""
 
     name = "MPRA-DragoNN"
+    catalogue_models = {"MPRA-DragoNN/ConvModel": {
+        "kind": "MPRA", "note": "MPRA regression (12 tasks), not TF binding; no JASPAR mapping"}}
 
     def build(self, request, files):
         model, info = super().build(request, files)

@@ -59,6 +59,11 @@ class DeepBind(Family):
     needs_spec = False
     options = ("window_size", "average")
 
+    def catalogue_rows(self, shared, jaspar_db):
+        from keras_iml.zoo.families.deepbind.listing import deepbind_rows
+
+        return deepbind_rows(shared, jaspar_db)
+
     def resolve(self, request):
         md5 = (request.row or {}).get("weights_md5") or None
         path = request.store.deepbind_params(model_id(request.name), md5=md5)
