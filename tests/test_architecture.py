@@ -51,9 +51,9 @@ LAYERS = [
     ("rendering", "report files from tables (HTML, figures); knows no validation code",
      ["report"]),
     ("validation", "validate(): arms, evidence, verdicts, the ValidationReport", ["validation"]),
-    ("test kit", "the common checks of every plugin, public: keras_iml.testing", ["testing"]),
     ("wrapper", "IMLModel and keras_iml.wrap", ["wrapper"]),
     ("zoo", "published models: sources, families, batch validation", ["zoo"]),
+    ("test kit", "the common checks of every plugin, public: keras_iml.testing", ["testing"]),
     ("entry points", "the demo and the command line", ["demo", "cli", "__main__"]),
 ]
 FLOOR = {unit: k for k, (_, _, units) in enumerate(LAYERS) for unit in units}

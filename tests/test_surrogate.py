@@ -13,6 +13,7 @@ import keras
 import keras_iml
 from keras_iml.models.pwm import pwm_model
 from keras_iml.motifs.pfm import log_odds
+from keras_iml import testing
 from keras_iml.surrogate import distill, libraries, models
 from sklearn.linear_model import Ridge
 
@@ -110,15 +111,7 @@ def test_pairwise_surrogate_exposes_a_motif_pair_interaction():
 
 
 def test_same_seed_same_libraries_and_coefficients_any_batch_size():
-    for name in libraries.names():
-        lib = libraries.get(name, **({"motifs": MOTIFS} if name == "implant" else {}))
-        a = lib.sample(None, 40, np.random.default_rng(5), length=L)
-        b = lib.sample(None, 40, np.random.default_rng(5), length=L)
-        c = lib.sample(None, 40, np.random.default_rng(6), length=L)
-        np.testing.assert_array_equal(a.x, b.x)
-        assert a.design.equals(b.design)
-        assert not np.array_equal(a.x, c.x)
-        assert a.x.dtype == np.float32 and a.x.shape == (40, L, 4) and len(a.design) == 40
+    # (each library's own draws are checked by keras_iml.testing.library_checks below)
     model = make_linear(L, seed=1)
     kw = dict(n_queries=2500, motifs=MOTIFS, verbose=0, seed=7)
     r1 = distill(model, batch_size=512, **kw)
@@ -236,40 +229,18 @@ def test_wrapper_export_alphabet_and_json():
     assert list(summary.surrogate) == ["additive", "kmer"] and summary.r2_mean.notna().all()
 
 
-# -- every registered surrogate: one common suite -------------------------------------------
-def _surrogate(name, **extra):
-    return models.get(name, **({"motifs": MOTIFS} if name == "pairwise" else {}), **extra)
+# -- every registered surrogate and library: the common checks of keras_iml.testing -------
+SURROGATE_CHECKS = [(n, c, f) for n in models.names() for c, f in testing.surrogate_checks(n)]
+LIBRARY_CHECKS = [(n, c, f) for n in libraries.names() for c, f in testing.library_checks(n)]
 
 
-@pytest.mark.parametrize("name", models.names())
-def test_every_surrogate_config_round_trips_and_checks_its_options(name):
-    sur = _surrogate(name)
-    again = type(sur)(**sur.get_config())
-    assert again.get_config() == sur.get_config()
-    with pytest.raises(ValueError, match="alpha"):
-        _surrogate(name, alpha=-1.0).check()
+@pytest.mark.parametrize("name, check_name, check", SURROGATE_CHECKS,
+                         ids=[f"{n}-{c}" for n, c, _ in SURROGATE_CHECKS])
+def test_surrogate(name, check_name, check):
+    check()
 
 
-@pytest.mark.parametrize("name", models.names())
-def test_every_surrogate_fits_a_response_it_can_represent(name):
-    # Copies of an implanted motif plus GC content: every surrogate has features that
-    # move with one or both (position x base, k-mer counts, motif scores), so each must
-    # rank held-out queries well above chance, and fit deterministically.
-    rng = np.random.default_rng(3)
-    q = libraries.get("implant", motifs=MOTIFS).sample(None, 1200, rng, length=L)
-    y = q.design["copies"].to_numpy(float) + 0.15 * q.x[:, :, 1:3].sum((1, 2))
-    weights = np.random.default_rng(4).normal(size=(L, 4))
-    if name == "local_additive":
-        sur = _surrogate(name, n_queries=600)
-        parent = q.x[:1]
-        mutants = libraries.get("mutagenesis", rate=0.1).sample(parent, 600, rng)
-        ym = np.einsum("nlb,lb->n", mutants.x, weights)
-        fit_a = sur.fit(mutants.x[:500], ym[:500])
-        score = fit_a.score(mutants.x[500:], ym[500:])
-        again = _surrogate(name, n_queries=600).fit(mutants.x[:500], ym[:500])
-    else:
-        fit_a = _surrogate(name).fit(q.x[:900], y[:900])
-        score = fit_a.score(q.x[900:], y[900:])
-        again = _surrogate(name).fit(q.x[:900], y[:900])
-    assert score["spearman"] > 0.3, score
-    np.testing.assert_array_equal(fit_a.coef_, again.coef_)
+@pytest.mark.parametrize("name, check_name, check", LIBRARY_CHECKS,
+                         ids=[f"{n}-{c}" for n, c, _ in LIBRARY_CHECKS])
+def test_library(name, check_name, check):
+    check()

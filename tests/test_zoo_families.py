@@ -111,3 +111,41 @@ def test_the_catalogue_is_built_from_the_registered_families(shared_dir):
     for column in ("name", "family", "type", "input_length", "weights_md5", "license", "notes"):
         assert str(mpra[column]) == str(committed[column]), column
     assert rows[1]["name"] == "Toy/x" and len(rows) == 2
+
+
+def _family_checks():
+    from conftest import shared_path
+
+    from keras_iml import testing
+
+    shared = shared_path()
+    source = None if shared is None else shared / "zoo" / "kipoi-models"
+    return [(name, check_name, check) for name in families.names()
+            for check_name, check in testing.family_checks(name, source=source)]
+
+
+FAMILY_CHECKS = _family_checks()
+
+
+@pytest.mark.parametrize("name, check_name, check", FAMILY_CHECKS,
+                         ids=[f"{n}-{c}" for n, c, _ in FAMILY_CHECKS])
+def test_family(name, check_name, check):
+    """Every registered family, through keras_iml.testing.family_checks (its example is
+    loaded where ../shared is present, or where it needs no files)."""
+    check()
+
+
+def test_a_family_written_outside_passes_the_kit_and_a_broken_one_fails_by_name(tmp_path):
+    from keras_iml import testing
+
+    class Checked(Toy):
+        needs_files, needs_spec, example = False, False, "Toy/x"
+
+    class Misnamed(Checked):
+        example = "JASPAR/MA0139.2"  # not one of its own names
+
+    with families.registered(Checked):
+        testing.check_family("Toy", cache_dir=tmp_path)
+    with families.registered(Misnamed):
+        with pytest.raises(AssertionError, match="Toy: check_declarations"):
+            testing.check_family("Toy", cache_dir=tmp_path)

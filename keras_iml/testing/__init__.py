@@ -21,13 +21,23 @@ Example:
 
 Each check is also available alone (``method_checks(name)``,
 ``metric_checks(name)``, ``control_checks(name)`` give ``(check_name, function)``
-pairs) to parametrise a test suite with. Still to come: the checks of surrogates,
-query libraries, zoo families and input kinds.
+pairs) to parametrise a test suite with, as do ``surrogate_checks`` and
+``library_checks`` for distillation's surrogates and query libraries, and
+``family_checks`` for zoo families (their declared ``example`` loaded where its
+files are at hand). Still to come: the checks of input kinds, which are not yet
+plugins.
 """
 
 from keras_iml.testing.control_checks import check_control, control_checks
+from keras_iml.testing.family_checks import check_family, family_checks
 from keras_iml.testing.method_checks import check_method, method_checks
 from keras_iml.testing.metric_checks import check_metric, metric_checks, oracle_runs
+from keras_iml.testing.surrogate_checks import (
+    check_library,
+    check_surrogate,
+    library_checks,
+    surrogate_checks,
+)
 from keras_iml.testing.toys import (
     ORACLE_DECOY,
     ORACLE_SITE,
@@ -40,5 +50,6 @@ from keras_iml.testing.toys import (
 )
 
 __all__ = ["check_method", "method_checks", "check_metric", "metric_checks", "oracle_runs",
-           "check_control", "control_checks", "toy_cnn", "toy_multi_output", "toy_sequences",
+           "check_control", "control_checks", "check_surrogate", "surrogate_checks",
+           "check_library", "library_checks", "check_family", "family_checks", "toy_cnn", "toy_multi_output", "toy_sequences",
            "oracle_pfm", "planted_sites", "seeded_weights", "ORACLE_SITE", "ORACLE_DECOY"]

@@ -62,6 +62,10 @@ class Family:
         needs_spec: whether a Kipoi description must be read even without ``source``.
         options: names of the keyword options ``load`` passes on (in
             ``request.options``; they also key the ``.keras`` cache).
+        example: a zoo name the family loads, to check it with
+            (:func:`keras_iml.testing.check_family`).
+        needs_files: whether its models need files (weights) from a source; one
+            that needs none is checked even without the shared zoo files.
         catalogue_models: the Kipoi-described models the family lists in the zoo
             catalogue: zoo name -> ``{"tf": ..., "kind": ..., "note": ...}`` (see
             :meth:`catalogue_rows`).
@@ -70,6 +74,8 @@ class Family:
     name = None
     needs_spec = True
     options = ()
+    example = None
+    needs_files = True
     catalogue_models = {}
 
     def catalogue_rows(self, shared, jaspar_db):

@@ -293,6 +293,7 @@ class FactorNet(Family):
     default ``aux=``)."""
 
     name = "FactorNet"
+    example = "FactorNet/MAX/onePeak_Unique35_DGF"
     options = ("tracks", "meta_features")
     catalogue_models = {
         "FactorNet/MAX/onePeak_Unique35_DGF": {"tf": "MAX", "note": (

@@ -17,6 +17,8 @@ class JasparPWM(Family):
 
     name = "JASPAR"
     needs_spec = False
+    needs_files = False
+    example = "JASPAR/MA0139.2"
 
     def build(self, request, files):  # noqa: ARG002 - no files
         motif_id = request.name.split("/", 1)[1] if "/" in request.name else request.name

@@ -16,6 +16,7 @@ class KipoiKeras(Family):
     """A Kipoi ``type: keras`` model taking one-hot DNA ``(N, L, 4)``."""
 
     name = "keras"
+    example = "kipoi-example/tal1"
     catalogue_models = {"kipoi-example/tal1": {
         "tf": "TAL1", "note": "Kipoi's small example model (Keras 2.1); not a published model"}}
 

@@ -12,6 +12,7 @@ class MPRADragoNN(KipoiKeras):
     read from the description's target ``doc`` (``"...: label, label, ..."``)."""
 
     name = "MPRA-DragoNN"
+    example = "MPRA-DragoNN/ConvModel"
     catalogue_models = {"MPRA-DragoNN/ConvModel": {
         "kind": "MPRA", "note": "MPRA regression (12 tasks), not TF binding; no JASPAR mapping"}}
 

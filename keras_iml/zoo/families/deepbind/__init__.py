@@ -56,6 +56,7 @@ class DeepBind(Family):
     description's, else 101)."""
 
     name = "DeepBind"
+    example = "DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"
     needs_spec = False
     options = ("window_size", "average")
 
