@@ -35,7 +35,8 @@ PACKAGES = {_module_name(p) for p in ROOT.rglob("__init__.py")}
 #: unit being a subpackage or a top-level module of keras_iml.
 LAYERS = [
     ("ground", "pure numpy helpers and files: no model, no attribution",
-     ["version", "types", "dna", "stats", "registry", "_checks", "genome", "io", "plotting"]),
+     ["version", "types", "schema", "dna", "stats", "registry", "_checks", "genome", "io",
+      "plotting"]),
     ("engine", "one model as a compiled function: targets, backends, traces, seeds, memory",
      ["engine"]),
     ("methods", "attribution methods, and the Attributions they return",

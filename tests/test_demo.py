@@ -10,7 +10,7 @@ import pytest
 from keras_iml import demo, methods
 from keras_iml.cli import main
 from keras_iml.datasets import make_tf_binding
-from keras_iml.validation.report import COLUMNS
+from keras_iml.schema import COLUMNS
 
 
 @pytest.fixture(scope="module")

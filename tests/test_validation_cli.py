@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from keras_iml import cli
-from keras_iml.validation.report import COLUMNS
+from keras_iml.schema import COLUMNS
 
 from test_validation_data import planted, true_model
 

@@ -8,13 +8,8 @@ import math
 
 import pandas as pd
 
-SUMMARY_COLUMNS = ("tier", "metric", "method", "value", "ci_low", "ci_high", "threshold", "passed")
-PER_SEQUENCE_COLUMNS = ("metric", "method", "seq", "value")
-ADVERSE_COLUMNS = ("seq", "method", "metric", "value", "threshold", "reason")
-NOT_RUN_COLUMNS = ("metric", "method", "reason")
-TIERS = ("tier1", "tier2", "tier3")
-TIER_NAMES = {1: "Tier 1 · consistency", 2: "Tier 2 · faithfulness",
-              3: "Tier 3 · biological validity"}
+from keras_iml.schema import REQUIRED, TIERS
+
 
 
 @dataclasses.dataclass
@@ -91,7 +86,7 @@ def read_report(report):
             attribute has the wrong type.
         ValueError: a table lacks a contract column.
     """
-    summary = _frame(report, "summary", SUMMARY_COLUMNS, required=True)
+    summary = _frame(report, "summary", REQUIRED["summary"], required=True)
     verdict = getattr(report, "verdict", None)
     if verdict is None or not isinstance(verdict, pd.DataFrame) or verdict.empty:
         verdict = verdict_from_summary(summary)
@@ -106,7 +101,7 @@ def read_report(report):
     arms = set()
     if "arm" in summary.columns:
         arms = set(summary.loc[~summary["arm"].isin(["method", "pair"]) & summary["arm"].notna(), "method"])
-    per_sequence = _frame(report, "per_sequence", PER_SEQUENCE_COLUMNS)
+    per_sequence = _frame(report, "per_sequence", REQUIRED["per_sequence"])
     curves = {k: (v[~v["method"].isin(arms)] if isinstance(v, pd.DataFrame) and "method" in v else v)
               for k, v in _mapping(report, "curves").items()}
     controls = getattr(report, "controls", None)
@@ -118,9 +113,9 @@ def read_report(report):
         uninformative=tables.get("uninformative"),
         evidence=tables.get("placebo_comparison"),
         per_sequence=per_sequence[~per_sequence["method"].isin(arms)],
-        adverse_events=_frame(report, "adverse_events", ADVERSE_COLUMNS),
+        adverse_events=_frame(report, "adverse_events", REQUIRED["adverse_events"]),
         verdict=verdict,
-        not_run=_frame(report, "not_run", NOT_RUN_COLUMNS),
+        not_run=_frame(report, "not_run", REQUIRED["not_run"]),
         curves=curves,
         matrices=_mapping(report, "matrices"),
         examples=examples,

@@ -11,7 +11,8 @@ import pandas as pd
 from keras_iml.plotting import method_colors
 from keras_iml.report import components as c
 from keras_iml.report import figures
-from keras_iml.report._reading import TIER_NAMES, TIERS, judged, readable
+from keras_iml.report._reading import judged, readable
+from keras_iml.schema import TIER_NAMES, TIERS
 
 TIER_TEXT = (
     "Tier 1 (consistency): do methods, seeds, models of an ensemble and the reverse "

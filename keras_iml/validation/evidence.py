@@ -31,13 +31,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from keras_iml.schema import COLUMNS
 from keras_iml.stats import adjust, aggregate, stable_seed
 
 __all__ = ["compare_with_placebo", "uninformative_rows", "EVIDENCE_COLUMNS"]
 
-EVIDENCE_COLUMNS = ["metric", "method", "placebo", "n", "n_untied", "difference", "diff_ci_low",
-                    "diff_ci_high", "effect_size", "p_value", "p_adjusted", "decidable",
-                    "beats_placebo"]
+EVIDENCE_COLUMNS = COLUMNS["evidence"]
 def _paired(values, placebo, higher_is_better, n_bootstrap, level, seed):
     ok = np.isfinite(values) & np.isfinite(placebo)
     d = (values[ok] - placebo[ok]) * (1.0 if higher_is_better else -1.0)

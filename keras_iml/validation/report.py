@@ -12,20 +12,11 @@ import numpy as np
 import pandas as pd
 
 from keras_iml.io import atomic_write, json_ready
+from keras_iml.schema import COLUMNS, TIERS
 from keras_iml.types import PathLike
 
-__all__ = ["ValidationReport", "COLUMNS"]
+__all__ = ["ValidationReport"]
 
-#: Column layout of the report's tables (a contract with the report renderer).
-COLUMNS = {
-    "summary": ["tier", "metric", "method", "arm", "value", "ci_low", "ci_high", "threshold",
-                "placebo_value", "effect_size", "p_value", "p_adjusted", "beats_placebo",
-                "decidable", "informative", "meets_threshold", "passed"],
-    "per_sequence": ["metric", "method", "arm", "seq", "value"],
-    "adverse_events": ["seq", "method", "metric", "value", "threshold", "reason"],
-    "not_run": ["metric", "method", "reason"],
-}
-TIERS = ["tier1", "tier2", "tier3"]
 _FORMAT = "keras_iml.ValidationReport"
 
 
@@ -83,7 +74,7 @@ class ValidationReport:
         self.summary = _empty("summary") if summary is None else summary
         self.per_sequence = _empty("per_sequence") if per_sequence is None else per_sequence
         self.adverse_events = _empty("adverse_events") if adverse_events is None else adverse_events
-        self.verdict = pd.DataFrame(columns=TIERS) if verdict is None else verdict
+        self.verdict = pd.DataFrame(columns=list(TIERS)) if verdict is None else verdict
         self.controls = pd.DataFrame(columns=["arm", "kind", "matches", "seed"]) if controls is None \
             else controls
         self.not_run = _empty("not_run") if not_run is None else not_run

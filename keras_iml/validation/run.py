@@ -16,6 +16,7 @@ from keras_iml.engine import inputs as engine_inputs
 from keras_iml.metrics import Context, NotApplicable
 from keras_iml.metrics.base import MetricResult, as_result
 from keras_iml.models.pwm import load_motifs
+from keras_iml.schema import COLUMNS
 from keras_iml.stats import auroc_rows, average_precision_rows
 from keras_iml.surrogate import distill as _distill
 from keras_iml.surrogate import tier as _tier
@@ -28,7 +29,7 @@ from keras_iml.validation import evidence as _evidence
 from keras_iml.validation import verdict as _verdict
 from keras_iml.validation.hashing import provenance as _provenance
 from keras_iml.validation.protocol import Protocol
-from keras_iml.validation.report import COLUMNS, ValidationReport
+from keras_iml.validation.report import ValidationReport
 
 __all__ = ["validate"]
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from keras_iml.stats import aggregate as _aggregate
 from keras_iml.stats import bootstrap_ci, stable_seed
-from keras_iml.validation.report import COLUMNS, TIERS
+from keras_iml.schema import COLUMNS, TIERS
 
 __all__ = ["Record", "summarise", "adverse_events", "verdict", "controls_table", "examples",
            "per_sequence", "STATUSES"]
@@ -146,7 +146,7 @@ def verdict(summary, labels):
     so another method enters a method's verdict only through the consensus (a
     median) it is compared with.
     """
-    table = pd.DataFrame("not run", index=pd.Index(list(labels), name="method"), columns=TIERS)
+    table = pd.DataFrame("not run", index=pd.Index(list(labels), name="method"), columns=list(TIERS))
     for label in table.index:
         mine = summary[summary["method"] == label]
         for tier in (1, 2, 3):
@@ -157,7 +157,7 @@ def verdict(summary, labels):
 def controls_table(summary, arms):
     """One row per control arm: its settings and seed, and its verdict per tier."""
     rows = pd.DataFrame([a.row() for a in arms],
-                        columns=["arm", "kind", "expect", "matches", "seed", "description", "config"])
+                        columns=COLUMNS["controls"])
     if rows.empty:
         return rows.assign(**{t: pd.Series(dtype=object) for t in TIERS})
     return rows.join(verdict(summary, rows["arm"]), on="arm")
