@@ -67,12 +67,12 @@ def findings(out_dir):
     from keras_iml.zoo.batch.summary import OUTCOMES, agreement_across_models, verdict_counts
 
     store = ResultsStore(os.path.join(out_dir, "results.sqlite"))
-    models, metrics = store.models(), store.metrics()
+    models, metrics, verdicts = store.models(), store.metrics(), store.verdicts()
     ok = models[models["status"] == "ok"]
     result = {"models": int(len(models)), "ok": int(len(ok))}
     tables = {}
     for prefix in ("verdict", "control"):
-        counts = verdict_counts(models, prefix)
+        counts = verdict_counts(verdicts, models, arms=prefix == "control")
         shares = counts[["method", "tier", "n"]].copy()
         for outcome in OUTCOMES:
             shares[outcome] = [_pct(v, n) for v, n in zip(counts[outcome], counts["n"])]

@@ -330,7 +330,7 @@ def summary_table(report, metrics=("localisation_auroc", "localisation_auprc",
     """A short text table: per method, a few headline metrics and the tier verdicts;
     then the control arms with theirs (a working protocol fails every placebo)."""
     s = report.summary
-    methods = s["arm"] == "method" if "arm" in s else ~s["method"].astype(str).str.contains("|", regex=False)
+    methods = s["arm"] == "method" if "arm" in s else s["metric"].notna()  # older summaries: no arms
     rows = s[s["metric"].isin(metrics) & methods]
     table = rows.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
     table = table[[m for m in metrics if m in table.columns]]

@@ -24,6 +24,7 @@ from keras_iml import dna
 from keras_iml import methods as methods_lib
 from keras_iml.attributions import Attributions
 from keras_iml.engine import backend as backend_lib
+from keras_iml.engine import input_kinds
 from keras_iml.engine import inputs as inputs_lib
 from keras_iml.engine import targets
 from keras_iml.engine.function import InputLayout, ModelFunction
@@ -118,17 +119,20 @@ class Explainer:
 
     def _check_length(self, xb):
         try:
-            shape = tuple(self.model.inputs[self.layout.dna_index].shape)
+            tensor = self.model.inputs[self.layout.dna_index]
+            shape = tuple(tensor.shape)
         except (AttributeError, ValueError, IndexError, TypeError):
             return
         if len(shape) != 3:
             return
         length, channels = shape[1], shape[2]
-        if channels is not None and channels != 4 and length == 4:
-            raise ValueError(
-                "The model expects channels-first input (N, 4, L); keras_iml explains "
-                f"channels-last models (N, L, 4). Received model input shape {shape[1:]}."
-            )
+        if channels is not None and channels != 4:
+            if input_kinds.kind_of(tensor) is not None:
+                return  # another registered kind of input: its adapter gives the length
+            if length == 4:
+                raise ValueError(
+                    "The model expects channels-first input (N, 4, L); keras_iml explains "
+                    f"{input_kinds.describe_kinds()}. Received model input shape {shape[1:]}.")
         if length is not None and xb.shape[1] != length:
             raise ValueError(
                 f"The model takes sequences of length {length}. Received: x.shape={tuple(xb.shape)}"

@@ -11,13 +11,15 @@ TIERS = ("tier1", "tier2", "tier3")
 TIER_NAMES = {1: "Tier 1 · consistency", 2: "Tier 2 · faithfulness",
               3: "Tier 3 · biological validity"}
 
-#: Every column of each table, in order, as a run writes it.
+#: Every column of each table, in order, as a run writes it. A row is about a method
+#: (``arm == "method"``), a control arm (``arm`` its kind, ``method`` its label) or a
+#: pair of methods (``arm == "pair"``, the second in ``partner``).
 COLUMNS = {
-    "summary": ["tier", "metric", "method", "arm", "value", "ci_low", "ci_high", "threshold",
+    "summary": ["tier", "metric", "method", "arm", "partner", "value", "ci_low", "ci_high", "threshold",
                 "placebo_value", "effect_size", "p_value", "p_adjusted", "beats_placebo",
                 "decidable", "informative", "meets_threshold", "passed"],
-    "per_sequence": ["metric", "method", "arm", "seq", "value"],
-    "adverse_events": ["seq", "method", "metric", "value", "threshold", "reason"],
+    "per_sequence": ["metric", "method", "arm", "partner", "seq", "value"],
+    "adverse_events": ["seq", "method", "partner", "metric", "value", "threshold", "reason"],
     "not_run": ["metric", "method", "reason"],
     "evidence": ["metric", "method", "placebo", "n", "n_untied", "difference", "diff_ci_low",
                  "diff_ci_high", "effect_size", "p_value", "p_adjusted", "decidable",

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 import keras
 
 from keras_iml.engine import graph as graph_lib
+from keras_iml.engine import input_kinds
 from keras_iml.explanations import explain as _explain
 from keras_iml.surrogate import distill as _distill
 from keras_iml.trace_cache import TraceCache
@@ -159,7 +160,7 @@ class IMLModel(IMLMixin, keras.Model):
         """The wrapped model, or its one-hot equivalent for a token model (built once)."""
         explained = self.__dict__.get("_iml_explained")
         if explained is None:
-            explained, _ = graph_lib.adapt(self.model, tokens=self.tokens)
+            explained, _ = input_kinds.adapt(self.model, tokens=self.tokens)
             object.__setattr__(self, "_iml_explained", explained)  # not a tracked Keras attribute
         return explained
 

@@ -190,6 +190,7 @@ def test_a_metric_that_random_maps_ace_is_flagged_uninformative():
 def test_paired_comparison_by_hand():
     from keras_iml.metrics import get as get_metric
     from keras_iml.validation.evidence import compare_with_placebo
+    from keras_iml.validation.labels import Label
     from keras_iml.validation.verdict import Record
 
     rng = np.random.default_rng(0)
@@ -198,9 +199,10 @@ def test_paired_comparison_by_hand():
     method[3] = np.nan  # unscored sequences drop out of the pairs
     deletion = get_metric("deletion")  # higher is better
     randomisation = get_metric("randomisation")  # lower is better
-    records = [Record(deletion, "deletion", "m", method), Record(deletion, "deletion", "placebo:m", placebo),
-               Record(randomisation, "randomisation", "m", -method),
-               Record(randomisation, "randomisation", "placebo:m", -placebo)]
+    m, placebo_m = Label("m"), Label("placebo:m", "placebo")
+    records = [Record(deletion, "deletion", m, method), Record(deletion, "deletion", placebo_m, placebo),
+               Record(randomisation, "randomisation", m, -method),
+               Record(randomisation, "randomisation", placebo_m, -placebo)]
     proto = Protocol.from_dict({"base": "quick", "n_bootstrap": 500})
     ev = compare_with_placebo(records, {"m": "placebo:m"}, proto).set_index("metric")
     d = (method - placebo)[np.isfinite(method)]

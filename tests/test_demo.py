@@ -97,7 +97,8 @@ def test_summary_table_lists_methods_and_verdicts():
 
     summary = pd.DataFrame({
         "tier": [3, 3, 1], "metric": ["localisation_auroc"] * 2 + ["spearman"],
-        "method": ["a", "b", "a|b"], "value": [0.91, 0.42, 0.5], "ci_low": np.nan,
+        "method": ["a", "b", "a"], "arm": ["method", "method", "pair"], "partner": [None, None, "b"],
+        "value": [0.91, 0.42, 0.5], "ci_low": np.nan,
         "ci_high": np.nan, "threshold": [0.8, 0.8, np.nan], "passed": [True, False, np.nan]})
     verdict = pd.DataFrame({"tier1": ["pass", "fail"], "tier2": ["not run"] * 2,
                             "tier3": ["pass", "fail"]}, index=["a", "b"])
@@ -106,7 +107,7 @@ def test_summary_table_lists_methods_and_verdicts():
     assert "localisation_auroc" in lines[0] and "tier3" in lines[0]
     assert any(line.startswith("a ") and "0.910" in line and "pass" in line for line in lines)
     assert any(line.startswith("b ") and "0.420" in line and "fail" in line for line in lines)
-    assert "a|b" not in text
+    assert "spearman" not in text and "0.500" not in text  # pairs are not in the table
 
 
 def test_demo_protocol_merges_options_and_records_what_it_leaves_out():

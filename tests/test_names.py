@@ -155,7 +155,7 @@ def named_report():
 def test_names_reach_the_per_sequence_table_and_adverse_events(named_report):
     names, report = named_report
     ps = report.per_sequence
-    assert list(ps.columns[:6]) == ["metric", "method", "arm", "seq", "name", "value"]
+    assert list(ps.columns[:7]) == ["metric", "method", "arm", "partner", "seq", "name", "value"]
     assert ps["seq"].dtype.kind == "i"
     assert (ps["name"] == np.asarray(names, dtype=object)[ps["seq"].to_numpy()]).all()
     ae = report.adverse_events

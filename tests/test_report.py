@@ -36,21 +36,23 @@ def make_report(n=24, length=120, seed=0, motifs=True, model_info=None, reason_s
     ]
     if not full:
         metric_specs = metric_specs[4:5]
-    pairs = [f"{a}|{b}" for i, a in enumerate(METHODS) for b in METHODS[i + 1:]]
+    pairs = [(a, b) for i, a in enumerate(METHODS) for b in METHODS[i + 1:]]
     per_seq, summary, adverse = [], [], []
     for tier, metric, pairwise, threshold in metric_specs:
-        for m_index, method in enumerate(pairs if pairwise else METHODS):
+        for m_index, label in enumerate(pairs if pairwise else METHODS):
+            method, partner = label if pairwise else (label, None)
+            who = {"method": method, "arm": "pair" if pairwise else "method", "partner": partner}
             values = rng.normal(0.55 + 0.1 * m_index, 0.2, n)
-            per_seq += [{"metric": metric, "method": method, "seq": s, "value": v}
+            per_seq += [{"metric": metric, **who, "seq": s, "value": v}
                         for s, v in enumerate(values)]
             value = float(values.mean())
             passed = np.nan if threshold is None else bool(value >= threshold)
-            summary.append({"tier": tier, "metric": metric, "method": method, "value": value,
+            summary.append({"tier": tier, "metric": metric, **who, "value": value,
                             "ci_low": value - 0.05, "ci_high": value + 0.05,
                             "threshold": np.nan if threshold is None else threshold,
                             "passed": passed})
             if threshold is not None:
-                adverse += [{"seq": s, "method": method, "metric": metric, "value": v,
+                adverse += [{"seq": s, "method": method, "partner": partner, "metric": metric, "value": v,
                              "threshold": threshold,
                              "reason": f"{metric} = {v:.3g} below {threshold}{reason_suffix}"}
                             for s, v in enumerate(values) if v < threshold]
@@ -86,7 +88,7 @@ def make_report(n=24, length=120, seed=0, motifs=True, model_info=None, reason_s
     attrs = dict(
         summary=summary,
         per_sequence=pd.DataFrame(per_seq),
-        adverse_events=pd.DataFrame(adverse, columns=["seq", "method", "metric", "value",
+        adverse_events=pd.DataFrame(adverse, columns=["seq", "method", "partner", "metric", "value",
                                                       "threshold", "reason"]),
         verdict=verdict,
         not_run=pd.DataFrame([{"metric": "motif_enrichment", "method": "all",

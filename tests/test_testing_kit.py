@@ -8,7 +8,9 @@ import pytest
 
 import keras_iml
 
+import keras
 from keras_iml import methods, metrics, testing
+from keras_iml.engine import input_kinds
 from keras_iml.validation import controls
 
 
@@ -88,6 +90,53 @@ class ShuffledPositions(controls.Control):
                     attributions=keras_iml.Attributions(values, method=label))
 
 
+class _ChannelsFirstAdapter:
+    """The one-hot equivalent of a model taking channels-first one-hot DNA (N, 4, L)."""
+
+    def __init__(self, model, swap=keras.layers.Permute((2, 1))):
+        self.length = int(model.inputs[0].shape[-1])
+        inputs = keras.Input((self.length, 4))
+        self.model = keras.Model(inputs, model(swap(inputs)))
+
+    def forward(self, logit=False):
+        if logit:
+            raise NotImplementedError("logit of a channels-first model")
+        return self.model
+
+    def describe(self):
+        return {"layout": "channels_first"}
+
+
+class ChannelsFirst(input_kinds.InputKind):
+    """One-hot DNA with the bases on the first axis, (N, 4, L)."""
+
+    description = "channels-first one-hot DNA (N, 4, L)"
+    adapter = _ChannelsFirstAdapter
+
+    def claims(self, tensor):
+        return 3 if len(tensor.shape) == 3 and tensor.shape[1] == 4 and tensor.shape[-1] != 4 else 0
+
+    def adapt(self, model, index, tokens=None):
+        return self.adapter(model)
+
+    def example(self, rng):
+        inputs = keras.Input((4, 10))
+        hidden = keras.layers.Conv1D(3, 3, activation="relu")(keras.layers.Permute((2, 1))(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(hidden)))
+        testing.seeded_weights(model, 1)
+        x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (5, 10))]
+        return model, x, lambda m, onehot: np.asarray(m(np.swapaxes(onehot, 1, 2)))
+
+
+class ChannelsFirstReshaped(ChannelsFirst):
+    """Broken: reshapes (N, L, 4) into (N, 4, L) instead of transposing."""
+
+    description = "channels-first one-hot DNA, reshaped (N, 4, L)"
+
+    def adapter(self, model):
+        return _ChannelsFirstAdapter(model, keras.layers.Reshape((4, int(model.inputs[0].shape[-1]))))
+
+
 class ClaimsPositive(ShuffledPositions):
     """Broken: declares itself right by construction, but knows nothing."""
 
@@ -152,10 +201,32 @@ def test_a_control_arm_from_a_test_file_is_one_class_and_one_registration(regist
                                        "metrics": ["localisation_auroc"], "n_bootstrap": 20})
     row, _ = validate_model("JASPAR/MA0139.2", settings)
     assert row["status"] == "ok", row.get("traceback")
-    assert f"control|{label}|tier3" in row
-    counts = verdict_counts(pd.DataFrame([{**row, f"control|{label}|tier3": "pass"}]), "control")
+    verdicts = pd.DataFrame([{"name": row["name"], **v} for v in row["verdicts"]])
+    mine = verdicts[(verdicts["label"] == label) & (verdicts["tier"] == "tier3")]
+    assert mine[["kind", "expect"]].values.tolist() == [["shuffled_positions", "negative"]]
+    counts = verdict_counts(verdicts.assign(verdict=np.where(verdicts["label"] == label, "pass",
+                                                             verdicts["verdict"])), arms=True)
     mine = counts[(counts["method"] == label) & (counts["tier"] == "tier3")]
     assert list(mine["unexpected models"]) == ["JASPAR/MA0139.2"]  # a negative arm that passed
+
+
+def test_an_input_kind_from_a_test_file_is_one_class_and_one_registration(registered):
+    """A model taking channels-first DNA is explained through it, as the built-in kinds are."""
+    kind = ChannelsFirst()
+    registered(input_kinds.REGISTRY, "channels_first", kind)
+    testing.check_input_kind("channels_first")
+    model, x, forward = kind.example(np.random.default_rng(2))
+    ism = keras_iml.explain(model, x, "ism", verbose=0).values
+    mutant = x.copy()
+    mutant[:, 3] = [0, 0, 1, 0]
+    np.testing.assert_allclose(ism[:, 3, 2], (forward(model, mutant) - forward(model, x))[:, 0], atol=1e-5)
+    assert "channels-first one-hot DNA (N, 4, L)" in input_kinds.describe_kinds()
+
+
+def test_an_input_kind_whose_adapter_is_wrong_fails_by_name(registered):
+    registered(input_kinds.REGISTRY, "channels_first_reshaped", ChannelsFirstReshaped())
+    with pytest.raises(AssertionError, match="channels_first_reshaped: check_adapter_equals_model"):
+        testing.check_input_kind("channels_first_reshaped")
 
 
 def test_a_control_arm_that_cannot_meet_its_expectation_fails_by_name(registered):

@@ -34,11 +34,11 @@ def test_quick_protocol_uses_its_methods_and_every_tier(quick):
 
 def test_report_keeps_every_sequence(quick):
     _, _, report = quick
-    ps = report.per_sequence
-    counts = ps.groupby(["metric", "method"]).size()
+    ps, who = report.per_sequence, ["metric", "method", "partner"]
+    counts = ps.groupby(who, dropna=False).size()
     assert (counts == N).all()
-    assert set(map(tuple, report.summary[["metric", "method"]].to_numpy())) == set(counts.index)
-    for _, group in ps.groupby(["metric", "method"]):
+    assert set(report.summary[who].itertuples(index=False, name=None)) == set(counts.index)
+    for _, group in ps.groupby(who, dropna=False):
         assert sorted(group.seq) == list(range(N))
     assert report.provenance["n_sequences"] == N
 

@@ -61,19 +61,19 @@ def test_passed_and_failed(report):
 
 
 def test_verdict_rules_by_hand():
-    columns = ["tier", "metric", "method", "value", "threshold", "meets_threshold",
+    columns = ["tier", "metric", "method", "partner", "value", "threshold", "meets_threshold",
                "beats_placebo", "informative", "passed"]
     summary = pd.DataFrame(
         [
-            [1, "spearman", "a|b", 0.1, np.nan, np.nan, np.nan, True, np.nan],  # pairs: never judged
-            [1, "spearman_vs_consensus", "a", 0.4, 0.0, True, True, True, True],
-            [2, "deletion", "a", 0.5, 0.0, True, True, True, True],
-            [2, "deletion", "b", -0.5, 0.0, False, False, True, False],
-            [2, "insertion", "b", 0.5, 0.0, True, False, True, False],
-            [1, "spearman_vs_consensus", "b", 0.3, 0.0, True, False, True, False],
-            [3, "localisation_auprc", "a", 0.5, np.nan, np.nan, True, True, np.nan],
-            [3, "localisation_auroc", "c", 0.9, 0.75, True, True, True, True],
-            [1, "ensemble_stability", "c", 0.0, 0.5, True, False, False, False],
+            [1, "spearman", "a", "b", 0.1, np.nan, np.nan, np.nan, True, np.nan],  # pairs: never judged
+            [1, "spearman_vs_consensus", "a", None, 0.4, 0.0, True, True, True, True],
+            [2, "deletion", "a", None, 0.5, 0.0, True, True, True, True],
+            [2, "deletion", "b", None, -0.5, 0.0, False, False, True, False],
+            [2, "insertion", "b", None, 0.5, 0.0, True, False, True, False],
+            [1, "spearman_vs_consensus", "b", None, 0.3, 0.0, True, False, True, False],
+            [3, "localisation_auprc", "a", None, 0.5, np.nan, np.nan, True, True, np.nan],
+            [3, "localisation_auroc", "c", None, 0.9, 0.75, True, True, True, True],
+            [1, "ensemble_stability", "c", None, 0.0, 0.5, True, False, False, False],
         ],
         columns=columns,
     )

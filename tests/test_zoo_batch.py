@@ -173,31 +173,61 @@ def test_results_made_before_the_control_arms_are_migrated_and_read(tmp_path):
     assert np.isnan(rows.loc[("new", "placebo:saliency"), "beats_placebo"])
 
 
+def test_results_with_pairs_as_text_and_verdicts_in_the_row_are_migrated(tmp_path):
+    path = tmp_path / "older.sqlite"
+    row = {"name": "m", "status": "ok", "verdict|saliency|tier1": "pass",
+           "control|positive:ism|tier1": "not above placebo"}
+    with sqlite3.connect(path) as conn:  # the schema before pairs had a partner column
+        conn.executescript(
+            "CREATE TABLE models (name TEXT PRIMARY KEY, family TEXT, tf TEXT, status TEXT NOT NULL,"
+            " reason TEXT, seconds REAL, row_json TEXT NOT NULL, finished TEXT NOT NULL);"
+            "CREATE TABLE metrics (name TEXT NOT NULL, tier INTEGER, metric TEXT NOT NULL,"
+            " method TEXT NOT NULL, value REAL, ci_low REAL, ci_high REAL, threshold REAL,"
+            " passed INTEGER, arm TEXT, PRIMARY KEY (name, metric, method));"
+            "INSERT INTO metrics (name, tier, metric, method, value, arm) VALUES"
+            " ('m', 1, 'spearman', 'saliency|ism', 0.5, 'pair'),"
+            " ('m', 1, 'spearman_vs_consensus', 'positive:ism', 0.9, 'positive_control');")
+        conn.execute("INSERT INTO models VALUES ('m', NULL, NULL, 'ok', '', 1.0, ?, 'x')", (json.dumps(row),))
+    store = ResultsStore(path)
+    metrics = store.metrics().set_index("metric")
+    assert metrics.loc["spearman", ["method", "partner", "arm"]].tolist() == ["saliency", "ism", "pair"]
+    assert metrics.loc["spearman_vs_consensus", ["partner"]].isna().all()
+    verdicts = store.verdicts().set_index("label")
+    assert verdicts.loc["saliency", ["kind", "tier", "verdict"]].tolist() == ["method", "tier1", "pass"]
+    assert verdicts.loc["positive:ism", ["kind", "expect"]].tolist() == ["positive_control", "positive"]
+    ResultsStore(path)  # opening again changes nothing
+    assert len(store.verdicts()) == 2 and len(store.metrics()) == 2
+
+
 def test_zoo_summary_counts_every_verdict_and_the_controls():
     import pandas as pd
 
     from keras_iml.zoo.batch.summary import render_summary, verdict_counts
 
-    models = pd.DataFrame({
-        "name": ["a", "b", "c", "d"], "status": ["ok", "ok", "ok", "failed"],
-        "verdict|saliency|tier1": ["pass", "not above placebo", "fail", None],
-        "control|placebo:saliency|tier1": ["fail", "fail", "not above placebo", None],
-    })
-    counts = verdict_counts(models).set_index(["method", "tier"]).loc[("saliency", "tier1")]
+    models = pd.DataFrame({"name": ["a", "b", "c", "d"], "status": ["ok", "ok", "ok", "failed"]})
+
+    def verdicts(method, placebo, positive=None):
+        rows = [(n, "saliency", "method", None, "tier1", v) for n, v in zip("abcd", method)]
+        rows += [(n, "placebo:saliency", "placebo", "negative", "tier1", v) for n, v in zip("abcd", placebo)]
+        rows += [(n, "positive:ism", "positive_control", "positive", "tier1", v)
+                 for n, v in zip("abcd", positive or [])]
+        return pd.DataFrame(rows, columns=["name", "label", "kind", "expect", "tier", "verdict"])
+
+    table = verdicts(["pass", "not above placebo", "fail", None], ["fail", "fail", "not above placebo", None])
+    counts = verdict_counts(table, models).set_index(["method", "tier"]).loc[("saliency", "tier1")]
     assert (counts["n"], counts["pass"], counts["not above placebo"], counts["fail"]) == (3, 1, 1, 1)
     assert counts["failing models"] == "c"
-    controls = verdict_counts(models, "control")
+    controls = verdict_counts(table, models, arms=True)
     assert controls["method"].tolist() == ["placebo:saliency"] and controls["pass"].item() == 0
     # a placebo that fails is the protocol working, not a finding: no model listed
     assert "failing models" not in controls and controls["unexpected models"].item() == ""
-    models["control|placebo:saliency|tier1"] = ["pass", "fail", "fail", None]
-    models["control|positive:ism|tier1"] = ["pass", "not above placebo", "pass", None]
-    controls = verdict_counts(models, "control").set_index("method")["unexpected models"]
+    table = verdicts(["pass", "not above placebo", "fail", None], ["pass", "fail", "fail", None],
+                     ["pass", "not above placebo", "pass", None])
+    controls = verdict_counts(table, models, arms=True).set_index("method")["unexpected models"]
     assert controls.to_dict() == {"placebo:saliency": "a", "positive:ism": "b"}
     metrics = pd.DataFrame({
         "name": ["a", "a", "b"], "tier": 1, "metric": "spearman", "arm": "pair",
-        "method": ["saliency|ism", "saliency|ism", "saliency|ism"], "value": [0.2, 0.2, 0.6],
-        "threshold": np.nan})
-    html = render_summary(models, metrics)
+        "method": "saliency", "partner": "ism", "value": [0.2, 0.2, 0.6], "threshold": np.nan})
+    html = render_summary(models, metrics, table)
     assert "Verdicts across models" in html and "not above placebo" in html
     assert "Method x method agreement, mean over models" in html

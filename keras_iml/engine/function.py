@@ -27,7 +27,7 @@ import numpy as np
 
 import keras
 from keras_iml.engine import backend as backend_lib
-from keras_iml.engine import graph as graph_lib
+from keras_iml.engine import input_kinds
 from keras_iml.engine import memory
 from keras_iml.engine import targets
 
@@ -81,7 +81,7 @@ class InputLayout:
             return
         shapes = [tuple(t.shape) for t in tensors]
         if dna_input is None:
-            dna = graph_lib.dna_candidates(tensors)  # (N, L, 4), else 2-D integer tokens
+            dna = input_kinds.dna_candidates(tensors)  # (N, L, 4), else 2-D integer tokens
             if len(dna) != 1:
                 raise ValueError(
                     "The model has several inputs; name the one-hot DNA input with "
@@ -163,7 +163,7 @@ class ModelFunction:
         self.gradient_correction = bool(gradient_correction)
         self.backend = backend_lib.current()
         self.inputs = InputLayout(model, dna_input)
-        self.model, self.adapter = graph_lib.adapt(model, self.inputs.dna_index)
+        self.model, self.adapter = input_kinds.adapt(model, self.inputs.dna_index)
         if self.adapter is not None:
             self._forward = self.adapter.forward(self.logit)
         else:

@@ -29,8 +29,11 @@ touching the user's layers (``keras.Model(intermediate_tensor, outputs)`` re-cre
 the graph's nodes on them, and re-wires an original ``keras.Input`` it is given,
 after which the user's model can no longer be saved).
 
+Which input is the DNA and which kind it is are decided by the input kinds
+(:mod:`keras_iml.engine.input_kinds`), whose ``tokens`` kind builds the adapter here.
+
 Example:
-    >>> adapter = token_adapter(token_model)     # None for a one-hot model
+    >>> explained, adapter = input_kinds.adapt(token_model)   # (model, None) for a one-hot model
     >>> adapter.model(dna.one_hot(seqs))         # token_model(tokens) of the same DNA
 """
 
@@ -38,13 +41,14 @@ import numpy as np
 
 import keras
 
-__all__ = ["GraphSlice", "OneHotEmbedding", "TokenAdapter", "adapt", "check_tokens", "dna_candidates",
+__all__ = ["GraphSlice", "OneHotEmbedding", "TokenAdapter", "check_tokens", "describe_tensor",
            "graph_nodes", "logit_head", "model_graph", "output_structure", "producer",
-           "token_adapter", "tokens_to_onehot", "DEFAULT_TOKENS"]
+           "token_adapter", "tokens_to_onehot", "DEFAULT_TOKENS", "ATTACHED"]
 
 #: Token of each base, in alphabet order, unless ``tokens=`` says otherwise.
 DEFAULT_TOKENS = (0, 1, 2, 3)
-_ATTACHED = "_keras_iml_token_adapter"  # the adapter an adapted model carries
+#: The attribute under which an adapted model carries its adapter.
+ATTACHED = "_keras_iml_token_adapter"
 
 
 # -- reading a functional graph --------------------------------------------------------------
@@ -254,7 +258,8 @@ class OneHotEmbedding(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.embedding.output_dim,)
 
 
-def _describe(tensor):
+def describe_tensor(tensor):
+    """``"input 'x' with shape (None, 200)"``: a model input in refusals."""
     return f"input {tensor.name!r} with shape {tuple(tensor.shape)}"
 
 
@@ -296,7 +301,7 @@ class TokenAdapter:
         else:
             model_inputs = _one(new)
         self.model = keras.Model(model_inputs, self._call(self.tail, model_inputs), name=model.name)
-        object.__setattr__(self.model, _ATTACHED, self)  # not a tracked Keras attribute
+        object.__setattr__(self.model, ATTACHED, self)  # not a tracked Keras attribute
         self._logits = None
 
     def _call(self, tail, inputs, **kwargs):
@@ -324,65 +329,35 @@ class TokenAdapter:
         return {"embedding": self.embedding.name, "tokens": list(self.tokens)}
 
 
-def dna_candidates(inputs):
-    """Positions of the inputs that may be the DNA: ``(N, L, 4)`` ones, else 2-D integer ones, else 2-D."""
-    onehot = [i for i, t in enumerate(inputs) if len(t.shape) == 3 and t.shape[-1] == 4]
-    flat = [i for i, t in enumerate(inputs) if len(t.shape) == 2]
-    ints = [i for i in flat if "int" in str(inputs[i].dtype)]
-    return onehot or ints or flat
+def token_adapter(model, dna_index, tokens=None, accepted="integer tokens (N, L) that feed a "
+                  "keras.layers.Embedding directly"):
+    """The :class:`TokenAdapter` of a model whose DNA input (at ``dna_index``) is 2-D.
 
-
-def _dna_index(inputs):
-    """The position of the DNA input: the only input, or the only candidate (else None)."""
-    candidates = [0] if len(inputs) == 1 else dna_candidates(inputs)
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def token_adapter(model, dna_index=None, tokens=None):
-    """The :class:`TokenAdapter` of a model whose DNA input is ``(N, L)`` tokens, else None.
+    The ``tokens`` input kind (:mod:`keras_iml.engine.input_kinds`) calls it; use
+    :func:`keras_iml.engine.input_kinds.adapt` to adapt any model.
 
     Args:
-        model: a Keras model.
-        dna_index: position of the DNA input (None: the only input, or the only
-            ``(N, L, 4)`` / 2-D one).
+        model: a Keras functional or Sequential model.
+        dna_index: position of its DNA input, a ``(N, L)`` tensor.
         tokens: the token of each base (see :func:`check_tokens`).
-
-    Returns:
-        None for a model with a one-hot (or other 3-D or higher) DNA input, a
-        subclassed model (no graph to read) or one whose DNA input cannot be told.
+        accepted: what keras_iml explains, in words, for the refusal.
 
     Raises:
-        ValueError: a 2-D DNA input that does not feed an ``Embedding`` with at least 4
-            tokens directly (it cannot be made one-hot), or ``tokens`` not valid for it.
+        ValueError: the input does not feed an ``Embedding`` with at least 4 tokens
+            directly (it cannot be made one-hot), or ``tokens`` not valid for it.
     """
-    attached = getattr(model, _ATTACHED, None)
-    if attached is not None:
-        return attached
-    graph = model_graph(model)
-    if graph is None:
-        return None
-    inputs, outputs = graph
-    if dna_index is None:
-        dna_index = _dna_index(inputs)
-        if dna_index is None:
-            return None
+    inputs, outputs = model_graph(model)
     dna = inputs[dna_index]
-    if len(dna.shape) != 2:
-        if tokens is not None:
-            raise ValueError(f"`tokens` applies to a model taking integer tokens (N, L). "
-                             f"Received: tokens={tokens!r} for {_describe(dna)}")
-        return None
     users = [n for n in graph_nodes(inputs, outputs) if any(t is dna for t in n.input_tensors)]
     layer = users[0].operation if len(users) == 1 else None
     if not isinstance(layer, keras.layers.Embedding) or len(users[0].input_tensors) != 1:
         names = sorted({n.operation.name for n in users})
         raise ValueError(
-            "keras_iml explains one-hot DNA (N, L, 4), or integer tokens (N, L) that feed a "
-            "keras.layers.Embedding directly; this input feeds "
-            f"{names or 'nothing'}. Received: {_describe(dna)}")
+            f"keras_iml explains {accepted}; this input feeds "
+            f"{names or 'nothing'}. Received: {describe_tensor(dna)}")
     if layer.input_dim < 4:
         raise ValueError(f"The Embedding {layer.name!r} has input_dim={layer.input_dim}; 4 bases "
-                         f"need 4 tokens. Received: {_describe(dna)}")
+                         f"need 4 tokens. Received: {describe_tensor(dna)}")
     ids = check_tokens(tokens)
     if max(ids) >= layer.input_dim:
         raise ValueError(f"`tokens` must be below the Embedding's input_dim={layer.input_dim}. "
@@ -391,12 +366,3 @@ def token_adapter(model, dna_index=None, tokens=None):
         raise ValueError(f"The Embedding {layer.name!r} masks token 0 (mask_zero=True), so no base "
                          f"can be token 0; pass `tokens`. Received: tokens={ids}")
     return TokenAdapter(model, dna_index, users[0], ids)
-
-
-def adapt(model, dna_index=None, tokens=None):
-    """``(model to explain, adapter or None)``: the one-hot equivalent of a token model.
-
-    A model taking one-hot DNA (or a subclassed model) comes back unchanged.
-    """
-    adapter = token_adapter(model, dna_index, tokens)
-    return (model, None) if adapter is None else (adapter.model, adapter)

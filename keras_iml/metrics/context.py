@@ -51,7 +51,6 @@ class Context:
             (columns ``seq, motif_id, start, end, strand, role``), else None.
         motifs: list of ``(label, pfm)`` or None.
         ensemble: list of Keras models or None.
-        real_methods: labels of the protocol's methods (not control arms).
         arm_models: dict label -> the model a control arm explains instead of the
             run's (the randomised-model arm); see :meth:`model_for`.
         protocol: the protocol as a dict.
@@ -85,8 +84,19 @@ class Context:
         self.explain_kwargs = dict(explain_kwargs or {})
         self.cache = TraceCache() if cache is None else cache
         self.arm_models = {}
-        self.real_methods = list(self.methods)
         self.memo = {}
+
+    def extended(self, attributions, methods=None, models=None):
+        """A Context that also holds more maps (label -> ``Attributions``), the methods
+        that made them and, for control arms, the models they explain instead of the
+        run's; this one is not changed. Both share what was derived so far
+        (:attr:`memo`), so nothing is computed twice."""
+        other = object.__new__(Context)
+        other.__dict__.update(self.__dict__)
+        other.attributions = {**self.attributions, **attributions}
+        other.methods = {**self.methods, **(methods or {})}
+        other.arm_models = {**self.arm_models, **(models or {})}
+        return other
 
     # -- shapes and randomness -----------------------------------------------------
     @property
@@ -226,7 +236,7 @@ class Context:
         scaled by its sequence's largest magnitude. Read through :meth:`importance`
         and :meth:`signed` like any method's.
         """
-        key = "consensus-of:" + "|".join(others)
+        key = ("consensus", tuple(others))
         if ("importance", key) not in self.memo:
             ranks = [stats.rankdata(self.importance(o), axis=1) / self.length for o in others]
             self.memo[("importance", key)] = np.median(np.stack(ranks), axis=0)

@@ -32,12 +32,14 @@ class ReportParts:
     controls: pd.DataFrame = None
     uninformative: pd.DataFrame = None
     evidence: pd.DataFrame = None
+    pairs: pd.DataFrame = None
+    pairs_per_sequence: pd.DataFrame = None
 
     @property
     def methods(self):
         """Single (non-pairwise) method names, in order of appearance."""
         names = list(self.verdict.index) + list(self.summary["method"])
-        return [m for m in dict.fromkeys(str(n) for n in names) if "|" not in m]
+        return list(dict.fromkeys(str(n) for n in names))
 
     @property
     def n_sequences(self):
@@ -96,8 +98,9 @@ def read_report(report):
         raise TypeError(
             f"`report.motifs` must be a DataFrame or None. Received: {type(motifs).__name__}"
         )
-    # Control arms are shown in their own section and in the table of every metric;
-    # the per-method figures and counts read the methods' rows only.
+    # Control arms are shown in their own section and in the table of every metric,
+    # pairs of methods in the agreement matrices; the per-method figures and counts
+    # read the methods' rows only.
     arms = set()
     if "arm" in summary.columns:
         arms = set(summary.loc[~summary["arm"].isin(["method", "pair"]) & summary["arm"].notna(), "method"])
@@ -107,12 +110,14 @@ def read_report(report):
     controls = getattr(report, "controls", None)
     tables = _mapping(report, "tables")
     return ReportParts(
-        summary=summary[~summary["method"].isin(arms)],
+        summary=summary[_methods_only(summary, arms)],
+        pairs=_pairs(summary),
+        pairs_per_sequence=_pairs(per_sequence),
         all_summary=summary,
         controls=controls if isinstance(controls, pd.DataFrame) else None,
         uninformative=tables.get("uninformative"),
         evidence=tables.get("placebo_comparison"),
-        per_sequence=per_sequence[~per_sequence["method"].isin(arms)],
+        per_sequence=per_sequence[_methods_only(per_sequence, arms)],
         adverse_events=_frame(report, "adverse_events", REQUIRED["adverse_events"]),
         verdict=verdict,
         not_run=_frame(report, "not_run", REQUIRED["not_run"]),
@@ -126,11 +131,30 @@ def read_report(report):
     )
 
 
+def _methods_only(frame, arms=()):
+    """The rows of a table about the protocol's methods: not a control arm's (by the
+    ``arm`` column, or for older tables the arms' labels), not a pair's."""
+    keep = ~frame["method"].isin(set(arms))
+    if "arm" in frame.columns:
+        keep &= frame["arm"].isna() | (frame["arm"] == "method")
+    if "partner" in frame.columns:
+        keep &= frame["partner"].isna()
+    return keep
+
+
+def _pairs(frame):
+    """The pair rows of a table, each named ``"a vs b"`` in ``method`` for display."""
+    if "partner" not in frame.columns:
+        return frame.iloc[:0]
+    rows = frame[frame["partner"].notna()]
+    return rows.assign(method=rows["method"].astype(str) + " vs " + rows["partner"].astype(str))
+
+
 def verdict_from_summary(summary):
     """Method x tier verdict when a report carries none: a tier passes when every
     thresholded metric of that method passed, fails when one failed, else "not run".
     """
-    single = summary[~summary["method"].astype(str).str.contains("|", regex=False)]
+    single = summary[_methods_only(summary)]
     methods = list(dict.fromkeys(single["method"].astype(str)))
     table = pd.DataFrame("not run", index=pd.Index(methods, name="method"), columns=list(TIERS))
     for (method, tier), rows in single.groupby(["method", "tier"]):

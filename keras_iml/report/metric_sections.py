@@ -35,8 +35,8 @@ def colors_for(parts):
     return method_colors(parts.methods)
 
 
-def _tier_of(parts, metric):
-    tiers = parts.summary.loc[parts.summary["metric"] == metric, "tier"].dropna()
+def _tier_of(summary, metric):
+    tiers = summary.loc[summary["metric"] == metric, "tier"].dropna()
     return int(tiers.iloc[0]) if len(tiers) else None
 
 
@@ -89,16 +89,19 @@ def summary(parts):
 def distributions(parts):
     """Each metric's per-sequence distribution with its aggregate CI, by tier."""
     colors = colors_for(parts)
-    per_seq = parts.per_sequence
-    metrics = list(dict.fromkeys(list(parts.summary["metric"]) + list(per_seq["metric"])))
+    per_seq, summary = parts.per_sequence, parts.summary
+    if parts.pairs is not None and len(parts.pairs):  # the pairs' agreement, beside the methods'
+        per_seq = pd.concat([per_seq, parts.pairs_per_sequence], ignore_index=True)
+        summary = pd.concat([summary, parts.pairs], ignore_index=True)
+    metrics = list(dict.fromkeys(list(summary["metric"]) + list(per_seq["metric"])))
     blocks, by_tier = [], {}
     for metric in metrics:
-        by_tier.setdefault(_tier_of(parts, metric), []).append(metric)
+        by_tier.setdefault(_tier_of(summary, metric), []).append(metric)
     for tier in sorted(by_tier, key=lambda t: (t is None, t)):
         figs = []
         for metric in by_tier[tier]:
             values = per_seq[per_seq["metric"] == metric]
-            rows = parts.summary[parts.summary["metric"] == metric]
+            rows = summary[summary["metric"] == metric]
             if values.empty:
                 figs.append(c.figure(figures.forest(metric, rows, colors),
                                      f"{metric}: no per-sequence values (aggregate only)"))
@@ -191,8 +194,7 @@ def faithfulness(parts):
 def stability(parts):
     """Per-method consistency metrics (ensemble / seed stability, equivariance...)."""
     colors = colors_for(parts)
-    rows = parts.summary[(parts.summary["tier"] == 1)
-                         & ~parts.summary["method"].astype(str).str.contains("|", regex=False)]
+    rows = parts.summary[parts.summary["tier"] == 1]
     figs = [c.figure(figures.forest(metric, group, colors), metric)
             for metric, group in rows.groupby("metric", sort=False)]
     figs += _curve_figures(parts, "stability")

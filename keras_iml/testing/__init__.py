@@ -24,12 +24,13 @@ Each check is also available alone (``method_checks(name)``,
 pairs) to parametrise a test suite with, as do ``surrogate_checks`` and
 ``library_checks`` for distillation's surrogates and query libraries, and
 ``family_checks`` for zoo families (their declared ``example`` loaded where its
-files are at hand). Still to come: the checks of input kinds, which are not yet
-plugins.
+files are at hand) and ``input_kind_checks`` for kinds of model input (their
+declared ``example`` model explained through its one-hot equivalent).
 """
 
 from keras_iml.testing.control_checks import check_control, control_checks
 from keras_iml.testing.family_checks import check_family, family_checks
+from keras_iml.testing.input_kind_checks import check_input_kind, input_kind_checks
 from keras_iml.testing.method_checks import check_method, method_checks
 from keras_iml.testing.metric_checks import check_metric, metric_checks, oracle_runs
 from keras_iml.testing.surrogate_checks import (
@@ -51,5 +52,6 @@ from keras_iml.testing.toys import (
 
 __all__ = ["check_method", "method_checks", "check_metric", "metric_checks", "oracle_runs",
            "check_control", "control_checks", "check_surrogate", "surrogate_checks",
-           "check_library", "library_checks", "check_family", "family_checks", "toy_cnn", "toy_multi_output", "toy_sequences",
+           "check_library", "library_checks", "check_family", "family_checks", "check_input_kind",
+           "input_kind_checks", "toy_cnn", "toy_multi_output", "toy_sequences",
            "oracle_pfm", "planted_sites", "seeded_weights", "ORACLE_SITE", "ORACLE_DECOY"]

@@ -70,7 +70,7 @@ def compare_with_placebo(records, partners, protocol):
     """The evidence table: each (metric row, label) against its placebo partner.
 
     Args:
-        records: the run's ``Record`` objects (pair rows ``"a|b"`` are skipped).
+        records: the run's ``Record`` objects (pair rows are skipped).
         partners: dict label -> placebo label (labels without one are skipped).
         protocol: the run's :class:`Protocol` (``alpha``, ``correction``,
             ``n_bootstrap``, ``ci_level``, ``seed``).
@@ -78,11 +78,12 @@ def compare_with_placebo(records, partners, protocol):
     Returns:
         DataFrame with :data:`EVIDENCE_COLUMNS`.
     """
-    by_key = {(rec.row, rec.method): rec for rec in records}
+    judged = [rec for rec in records if rec.label.judged]
+    by_key = {(rec.row, rec.method): rec for rec in judged}
     rows = []
-    for rec in records:
+    for rec in judged:
         partner = partners.get(rec.method)
-        if "|" in rec.method or partner is None or (rec.row, partner) not in by_key:
+        if partner is None or (rec.row, partner) not in by_key:
             continue
         placebo = by_key[(rec.row, partner)].values
         n, n_untied, diff, low, high, effect, p = _paired(
@@ -110,13 +111,12 @@ def compare_with_placebo(records, partners, protocol):
     return frame
 
 
-def uninformative_rows(records, evidence, kinds, partners, positives=()):
+def uninformative_rows(records, evidence, partners, positives=()):
     """Metric rows that cannot tell a method from placebo on this run, with the reason.
 
     Args:
         records: the run's records.
         evidence: :func:`compare_with_placebo`'s table.
-        kinds: dict label -> ``"method"`` or the arm's kind.
         partners: dict label -> placebo label.
         positives: labels of the positive control arms (right by construction).
 
@@ -124,19 +124,19 @@ def uninformative_rows(records, evidence, kinds, partners, positives=()):
         DataFrame ``metric, placebo_value, methods_value, positive_control, reason``
         (one row per uninformative metric row).
     """
-    values = {}
+    values, methods = {}, {rec.method for rec in records if rec.label.is_method}
     for rec in records:
-        if "|" not in rec.method:
+        if rec.label.judged:
             values.setdefault(rec.row, {})[rec.method] = (aggregate(rec.values, rec.metric.aggregate),
                                                           rec.metric.higher_is_better)
     out = []
     for row, by_label in values.items():
-        methods = [lab for lab in by_label if kinds.get(lab) == "method" and partners.get(lab) in by_label]
-        if not methods:
+        mine = [lab for lab in by_label if lab in methods and partners.get(lab) in by_label]
+        if not mine:
             continue
-        higher = by_label[methods[0]][1]
-        method_value = aggregate([by_label[m][0] for m in methods], "median")
-        placebo_value = aggregate([by_label[partners[m]][0] for m in methods], "median")
+        higher = by_label[mine[0]][1]
+        method_value = aggregate([by_label[m][0] for m in mine], "median")
+        placebo_value = aggregate([by_label[partners[m]][0] for m in mine], "median")
         positive = evidence[(evidence["metric"] == row) & evidence["method"].isin(set(positives))]
         if (positive["beats_placebo"] == True).any():  # noqa: E712 - an object column
             continue  # a positive control shows the metric can detect an effect here

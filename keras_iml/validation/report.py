@@ -93,8 +93,9 @@ class ValidationReport:
         """Summary rows of the methods (not control arms) on informative metrics."""
         rows = self.summary
         if "arm" in rows:
-            rows = rows[(rows["arm"].fillna("method") == "method")
-                        & rows["informative"].map(lambda v: v is not False and v != 0.0)]
+            rows = rows[rows["arm"].fillna("method") == "method"]
+        if "informative" in rows:
+            rows = rows[rows["informative"].map(lambda v: v is not False and v != 0.0).astype(bool)]
         return rows
 
     def _thresholded(self):

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-import itertools
 import time
-import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 import keras
-from keras_iml import _checks
 from keras_iml.engine import inputs as engine_inputs
-from keras_iml.metrics import Context, NotApplicable
-from keras_iml.metrics.base import MetricResult, as_result
-from keras_iml.models.pwm import load_motifs
 from keras_iml.schema import COLUMNS
 from keras_iml.stats import auroc_rows, average_precision_rows
 from keras_iml.surrogate import distill as _distill
 from keras_iml.surrogate import tier as _tier
 from keras_iml.surrogate import truth as _truth
-from keras_iml.trace_cache import resolve_cache
 from keras_iml.types import MethodLike, Options, ProtocolLike, Seed, SequencesLike, TargetLike, Verbose
-from keras_iml.validation import arguments as _arguments
-from keras_iml.validation import controls as _controls
-from keras_iml.validation import evidence as _evidence
-from keras_iml.validation import verdict as _verdict
+from keras_iml.validation import stages as _stages
 from keras_iml.validation.hashing import provenance as _provenance
-from keras_iml.validation.protocol import Protocol
 from keras_iml.validation.report import ValidationReport
 
-__all__ = ["validate"]
-
-_MISSING = {
-    "model": "a model",
-    "ground_truth": "ground_truth= (a motif mask or instance table)",
-    "motifs": "motifs= (JASPAR IDs, PFMs or a MEME file)",
-    "ensemble": "ensemble= (other models of the same task)",
-}
+__all__ = ["validate", "assemble"]
 
 
 def validate(model: keras.Model | None, x: SequencesLike, y: np.ndarray | None = None, *,
@@ -116,197 +98,54 @@ def validate(model: keras.Model | None, x: SequencesLike, y: np.ndarray | None =
         >>> report.verdict
         >>> report.to_html("report.html")
     """
-    proto = Protocol.from_any(protocol)
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
-        proto = proto.replace(seed=int(seed))
-    engine_inputs.check_batch_size(batch_size)
-    x, names = _checks.sequence_names(x, names)
-    x = _checks.as_onehot(x, alphabet, names=names)
-    n = x.shape[0]
-    explain_kwargs = {"target": target, "logit": logit, "batch_size": batch_size, "alphabet": alphabet}
-    cache = resolve_cache(cache, functions)
-    explainer, aux_arrays = None, None
-    if model is not None:
-        if not isinstance(model, keras.Model):
-            raise TypeError(f"`model` must be a keras.Model or None. Received: {type(model).__name__}")
-        explainer = cache.explainer(model, target=target, logit=logit, alphabet=alphabet,
-                                    dna_input=dna_input)
-        aux_arrays = engine_inputs.check_aux(aux, explainer.aux_names, explainer.layout.aux_shapes, n)
-        explainer.predict(x[:1], aux=None if aux_arrays is None else [a[:1] for a in aux_arrays])
-    elif not attributions:
-        raise ValueError("Without a `model`, pass precomputed `attributions`. Received: model=None")
-    precomputed = _arguments.check_attributions(attributions, x)
-    names = _arguments.check_names(names, precomputed, n)
-    specs = _arguments.resolve_methods(methods, proto, precomputed, has_model=model is not None)
-    ctx = Context(
-        x=x, y=_arguments.check_y(y, n), model=model, explainer=explainer, aux=aux_arrays,
-        ground_truth=_arguments.check_ground_truth(ground_truth, x, names),
-        ground_truth_table=ground_truth if isinstance(ground_truth, pd.DataFrame) else None,
-        motifs=load_motifs(motifs), ensemble=_arguments.check_ensemble(ensemble, x, model, explain_kwargs, aux_arrays),
-        protocol=proto.to_dict(), seed=proto.seed, explain_kwargs=explain_kwargs, alphabet=alphabet,
-        methods=specs, cache=cache,
-    )
-    metrics = proto.metric_instances()
-    to_explain = [label for label in specs if label not in precomputed]
-    n_tasks = len(to_explain) + sum(1 if m.pairwise else len(specs) for m in metrics)
-    bar = keras.utils.Progbar(n_tasks, verbose=engine_inputs.check_verbose(verbose, 2),
-                              unit_name="step")
+    inputs = _stages.check_inputs(
+        model, x, y, methods=methods, ground_truth=ground_truth, motifs=motifs, ensemble=ensemble,
+        protocol=protocol, batch_size=batch_size, seed=seed, alphabet=alphabet,
+        attributions=attributions, target=target, logit=logit, aux=aux, dna_input=dna_input,
+        cache=cache, functions=functions, names=names)
+    proto, metrics = inputs.protocol, inputs.protocol.metric_instances()
+    to_explain = [label for label in inputs.methods if label not in inputs.ctx.attributions]
+    n_methods = len(inputs.methods)
+    bar = keras.utils.Progbar(
+        len(to_explain) + sum(1 if m.pairwise else n_methods for m in metrics),
+        verbose=engine_inputs.check_verbose(verbose, 2), unit_name="step")
 
-    out = _Collected()
-    ctx.attributions.update(precomputed)
-    for label in to_explain:
-        _explain_one(ctx, label, out)
-        bar.add(1)
-    real = [label for label in specs if label in ctx.attributions]
-    arms, kinds, partners = _add_control_arms(ctx, proto, out)
-    every = list(real) + [a.label for a in arms]
+    explained = _stages.explain_methods(inputs, bar)
+    arms = _stages.make_arms(explained, proto)
     bar.target = len(to_explain) + sum(
-        1 if m.pairwise else len(every if m.on_control_arms else real) for m in metrics)
-    for metric in metrics:
-        t0 = time.perf_counter()
-        missing = [_MISSING[r] for r in sorted(metric.requires) if r in _MISSING and not _has(ctx, r)]
-        if metric.pairwise:
-            _run_pairwise(ctx, metric, real, every, missing, out)
-            bar.add(1)
-        else:
-            for label in every if metric.on_control_arms else real:
-                _run_metric(ctx, metric, label, missing, out, record=label in real)
-                bar.add(1)
-        out.timings["metrics"][metric.name] = round(time.perf_counter() - t0, 3)
+        1 if m.pairwise else len(arms.labels if m.on_control_arms else arms.methods) for m in metrics)
+    scores = _stages.score(arms, metrics, bar)
+    evidence = _stages.weigh(scores, arms, proto)
+    verdicts = _stages.judge(scores, evidence, arms, inputs)
+    return _with_distillation(inputs, assemble(inputs, arms, scores, evidence, verdicts))
 
-    evidence = _evidence.compare_with_placebo(out.records, partners, proto)
-    uninformative = _evidence.uninformative_rows(out.records, evidence, kinds, partners,
-                                                 {a.label for a in arms if a.expect == "positive"})
-    summary = _verdict.summarise(out.records, proto, kinds, evidence, uninformative)
-    tables = {k: pd.concat(v, ignore_index=True) for k, v in out.tables.items()}
-    tables["uninformative"] = uninformative
-    tables["placebo_comparison"] = evidence
-    return _with_distillation(ctx, proto, ValidationReport(
-        summary=summary,
-        per_sequence=_arguments.with_names(_verdict.per_sequence(out.records, kinds), names),
-        adverse_events=_arguments.with_names(_verdict.adverse_events(
-            [r for r in out.records if kinds.get(r.method, "method") == "method"], proto), names),
-        verdict=_verdict.verdict(summary, specs),
-        controls=_verdict.controls_table(summary, arms),
-        not_run=pd.DataFrame(out.not_run, columns=COLUMNS["not_run"]),
-        curves={k: pd.concat(v, ignore_index=True) for k, v in out.curves.items()},
-        matrices=out.matrices,
-        examples=_arguments.examples_with_names(_verdict.examples(
-            [r for r in out.records if r.method in real], {k: ctx.attributions[k] for k in real}, x, proto,
-            ground_truth=ctx.ground_truth),
-            names),
+
+def assemble(inputs, arms, scores, evidence, verdicts):
+    """The :class:`ValidationReport` of a run's stages (:mod:`keras_iml.validation.stages`)."""
+    ctx, proto = arms.ctx, inputs.protocol
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in scores.tables.items()}
+    tables["uninformative"] = evidence.uninformative
+    tables["placebo_comparison"] = evidence.table
+    return ValidationReport(
+        summary=verdicts.summary,
+        per_sequence=verdicts.per_sequence,
+        adverse_events=verdicts.adverse_events,
+        verdict=verdicts.verdict,
+        controls=verdicts.controls,
+        not_run=_stages.not_run_table(arms.not_run + scores.not_run),
+        curves={k: pd.concat(v, ignore_index=True) for k, v in scores.curves.items()},
+        matrices=scores.matrices,
+        examples=verdicts.examples,
         motifs=tables.pop("motifs", None),
         tables=tables,
         protocol=ctx.protocol,
-        provenance={**_provenance(x, model, proto.seed, ctx.ground_truth, ctx.ensemble),
-                    "methods": {k: _config(v) for k, v in specs.items()},
-                    "controls": [a.row() for a in arms], "seconds": out.timings,
-                    "curve_sections": out.curve_sections},
+        provenance={**_provenance(ctx.x, ctx.model, proto.seed, ctx.ground_truth, ctx.ensemble),
+                    "methods": {k: _config(v) for k, v in inputs.methods.items()},
+                    "controls": [a.row() for a in arms.arms],
+                    "seconds": {"explain": arms.seconds, "metrics": scores.seconds},
+                    "curve_sections": scores.curve_sections},
         model_info=_model_info(ctx, proto),
-    ))
-
-
-def _add_control_arms(ctx, proto, out):
-    """The protocol's control arms, explained into ``ctx``.
-
-    Returns:
-        ``(arms, kinds, partners)``: the :class:`~keras_iml.validation.controls.ControlArm`
-        list, label -> arm kind (``"method"`` for the methods), and label -> its
-        placebo's label (for the labels that have one).
-    """
-    real = [label for label in ctx.real_methods if label in ctx.attributions]
-    arms, not_run = _controls.add_arms(ctx, proto.controls,
-                                       lambda label, seed: _explain_one(ctx, label, out, seed))
-    out.not_run.extend((arm, arm, reason) for arm, reason in not_run)
-    kinds = {**{label: "method" for label in real}, **{a.label: a.kind for a in arms}}
-    return arms, kinds, _controls.partners(arms, real)
-
-
-class _Collected:
-    """What the metrics produced, accumulated over the run."""
-
-    def __init__(self):
-        self.records, self.not_run = [], []
-        self.curves, self.matrices, self.tables = {}, {}, {}
-        self.timings = {"explain": {}, "metrics": {}}
-        self.curve_sections = {}
-
-    def add(self, metric, label, result):
-        for row, values in result.per_sequence.items():
-            self.records.append(_verdict.Record(metric, row, label, values))
-        for name, frame in result.curves.items():
-            self.curves.setdefault(name, []).append(frame)
-            self.curve_sections[name] = metric.curve_section
-        for name, frame in result.tables.items():
-            self.tables.setdefault(name, []).append(frame)
-
-
-def _explain_one(ctx, label, out, seed=None):
-    """Explains ``x`` with one method; a method that cannot run is reported, not raised."""
-    t0 = time.perf_counter()
-    if ctx.model is None:
-        out.not_run.append(("*", label, "no model to explain"))
-        return
-    try:
-        ctx.attributions[label] = ctx.explain(ctx.methods[label], model=ctx.model_for(label), seed=seed)
-    except (ValueError, TypeError, NotImplementedError) as err:
-        warnings.warn(f"Method {label!r} could not explain the model: {err}", stacklevel=3)
-        out.not_run.append(("*", label, f"the method could not explain the model: {err}"))
-    out.timings["explain"][label] = round(time.perf_counter() - t0, 3)
-
-
-def _run_metric(ctx, metric, label, missing, out, record=True):
-    """Scores one label; what cannot run is listed in ``not_run`` (for the methods:
-    a control arm that a metric does not apply to is simply absent from its rows)."""
-    reason = None
-    if missing:
-        reason = "needs " + " and ".join(missing)
-    elif label not in ctx.attributions:
-        reason = "no attributions (the method did not run)"
-    elif "method" in metric.requires and ctx.methods.get(label) is None:
-        reason = "the method cannot be re-run (attributions given precomputed)"
-    if reason is None:
-        try:
-            out.add(metric, label, as_result(metric, metric.compute(ctx, label), ctx.n))
-            return
-        except NotApplicable as err:
-            reason = str(err)
-    if record:
-        out.not_run.append((metric.name, label, reason))
-
-
-def _has(ctx, requirement):
-    if requirement == "model":
-        return ctx.model is not None
-    return getattr(ctx, requirement) is not None
-
-
-def _run_pairwise(ctx, metric, labels, every, missing, out):
-    """The method x method matrix of ``labels`` (pair rows, shown, not judged), and each
-    of ``every`` against the consensus of the other real methods (the judged row)."""
-    if missing:
-        out.not_run.append((metric.name, "all", "needs " + " and ".join(missing)))
-        return
-    if len(labels) < 2:
-        out.not_run.append((metric.name, "all", "needs at least two methods with attributions"))
-        return
-    name = metric.matrix_name()
-    for label in every:
-        others = [o for o in labels if o != label]
-        result = as_result(metric, metric.compute_pair(ctx, label, ctx.consensus(label, others)), ctx.n)
-        out.add(metric, label, MetricResult({f"{name}_vs_consensus": result.per_sequence[name]}))
-    matrix = pd.DataFrame(np.nan, index=labels, columns=labels)
-    for a, b in itertools.combinations(labels, 2):
-        result = as_result(metric, metric.compute_pair(ctx, a, b), ctx.n)
-        out.add(metric, f"{a}|{b}", result)
-        values = result.per_sequence[name]
-        agg = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
-        matrix.loc[a, b] = matrix.loc[b, a] = agg
-    for label in labels:
-        matrix.loc[label, label] = metric.self_value
-    out.matrices[name] = matrix
+    )
 
 
 def _config(method):
@@ -344,9 +183,10 @@ def _model_info(ctx, proto):
     return info
 
 
-def _with_distillation(ctx, proto, report):
+def _with_distillation(inputs, report):
     """The protocol's distillation tier (:mod:`keras_iml.surrogate`) added to ``report``:
     ``report.distillation``, its findings as adverse events, its time in provenance."""
+    ctx, proto = inputs.ctx, inputs.protocol
     if proto.distill is None:
         return report
     reason = "no model to distil" if ctx.model is None else (

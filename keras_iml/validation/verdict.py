@@ -8,46 +8,54 @@ import pandas as pd
 from keras_iml.stats import aggregate as _aggregate
 from keras_iml.stats import bootstrap_ci, stable_seed
 from keras_iml.schema import COLUMNS, TIERS
+from keras_iml.validation.labels import Label
 
 __all__ = ["Record", "summarise", "adverse_events", "verdict", "controls_table", "examples",
            "per_sequence", "STATUSES"]
 
 
 class Record:
-    """Per-sequence scores of one summary row (a metric row for a method or a pair)."""
+    """Per-sequence scores of one summary row: a metric row (``row``) of ``metric`` for
+    a :class:`~keras_iml.validation.labels.Label` (a method, a control arm or a pair)."""
 
-    def __init__(self, metric, row, method, values):
+    def __init__(self, metric, row, label, values):
+        if not isinstance(label, Label):
+            raise TypeError(f"`label` must be a Label. Received: label={label!r}")
         self.metric = metric
         self.row = row
-        self.method = method
+        self.label = label
         self.values = values
+
+    @property
+    def method(self):
+        return self.label.method
 
 
 def _passes(value, threshold, higher_is_better):
     return value >= threshold if higher_is_better else value <= threshold
 
 
-def summarise(records, protocol, kinds=None, evidence=None, uninformative=None):
+def summarise(records, protocol, evidence=None, uninformative=None):
     """The summary DataFrame (one row per record) with aggregates, bootstrap CIs and
     the comparison with placebo.
 
     ``passed`` is the threshold (where there is one) and, for a row with a placebo
-    partner, beating it (``beats_placebo``). Pair rows (``"a|b"``) are the
-    method x method matrix: shown, never judged (``passed`` NaN).
+    partner, beating it (``beats_placebo``). Pair rows (``arm == "pair"``, the other
+    method in ``partner``) are the method x method matrix: shown, never judged
+    (``passed`` NaN).
     """
-    kinds = kinds or {}
     evidence = evidence if evidence is not None else pd.DataFrame(columns=["metric", "method"])
     found = {(r["metric"], r["method"]): r for r in evidence.to_dict("records")}
     weak = set() if uninformative is None else set(uninformative["metric"])
     rows = []
     for rec in records:
-        pair = "|" in rec.method
+        judged = rec.label.judged
         value, low, high = bootstrap_ci(
             rec.values, rec.metric.aggregate, protocol.n_bootstrap, protocol.ci_level,
-            seed=stable_seed(protocol.seed, rec.row, rec.method),
+            seed=stable_seed(protocol.seed, rec.row, *_key(rec.label)),
         )
-        threshold = None if pair else protocol.threshold(rec.metric.name, rec.row)
-        ev = found.get((rec.row, rec.method), {})
+        threshold = protocol.threshold(rec.metric.name, rec.row) if judged else None
+        ev = found.get((rec.row, rec.method), {}) if judged else {}
         beats = ev.get("beats_placebo", np.nan)
         meets = passed = np.nan
         if threshold is not None and np.isfinite(value):
@@ -56,11 +64,11 @@ def summarise(records, protocol, kinds=None, evidence=None, uninformative=None):
                 passed = meets and bool(beats)
         placebo_value = np.nan
         if ev:
-            placebo = next((r for r in records if r.row == rec.row and r.method == ev["placebo"]), None)
+            placebo = next((r for r in records if r.row == rec.row and r.label.judged
+                            and r.method == ev["placebo"]), None)
             placebo_value = np.nan if placebo is None else _aggregate(placebo.values, rec.metric.aggregate)
         rows.append({
-            "tier": int(rec.metric.tier), "metric": rec.row, "method": rec.method,
-            "arm": "pair" if pair else kinds.get(rec.method, "method"),
+            "tier": int(rec.metric.tier), "metric": rec.row, **_who(rec.label),
             "value": value, "ci_low": low, "ci_high": high,
             "threshold": np.nan if threshold is None else float(threshold),
             "placebo_value": placebo_value, "effect_size": ev.get("effect_size", np.nan),
@@ -76,14 +84,23 @@ def summarise(records, protocol, kinds=None, evidence=None, uninformative=None):
     return frame
 
 
-def per_sequence(records, kinds=None):
+def _who(label):
+    """A label's table columns (an absent partner as NaN, as a table read back has it)."""
+    fields = label.fields()
+    return {**fields, "partner": np.nan if fields["partner"] is None else fields["partner"]}
+
+
+def _key(label):
+    """The seed key of a label's rows: its method, and its partner for a pair."""
+    return (label.method,) if label.partner is None else (label.method, label.partner)
+
+
+def per_sequence(records):
     """Long DataFrame of every per-sequence score (NaN kept: nothing is dropped)."""
     if not records:
         return pd.DataFrame(columns=COLUMNS["per_sequence"])
-    kinds = kinds or {}
     parts = [
-        pd.DataFrame({"metric": rec.row, "method": rec.method,
-                      "arm": "pair" if "|" in rec.method else kinds.get(rec.method, "method"),
+        pd.DataFrame({"metric": rec.row, **_who(rec.label),
                       "seq": np.arange(len(rec.values)), "value": rec.values})
         for rec in records
     ]
@@ -91,7 +108,8 @@ def per_sequence(records, kinds=None):
 
 
 def adverse_events(records, protocol):
-    """Every (sequence, method, metric) whose score fails its per-sequence threshold."""
+    """Every (sequence, method or pair, metric) whose score fails its per-sequence
+    threshold."""
     parts = []
     for rec in records:
         threshold = protocol.threshold(rec.metric.name, rec.row, adverse=True)
@@ -102,7 +120,7 @@ def adverse_events(records, protocol):
                                                  rec.metric.higher_is_better))
         if bad.size:
             parts.append(pd.DataFrame({
-                "seq": bad, "method": rec.method, "metric": rec.row,
+                "seq": bad, "method": rec.method, "partner": _who(rec.label)["partner"], "metric": rec.row,
                 "value": rec.values[bad], "threshold": float(threshold),
                 "reason": [rec.metric.adverse_reason(rec.row, float(v), float(threshold))
                            for v in rec.values[bad]],
@@ -148,7 +166,8 @@ def verdict(summary, labels):
     """
     table = pd.DataFrame("not run", index=pd.Index(list(labels), name="method"), columns=list(TIERS))
     for label in table.index:
-        mine = summary[summary["method"] == label]
+        mine = summary[(summary["method"] == label)
+                       & (summary["partner"].isna() if "partner" in summary else True)]
         for tier in (1, 2, 3):
             table.loc[label, f"tier{tier}"] = _tier_status(mine[mine["tier"] == tier])
     return table
@@ -204,7 +223,7 @@ def examples(records, attributions, x, protocol, ground_truth=None):
             picks.append((int(seq), label, f"random sample (seed {protocol.seed})"))
     by_row = {}
     for rec in records:
-        if "|" in rec.method or protocol.threshold(rec.metric.name, rec.row) is None:
+        if not rec.label.judged or protocol.threshold(rec.metric.name, rec.row) is None:
             continue
         if rec.method in attributions and np.isfinite(rec.values).any():
             by_row.setdefault(rec.row, []).append(rec)

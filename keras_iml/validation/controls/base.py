@@ -127,8 +127,6 @@ class Control(Configurable):
 def _check_control(name, cls):
     if cls.expect not in EXPECT:
         raise ValueError(f"Control {name!r}: `expect` must be one of {EXPECT}. Received: {cls.expect!r}")
-    if ":" in name:
-        raise ValueError(f"A control arm's name cannot hold ':' (it starts its labels). Received: {name!r}")
 
 
 REGISTRY = Registry("control arm", Control, check=_check_control)
@@ -139,14 +137,19 @@ names = REGISTRY.names
 
 @dataclasses.dataclass
 class ArmRun:
-    """What an arm sees while it is made: the run's Context, the methods that ran,
-    the arms made so far; :meth:`add` is the one way an arm enters the run.
+    """What an arm sees while it is made: the run's Context (read only), the methods
+    that ran, the arms made so far; :meth:`add` is the one way an arm enters the run.
 
     Attributes:
-        ctx: the run's :class:`keras_iml.metrics.Context`.
+        ctx: the run's :class:`keras_iml.metrics.Context` (the methods explained).
         real: labels of the protocol's methods that have attributions.
+        explain: ``explain(label, method, model, seed)`` -> ``Attributions``, or None
+            when the method could not explain the model (the runner records why).
         arms: the arms made so far.
         not_run: ``(arm label, reason)`` of the arms that could not be made.
+        attributions: arm label -> its maps.
+        methods: arm label -> the method that made its maps (None: given as maps).
+        models: arm label -> the model the arm explains instead of the run's.
     """
 
     ctx: object
@@ -154,25 +157,32 @@ class ArmRun:
     explain: object
     arms: list = dataclasses.field(default_factory=list)
     not_run: list = dataclasses.field(default_factory=list)
+    attributions: dict = dataclasses.field(default_factory=dict)
+    methods: dict = dataclasses.field(default_factory=dict)
+    models: dict = dataclasses.field(default_factory=dict)
 
     @property
     def seed(self):
         return self.ctx.seed
 
+    @property
+    def maps(self):
+        """Label -> attributions of the methods and of the arms made so far."""
+        return {**self.ctx.attributions, **self.attributions}
+
     def add(self, arm, *, method=None, attributions=None, model=None):
         """Adds ``arm``: its ``attributions`` as given, or ``method`` explaining ``model``
         (the run's when None) with the arm's seed. An arm whose method could not
         explain the model is left out (the runner records why)."""
-        ctx = self.ctx
-        ctx.methods[arm.label] = method
+        if attributions is None:
+            attributions = self.explain(arm.label, method, model, arm.seed)
+        if attributions is None:
+            return
+        self.attributions[arm.label] = attributions
+        self.methods[arm.label] = method
         if model is not None:
-            ctx.arm_models[arm.label] = model
-        if attributions is not None:
-            ctx.attributions[arm.label] = attributions
-        else:
-            self.explain(arm.label, arm.seed)
-        if arm.label in ctx.attributions:
-            self.arms.append(arm)
+            self.models[arm.label] = model
+        self.arms.append(arm)
 
     def skip(self, label, reason):
         self.not_run.append((label, reason))
@@ -223,19 +233,20 @@ def check_controls(controls):
 
 
 def add_arms(ctx, controls, explain):
-    """Makes the control arms of ``controls`` into the run's Context.
+    """Makes the control arms of ``controls``.
 
     Args:
-        ctx: the run's :class:`keras_iml.metrics.Context`, its methods explained.
+        ctx: the run's :class:`keras_iml.metrics.Context`, its methods explained
+            (read, never changed).
         controls: normalised ``controls`` (:func:`check_controls`).
-        explain: ``explain(label, seed)`` explaining one label of ``ctx.methods`` into
-            ``ctx.attributions`` (the runner's, which records failures as not run).
+        explain: ``explain(label, method, model, seed)`` -> ``Attributions`` or None
+            (the runner's, which records failures as not run).
 
     Returns:
-        ``(arms, not_run)``: list of :class:`ControlArm`, and ``(arm, reason)`` pairs
-        for arms that could not be made.
+        the :class:`ArmRun`: its ``arms`` (list of :class:`ControlArm`), their
+        ``attributions``, ``methods`` and ``models``, and ``not_run``.
     """
-    run = ArmRun(ctx, [label for label in ctx.real_methods if label in ctx.attributions], explain)
+    run = ArmRun(ctx, [label for label in ctx.methods if label in ctx.attributions], explain)
     chosen = [(REGISTRY.get_class(name), value) for name, value in controls.items() if value]
     for cls, value in sorted(chosen, key=lambda item: item[0].order):
         if cls.needs_model and ctx.model is None:
@@ -246,7 +257,7 @@ def add_arms(ctx, controls, explain):
         REGISTRY.get(cls.name, **(value if isinstance(value, dict) else {})).make(run)
         for arm in run.arms[before:]:
             arm.expect, arm.control = cls.expect, cls.name
-    return run.arms, run.not_run
+    return run
 
 
 def partners(arms, real):
@@ -259,7 +270,7 @@ def partners(arms, real):
     return out
 
 
-def expectation(label):
-    """``"negative"``/``"positive"`` for an arm's label (None for a method's)."""
-    name = label.partition(":")[0] if isinstance(label, str) and ":" in label else None
-    return REGISTRY.get_class(name).expect if name in REGISTRY else None
+def expectation(control):
+    """``"negative"``/``"positive"``: what the registered arm ``control`` (a
+    :class:`Control`'s name) expects; None for a name that is not registered."""
+    return REGISTRY.get_class(control).expect if control in REGISTRY else None

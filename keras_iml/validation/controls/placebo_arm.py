@@ -18,16 +18,16 @@ class Placebo(Control):
     comparator = True
 
     def make(self, run):
-        ctx = run.ctx
+        ctx, maps = run.ctx, run.maps
         bases = list(run.real) + [a.matches for a in run.arms if a.matches not in run.real]
         sources = {**{label: label for label in run.real},
                    **{a.matches: a.label for a in run.arms if a.matches not in run.real}}
         for base in dict.fromkeys(bases):
             label = f"placebo:{base}"
-            if label in ctx.attributions:
+            if label in maps:
                 continue
             seed = stable_seed(ctx.seed, "placebo", base)
-            method = match_placebo(ctx.attributions[sources[base]], ctx.x, seed=seed)
+            method = match_placebo(maps[sources[base]], ctx.x, seed=seed)
             run.add(ControlArm(
                 label, self.kind, base, seed,
                 f"model-independent noise matched to {base}'s smoothness (Gaussian s.d. "

@@ -20,14 +20,14 @@ __all__ = ["Dispatcher", "architecture_hints"]
 def architecture_hints(names, path=None):
     """``name -> hint``: models with equal hints are expected to share an architecture.
 
-    From the catalogue's ``family`` and ``variant`` columns (e.g. ``DeepBind|rc=1;
-    avg=0;hidden=0;m=20``); a name outside the catalogue is its own group.
+    From the catalogue's ``family`` and ``variant`` columns (e.g. ``("DeepBind", "rc=1;
+    avg=0;hidden=0;m=20")``); a name outside the catalogue is its own group.
     """
     try:
         table = read_catalogue(path)
     except (OSError, ValueError):
         return {name: name for name in names}
-    variant = dict(zip(table["name"], table["family"].astype(str) + "|" + table["variant"].astype(str)))
+    variant = dict(zip(table["name"], zip(table["family"].astype(str), table["variant"].astype(str))))
     return {name: variant.get(name, name) for name in names}
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from keras_iml.report import components as c
-from keras_iml.validation import controls
 
 __all__ = ["write_summary", "render_summary", "summary_sections"]
 
@@ -40,23 +39,26 @@ OUTCOMES = ("pass", "not above placebo", "fail", "inconclusive", "not run")
 _COLOURS = ("#1a7f37", "#d4a72c", "#b42318", "#8c8c8c", "#d0d7de")
 
 
-def _unexpected(label, prefix, values):
-    """Which models' verdicts are a finding for this label: a method's failures; a
-    negative control arm's passes; a positive control's failures or misses of placebo
-    (what an arm expects is declared by its class: :mod:`keras_iml.validation.controls`)."""
-    if prefix != "control":
+def _unexpected(expect, arms, values):
+    """Which models' verdicts are a finding: a method's failures; a negative control
+    arm's passes; a positive control's failures or misses of placebo (what an arm
+    expects is declared by its class: :mod:`keras_iml.validation.controls`)."""
+    if not arms:
         return values == "fail"
-    if controls.expectation(label) == "positive":
+    if expect == "positive":
         return values.isin(["fail", "not above placebo"])
     return values == "pass"
 
 
-def verdict_counts(models, prefix="verdict"):
+def verdict_counts(verdicts, models=None, arms=False):
     """Per method (or control arm) and tier: how many models get each verdict.
 
     Args:
-        models: one row per model with ``"<prefix>|<label>|<tier>"`` columns.
-        prefix: ``"verdict"`` (the methods) or ``"control"`` (the control arms).
+        verdicts: long table of verdicts (``ResultsStore.verdicts()``: ``name, label,
+            kind, expect, tier, verdict``).
+        models: optional table of models (``name, status``): only models whose
+            status is ``"ok"`` are counted.
+        arms: False for the methods, True for the control arms.
 
     Returns:
         DataFrame ``method, tier, n, pass, not above placebo, fail, inconclusive,
@@ -64,17 +66,23 @@ def verdict_counts(models, prefix="verdict"):
         the methods; for the control arms ``unexpected models``, those where a
         placebo or randomised-model arm passed, or a positive control did not.
     """
-    listed = "unexpected models" if prefix == "control" else "failing models"
+    listed = "unexpected models" if arms else "failing models"
+    columns = ["method", "tier", "n", *OUTCOMES, listed]
+    if verdicts is None or not len(verdicts):
+        return pd.DataFrame(columns=columns)
+    mine = verdicts[(verdicts["kind"] != "method") if arms else (verdicts["kind"] == "method")]
+    if models is not None and len(models) and "status" in models:
+        mine = mine[mine["name"].isin(set(models.loc[models["status"] == "ok", "name"]))]
     rows = []
-    for column in sorted(c for c in models.columns if str(c).startswith(prefix + "|")):
-        _, label, tier = column.split("|", 2)
-        ok = models["status"] == "ok" if "status" in models else slice(None)
-        values = models.loc[ok, column].fillna("not run")
+    for (label, tier), group in mine.groupby(["label", "tier"], sort=True):
+        values = group["verdict"].fillna("not run")
         row = {"method": label, "tier": tier, "n": int(len(values))}
         row.update({k: int((values == k).sum()) for k in OUTCOMES})
-        row[listed] = ", ".join(str(n) for n in models.loc[ok].loc[_unexpected(label, prefix, values), "name"])
+        expect = group["expect"].dropna()
+        found = _unexpected(expect.iloc[0] if len(expect) else None, arms, values)
+        row[listed] = ", ".join(str(n) for n in group.loc[found, "name"])
         rows.append(row)
-    return pd.DataFrame(rows, columns=["method", "tier", "n", *OUTCOMES, listed])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _shares_figure(counts, title):
@@ -101,24 +109,26 @@ def _shares_figure(counts, title):
 
 def agreement_across_models(metrics, metric="spearman"):
     """Method x method mean (over models) of a pairwise agreement metric's aggregates."""
-    pairs = metrics[(metrics["metric"] == metric) & metrics["method"].str.contains("|", regex=False)]
+    if "partner" not in metrics:
+        return None
+    pairs = metrics[(metrics["metric"] == metric) & metrics["partner"].notna()]
     if pairs.empty:
         return None
-    mean = pairs.groupby("method")["value"].mean()
-    labels = sorted({p for pair in mean.index for p in pair.split("|")})
+    mean = pairs.groupby(["method", "partner"])["value"].mean()
+    labels = sorted(set(pairs["method"]) | set(pairs["partner"]))
     matrix = pd.DataFrame(1.0, index=labels, columns=labels)
-    for pair, value in mean.items():
-        a, b = pair.split("|")
+    for (a, b), value in mean.items():
         matrix.loc[a, b] = matrix.loc[b, a] = value
     return matrix
 
 
-def summary_sections(models, metrics):
+def summary_sections(models, metrics, verdicts=None):
     """The page's sections (:class:`keras_iml.report.components.Section`).
 
     Args:
         models: DataFrame, one row per model (``ResultsStore.models()``).
         metrics: long DataFrame of metric rows (``ResultsStore.metrics()``).
+        verdicts: long DataFrame of verdicts (``ResultsStore.verdicts()``).
     """
     n = len(models)
     counts = models["status"].value_counts().sort_index() if n else pd.Series(dtype=int)
@@ -129,15 +139,15 @@ def summary_sections(models, metrics):
         f"{n} models; " + ", ".join(f"{k}: {v}" for k, v in counts.items())
         + f". Total model time {total} s (median {median} s per model)."
     )
-    verdicts = verdict_counts(models) if n else verdict_counts(pd.DataFrame())
-    controls = verdict_counts(models, "control") if n else verdict_counts(pd.DataFrame(), "control")
+    counts = verdict_counts(verdicts, models)
+    controls = verdict_counts(verdicts, models, arms=True)
     verdict_blocks = [c.text(
         "Per method and tier, the models where it passes (meets every threshold and beats its "
         "placebo), does not beat placebo, fails a threshold, cannot be decided (only "
         "uninformative metrics) or did not run.", muted=True)]
-    if len(verdicts):
-        verdict_blocks.append(_shares_figure(verdicts, "Verdicts across models"))
-    verdict_blocks.append(c.table(verdicts))
+    if len(counts):
+        verdict_blocks.append(_shares_figure(counts, "Verdicts across models"))
+    verdict_blocks.append(c.table(counts))
     if len(controls):
         verdict_blocks += [c.text("Control arms (a working protocol passes none of the placebo arms "
                                   "and every positive control):", muted=True), c.table(controls)]
@@ -163,11 +173,12 @@ def summary_sections(models, metrics):
     ]
 
 
-def render_summary(models, metrics, title="keras_iml zoo batch validation"):
+def render_summary(models, metrics, verdicts=None, title="keras_iml zoo batch validation"):
     """The summary page as an HTML string (see :func:`summary_sections`)."""
-    return c.html_string(summary_sections(models, metrics), title=title)
+    return c.html_string(summary_sections(models, metrics, verdicts), title=title)
 
 
 def write_summary(store, path, title="keras_iml zoo batch validation"):
     """Writes the summary HTML of a :class:`~keras_iml.zoo.batch.results.ResultsStore`, atomically."""
-    return c.render_page(summary_sections(store.models(), store.metrics()), path, title=title)
+    return c.render_page(summary_sections(store.models(), store.metrics(), store.verdicts()), path,
+                         title=title)

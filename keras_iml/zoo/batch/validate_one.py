@@ -25,6 +25,7 @@ import numpy as np
 from keras_iml.datasets.background import dinuc_codes, iid_codes
 from keras_iml.datasets.planting import plant_site
 from keras_iml.models.pwm import load_motifs
+from keras_iml.schema import TIERS
 from keras_iml.validation import validate
 from keras_iml.zoo.batch.results import ResultsStore
 from keras_iml.zoo.load import load
@@ -158,13 +159,14 @@ def _checks(iml, spec_outputs, x_bg, x, target, batch, cached_expect):
 
 
 def _flatten_report(report):
+    """A model's row (its verdicts as records under ``"verdicts"``) and its metric rows."""
     row = {"passed": bool(report.passed)}
-    for method, tiers in report.verdict.iterrows():
-        for tier, value in tiers.items():
-            row[f"verdict|{method}|{tier}"] = value
-    for arm in report.controls.to_dict("records"):  # the control arms' own verdicts
-        for tier in ("tier1", "tier2", "tier3"):
-            row[f"control|{arm['arm']}|{tier}"] = arm.get(tier)
+    verdicts = [{"label": method, "kind": "method", "expect": None, "tier": tier, "verdict": value}
+                for method, tiers in report.verdict.iterrows() for tier, value in tiers.items()]
+    verdicts += [{"label": arm["arm"], "kind": arm["kind"], "expect": arm.get("expect"), "tier": tier,
+                  "verdict": arm.get(tier)}  # the control arms' own verdicts
+                 for arm in report.controls.to_dict("records") for tier in TIERS]
+    row["verdicts"] = verdicts
     weak = report.tables.get("uninformative")
     row["uninformative"] = ";".join(weak["metric"]) if weak is not None and len(weak) else ""
     for kind, timings in (report.provenance.get("seconds") or {}).items():
