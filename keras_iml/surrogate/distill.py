@@ -23,8 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
-
 from typing import Sequence
 
 import numpy as np
@@ -167,36 +167,67 @@ def distill(model: keras.Model, x: SequencesLike | None = None, *,
     seed = inputs_lib.check_seed(seed)
     explainer = (cache.explainer(model, target=target, logit=logit, alphabet=alphabet) if cache is not None
                  else Explainer(model, target=target, logit=logit, alphabet=alphabet))
-    if aux is not None:
-        values = aux.values() if isinstance(aux, dict) else aux if isinstance(aux, (list, tuple)) else [aux]
-        if any(len(np.asarray(v)) != 1 for v in values):
-            raise ValueError("`aux` must hold one shared row per input (queries are synthetic). "
-                             f"Received: aux rows {[len(np.asarray(v)) for v in values]}")
+    _check_aux(aux)
     order = ["ACGT".index(c) for c in alphabet.upper()]  # model column j <- ACGT column order[j]
+    refs, source, length = _references(explainer, x, alphabet, order, seed)
+    libs, fitted, reasons = _plugins(libraries, surrogates, motifs, length, n_queries, len(refs))
+    plan = _plan(libs, fitted, refs, n_queries, seed)
+    t_start = time.perf_counter()
+    held, lib_info, timings = _query_and_fit(plan, explainer, order, source, holdout, max_responses,
+                                             batch_size, aux, verbose)
+    t0 = time.perf_counter()
+    fidelity, usable, responses = _evaluate(held, fitted, reasons)
+    timings["evaluate"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    params = {"seed": seed, "n_queries": n_queries, "n_queried": sum(p.n for p in plan), "holdout": holdout,
+              "target": target, "logit": bool(logit), "length": length, "alphabet": alphabet,
+              "batch_size": batch_size,
+              "chunk": CHUNK, "max_responses": max_responses, "references": source,
+              "n_references": len(refs), "motifs": None if motifs is None else _motif_names(motifs),
+              "timings": {k: round(t, 4) for k, t in timings.items()}}
+    return Distillation(fidelity=fidelity, surrogates=usable, responses=responses, libraries=lib_info,
+                        params=params, reasons=reasons)
+
+
+def _check_aux(aux):
+    if aux is None:
+        return
+    values = aux.values() if isinstance(aux, dict) else aux if isinstance(aux, (list, tuple)) else [aux]
+    if any(len(np.asarray(v)) != 1 for v in values):
+        raise ValueError("`aux` must hold one shared row per input (queries are synthetic). "
+                         f"Received: aux rows {[len(np.asarray(v)) for v in values]}")
+
+
+def _references(explainer, x, alphabet, order, seed):
+    """``(refs, source, length)``: the reference sequences (one-hot, ACGT order) — the
+    given ones, else generated Markov backgrounds — and the sequence length."""
     refs, source = None, "given"
     if x is not None:
         refs = inputs_lib.as_array(x, alphabet=alphabet)[..., np.argsort(order)]
     length = _length(explainer, refs)
-    reasons = {}
     if refs is None:
         source = f"generated ({N_GENERATED_REFERENCES} Markov backgrounds, GC {seqs.GENOME_GC})"
         rng = np.random.default_rng(stable_seed(seed, "references"))
         refs = seqs.one_hot(seqs.markov_backgrounds(N_GENERATED_REFERENCES, length, seqs.GENOME_GC, rng))
+    return refs, source, length
 
-    libs = {}
+
+def _plugins(libraries, surrogates, motifs, length, n_queries, n_refs):
+    """``(libraries, surrogates, reasons)``: checked instances by key (fresh copies of
+    the surrogates: the caller's are left as they are), and why any was left out."""
+    libs, fitted, reasons = {}, {}, {}
+    no_motifs = "no motifs: pass motifs= (dict name -> PFM or JASPAR ID) to distill"
     for key, lib in _resolve(libraries, libraries_lib, "libraries").items():
         given = _with_motifs(lib, motifs)
         if given is None:
-            reasons[key] = "no motifs: pass motifs= (dict name -> PFM or JASPAR ID) to distill"
+            reasons[key] = no_motifs
             continue
         given.check(length)
         libs[key] = given
-    fitted = {}
     for key, sur in _resolve(surrogates, models_lib, "surrogates").items():
-        sur = type(sur).from_config(sur.get_config())  # a fresh copy: the caller's instance is left as it is
-        given = _with_motifs(sur, motifs)
+        given = _with_motifs(type(sur).from_config(sur.get_config()), motifs)
         if given is None:
-            reasons[key] = "no motifs: pass motifs= (dict name -> PFM or JASPAR ID) to distill"
+            reasons[key] = no_motifs
             continue
         given.check()
         fitted[key] = given
@@ -207,61 +238,93 @@ def distill(model: keras.Model, x: SequencesLike | None = None, *,
             f"`n_queries` must give each of the {len(libs)} libraries at least 2 queries (one to fit, "
             f"one to hold out). Received: n_queries={n_queries}"
         )
-    globals_ = {k: s for k, s in fitted.items() if s.scope == "global"}
-    locals_ = {k: s for k, s in fitted.items() if s.scope != "global"}
-    for key, sur in locals_.items():
-        if sur.parent >= len(refs):
-            raise ValueError(f"`parent` of {key!r} must index the {len(refs)} references. "
+    for key, sur in fitted.items():
+        if sur.scope != "global" and sur.parent >= n_refs:
+            raise ValueError(f"`parent` of {key!r} must index the {n_refs} references. "
                              f"Received: parent={sur.parent}")
+    return libs, fitted, reasons
 
-    # one plan entry per library: (name, library, refs, n, surrogates fitted on it, seed, parent)
+
+@dataclasses.dataclass
+class _Step:
+    """One library of the plan: queried ``n`` times, fitting ``fit_on``."""
+
+    name: str
+    library: object
+    refs: np.ndarray
+    n: int
+    fit_on: dict
+    seed: int
+    parent: int | None
+
+
+def _plan(libs, fitted, refs, n_queries, seed):
+    """The libraries to query, in order: the global ones sharing ``n_queries`` and
+    fitting the global surrogates, then one mutagenesis library per local surrogate."""
+    globals_ = {k: s for k, s in fitted.items() if s.scope == "global"}
     share = [n_queries // len(libs) + (i < n_queries % len(libs)) for i in range(len(libs))]
-    plan = [(k, lib, refs, n, globals_, stable_seed(seed, k), None)
+    plan = [_Step(k, lib, refs, n, globals_, stable_seed(seed, k), None)
             for (k, lib), n in zip(libs.items(), share)]
-    for key, sur in locals_.items():
+    for key, sur in fitted.items():
+        if sur.scope == "global":
+            continue
         name = f"mutagenesis@{sur.parent}"
-        name = name if all(p[0] != name for p in plan) else f"{name}:{key}"
-        plan.append((name, libraries_lib.get("mutagenesis", rate=sur.rate), refs[sur.parent : sur.parent + 1],
-                     int(sur.n_queries), {key: sur}, stable_seed(seed, f"local:{key}"), sur.parent))
+        name = name if all(p.name != name for p in plan) else f"{name}:{key}"
+        plan.append(_Step(name, libraries_lib.get("mutagenesis", rate=sur.rate),
+                          refs[sur.parent : sur.parent + 1], int(sur.n_queries), {key: sur},
+                          stable_seed(seed, f"local:{key}"), sur.parent))
+    return plan
 
-    total = sum(p[3] for p in plan)
-    v = inputs_lib.check_verbose(verbose, sum(-(-p[3] // CHUNK) for p in plan))
+
+def _query_and_fit(plan, explainer, order, source, holdout, max_responses, batch_size, aux, verbose):
+    """Generates, queries and fits every library of ``plan`` chunk by chunk.
+
+    Returns:
+        ``(held, libraries, timings)``: each library's held-out queries, its record,
+        and the seconds spent generating, querying and fitting.
+    """
+    total = sum(p.n for p in plan)
+    v = inputs_lib.check_verbose(verbose, sum(-(-p.n // CHUNK) for p in plan))
     bar = keras.utils.Progbar(total, verbose=v, unit_name="query") if v else None
     timings = dict.fromkeys(("generate", "query", "fit", "evaluate"), 0.0)
-    held, lib_info, done, t_start = {}, {}, 0, time.perf_counter()
-    for name, lib, lib_refs, n, fit_on, lib_seed, parent in plan:
-        rng = np.random.default_rng(lib_seed)
+    held, lib_info, done = {}, {}, 0
+    for step in plan:
+        rng, n = np.random.default_rng(step.seed), step.n
         n_hold = min(max(1, int(round(holdout * n))), max_responses, n - 1) if n > 1 else 0
-        held[name] = _Held()
+        held[step.name] = _Held()
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
             t0 = time.perf_counter()
-            q = lib.sample(lib_refs, stop - start, rng)
+            q = step.library.sample(step.refs, stop - start, rng)
             if source != "given":
                 q.design["source"] = "generated"
-            if parent is not None:  # a local library: one reference, give its index
-                q.design["parent"] = parent
+            if step.parent is not None:  # a local library: one reference, give its index
+                q.design["parent"] = step.parent
             t1 = time.perf_counter()
             xq = q.x if order == [0, 1, 2, 3] else q.x[..., order]
             y = explainer.predict(xq, batch_size=batch_size, aux=aux).astype(np.float64)
             t2 = time.perf_counter()
-            mask = _holdout_mask(start, stop, n, n_hold)
-            train = ~mask
+            train = ~_holdout_mask(start, stop, n, n_hold)
             if train.any():
-                for sur in fit_on.values():
+                for sur in step.fit_on.values():
                     sur.partial_fit(q.x[train], y[train])
-            held[name].add(q.codes[mask], q.design[mask], y[mask])
+            held[step.name].add(q.codes[~train], q.design[~train], y[~train])
             timings["generate"] += t1 - t0
             timings["query"] += t2 - t1
             timings["fit"] += time.perf_counter() - t2
             done += stop - start
             if bar is not None:
                 bar.update(done)
-        lib_info[name] = {"class_name": lib.name, "config": lib.get_config(), "seed": lib_seed,
-                          "n_queries": n, "n_train": n - n_hold, "n_holdout": n_hold,
-                          "scope": "global" if parent is None else "local", "fitted": list(fit_on)}
+        lib_info[step.name] = {"class_name": step.library.name, "config": step.library.get_config(),
+                               "seed": step.seed, "n_queries": n, "n_train": n - n_hold, "n_holdout": n_hold,
+                               "scope": "global" if step.parent is None else "local",
+                               "fitted": list(step.fit_on)}
+    return held, lib_info, timings
 
-    t0 = time.perf_counter()
+
+def _evaluate(held, fitted, reasons):
+    """``(fidelity, usable surrogates, responses)`` on the held-out queries; a surrogate
+    fitted on fewer than 2 queries is left out (its reason added to ``reasons``)."""
     usable = {}
     for key, sur in fitted.items():
         if sur.n_samples_ < 2:
@@ -282,17 +345,7 @@ def distill(model: keras.Model, x: SequencesLike | None = None, *,
             rows.append({"library": name, "surrogate": key, "n": len(y),
                          **models_lib.fidelity(y, pred)})
         responses[name] = table
-    timings["evaluate"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - t_start
-    fidelity = pd.DataFrame(rows, columns=["library", "surrogate", "n", "r2", "spearman"])
-    params = {"seed": seed, "n_queries": n_queries, "n_queried": total, "holdout": holdout,
-              "target": target, "logit": bool(logit), "length": length, "alphabet": alphabet,
-              "batch_size": batch_size,
-              "chunk": CHUNK, "max_responses": max_responses, "references": source,
-              "n_references": len(refs), "motifs": None if motifs is None else _motif_names(motifs),
-              "timings": {k: round(t, 4) for k, t in timings.items()}}
-    return Distillation(fidelity=fidelity, surrogates=usable, responses=responses, libraries=lib_info,
-                        params=params, reasons=reasons)
+    return pd.DataFrame(rows, columns=["library", "surrogate", "n", "r2", "spearman"]), usable, responses
 
 
 def _motif_names(motifs):
