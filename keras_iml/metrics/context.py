@@ -84,13 +84,13 @@ class Context:
         self.explain_kwargs = dict(explain_kwargs or {})
         self.cache = TraceCache() if cache is None else cache
         self.arm_models = {}
-        self.memo = {}
+        self._derived = {}
 
     def extended(self, attributions, methods=None, models=None):
         """A Context that also holds more maps (label -> ``Attributions``), the methods
         that made them and, for control arms, the models they explain instead of the
         run's; this one is not changed. Both share what was derived so far
-        (:attr:`memo`), so nothing is computed twice."""
+        (:meth:`derived`), so nothing is computed twice."""
         other = object.__new__(Context)
         other.__dict__.update(self.__dict__)
         other.attributions = {**self.attributions, **attributions}
@@ -122,10 +122,10 @@ class Context:
     def tiebreak(self):
         """Fixed random ``(N, L)`` keys that break ties in top-k selections (each row keyed
         by its sequence, so a sequence's ties break alike in any data)."""
-        if "tiebreak" not in self.memo:
+        if "tiebreak" not in self._derived:
             rngs = self.sequence_rngs(("tiebreak",))
-            self.memo["tiebreak"] = np.stack([rng.random(self.length) for rng in rngs])
-        return self.memo["tiebreak"]
+            self._derived["tiebreak"] = np.stack([rng.random(self.length) for rng in rngs])
+        return self._derived["tiebreak"]
 
     def subsample(self, n_sequences, key):
         """Sorted indices of a seeded subsample of ``n_sequences`` (all when None or >= N).
@@ -151,16 +151,16 @@ class Context:
     def importance(self, label):
         """``(N, L)`` |attribution| summed over bases."""
         key = ("importance", label)
-        if key not in self.memo:
-            self.memo[key] = self.attributions[label].position_importance
-        return self.memo[key]
+        if key not in self._derived:
+            self._derived[key] = self.attributions[label].position_importance
+        return self._derived[key]
 
     def signed(self, label):
         """``(N, L)`` signed contribution of the observed base (see :func:`signed_contribution`)."""
         key = ("signed", label)
-        if key not in self.memo:
-            self.memo[key] = signed_contribution(self.attributions[label].values, self.x)
-        return self.memo[key]
+        if key not in self._derived:
+            self._derived[key] = signed_contribution(self.attributions[label].values, self.x)
+        return self._derived[key]
 
     def on_subsample(self, label, index):
         """Attributions of ``label`` for ``x[index]``, as a re-run on the subsample gives them.
@@ -190,9 +190,9 @@ class Context:
 
     def outputs(self):
         """``f(x)`` for every sequence, ``(N,)``."""
-        if "outputs" not in self.memo:
-            self.memo["outputs"] = self.predict(self.x, rows=np.arange(self.n))
-        return self.memo["outputs"]
+        if "outputs" not in self._derived:
+            self._derived["outputs"] = self.predict(self.x, rows=np.arange(self.n))
+        return self._derived["outputs"]
 
     def predict(self, x, rows=None):
         """The explained output ``f`` for any one-hot array, in batches.
@@ -237,15 +237,15 @@ class Context:
         and :meth:`signed` like any method's.
         """
         key = ("consensus", tuple(others))
-        if ("importance", key) not in self.memo:
+        if ("importance", key) not in self._derived:
             ranks = [stats.rankdata(self.importance(o), axis=1) / self.length for o in others]
-            self.memo[("importance", key)] = np.median(np.stack(ranks), axis=0)
+            self._derived[("importance", key)] = np.median(np.stack(ranks), axis=0)
             signed = []
             for o in others:
                 s = self.signed(o)
                 top = np.abs(s).max(axis=1, keepdims=True)
                 signed.append(np.divide(s, top, out=np.zeros_like(s), where=top > 0))
-            self.memo[("signed", key)] = np.median(np.stack(signed), axis=0)
+            self._derived[("signed", key)] = np.median(np.stack(signed), axis=0)
         return key
 
     def explainer_for(self, model=None, **overrides):
@@ -260,6 +260,16 @@ class Context:
         opts = {**self.explain_kwargs, **overrides}
         return self.cache.explainer(model, target=opts.get("target"), logit=opts.get("logit", False),
                                     alphabet=self.alphabet)
+
+    def derived(self, key, build):
+        """``build()``, computed once per run for ``key`` (a tuple naming what it is and
+        every option it depends on) and kept as long as the run: how metrics share
+        what they derive from the data (infills, motif hits, the random-ranking
+        baseline). A ``build`` that raises is not kept.
+        """
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     def shared(self, key, build):
         """``build()``, made once per ``key`` and kept in :attr:`cache`.
@@ -299,14 +309,14 @@ class Context:
 
     def reference_ism(self):
         """ISM attributions of every sequence (reused when ``ism`` is a validated method)."""
-        if "ism" not in self.memo:
+        if "ism" not in self._derived:
             for attr in self.attributions.values():
                 if attr.method == "ism":
-                    self.memo["ism"] = attr
+                    self._derived["ism"] = attr
                     break
             else:
-                self.memo["ism"] = self.explain(methods_lib.get("ism"))
-        return self.memo["ism"]
+                self._derived["ism"] = self.explain(methods_lib.get("ism"))
+        return self._derived["ism"]
 
     def reverse_complement_ok(self):
         """Whether reversing the channel axis complements bases in this alphabet."""

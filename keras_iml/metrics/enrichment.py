@@ -70,10 +70,7 @@ class MotifEnrichment(Metric):
         self.pvalue = pvalue
 
     def compute(self, ctx, method):
-        key = ("motif_hits", self.pvalue)
-        if key not in ctx.memo:
-            ctx.memo[key] = motif_hits(ctx.x, ctx.motifs, self.pvalue)
-        hits, used = ctx.memo[key]
+        hits, used = ctx.derived(("motif_hits", self.pvalue), lambda: motif_hits(ctx.x, ctx.motifs, self.pvalue))
         if not used:
             raise NotApplicable(f"every motif is longer than the sequences ({ctx.length} bp)")
         imp = ctx.importance(method).astype(np.float64)

@@ -112,15 +112,13 @@ class MotifRecoveryMetric(Metric):
                 f"method {attr.method!r} defines no hypothetical contributions, "
                 "which TF-MoDISco needs"
             )
-        key = ("motif_database", repr(self.database))
-        if key not in ctx.memo:
-            ctx.memo[key] = load_database(self.database)
+        database = ctx.derived(("motif_database", repr(self.database)), lambda: load_database(self.database))
         expected = self.expected
         if expected is None:
             expected = _expected_from_context(ctx) or _table_motifs(ctx, "true")
         decoys = self.decoys if self.decoys is not None else _table_motifs(ctx, "decoy")
         frame = discover(
-            attr, ctx.x, database=ctx.memo[key], expected=expected, decoys=decoys,
+            attr, ctx.x, database=database, expected=expected, decoys=decoys,
             q_threshold=self.q_threshold, max_seqlets=self.max_seqlets,
             n_leiden_runs=self.n_leiden_runs, window=self.window,
             max_sequences=self.max_sequences, modisco_options=self.modisco_options,

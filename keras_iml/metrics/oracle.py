@@ -46,8 +46,7 @@ class PWMOracle(Metric):
         self.n_sequences = n_sequences
 
     def _setup(self, ctx):
-        key = ("pwm_oracle", repr(self.motif), self.n_sequences)
-        if key not in ctx.memo:
+        def build():
             label, pfm = load_motifs([self.motif], name="motif")[0]
             if ctx.length < len(pfm):
                 raise NotApplicable(f"sequences ({ctx.length} bp) are shorter than {label} ({len(pfm)} bp)")
@@ -57,8 +56,9 @@ class PWMOracle(Metric):
             digest = hashlib.sha1(np.ascontiguousarray(pfm, np.float64).tobytes()).hexdigest()
             model = ctx.shared(("pwm_oracle_model", digest, ctx.length),
                                lambda: pwm_model(pfm, ctx.length, name="pwm_oracle"))
-            ctx.memo[key] = (index, planted, start, len(pfm), model)
-        return ctx.memo[key]
+            return index, planted, start, len(pfm), model
+
+        return ctx.derived(("pwm_oracle", repr(self.motif), self.n_sequences), build)
 
     def compute(self, ctx, method):
         inst = ctx.method_of(method)

@@ -23,17 +23,15 @@ DEFAULT_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 def _infill(ctx, kind):
     """Infill of every sequence, drawn from a generator keyed by the sequence itself."""
-    key = ("infill", kind)
-    if key not in ctx.memo:
+    def build():
         rngs = ctx.sequence_rngs(("infill", kind))
         if kind == "dinuc_shuffle":
-            ctx.memo[key] = dna.dinuc_shuffle(ctx.x, rngs)
-        elif kind == "shuffle":
-            ctx.memo[key] = np.stack([dna.shuffle(row, rng) for row, rng in zip(ctx.x, rngs)]
-                                     ).astype(np.float32)
-        else:
-            ctx.memo[key] = np.concatenate([dna.random_sequences(1, ctx.length, rng=rng) for rng in rngs])
-    return ctx.memo[key]
+            return dna.dinuc_shuffle(ctx.x, rngs)
+        if kind == "shuffle":
+            return np.stack([dna.shuffle(row, rng) for row, rng in zip(ctx.x, rngs)]).astype(np.float32)
+        return np.concatenate([dna.random_sequences(1, ctx.length, rng=rng) for rng in rngs])
+
+    return ctx.derived(("infill", kind), build)
 
 
 def _check(fractions, infill, n_random):
@@ -93,15 +91,16 @@ def perturbation_curves(ctx, method, mode, fractions, infill, n_random, n_sequen
     ranked = _outputs(ctx, start, replacement, ranks, counts, index)
     # The random-ranking baseline does not depend on the method: computed once per
     # run and shared, so every method is compared with the same baseline.
-    key = ("random_curve", mode, tuple(counts), infill, n_random, index.tobytes())
-    if key not in ctx.memo:
+    def build():
         rngs = ctx.sequence_rngs(("random_ranking", mode), index)
         random = np.zeros_like(ranked)
         for _ in range(n_random):
             keys = np.stack([rng.random(length) for rng in rngs])
             random += _outputs(ctx, start, replacement, np.argsort(keys, 1), counts, index)
-        ctx.memo[key] = random / n_random
-    return index, f, ranked, ctx.memo[key]
+        return random / n_random
+
+    key = ("random_curve", mode, tuple(counts), infill, n_random, index.tobytes())
+    return index, f, ranked, ctx.derived(key, build)
 
 
 def _mean_value(curves, f):

@@ -129,19 +129,7 @@ class ModelRandomisation(Metric):
     def compute(self, ctx, method):
         inst = ctx.method_of(method)
         ctx.same_model_only(method, "randomising it again says nothing new")
-        if "randomised_cascade" not in ctx.memo:
-            # Copies made for a model of the same architecture in an earlier run that
-            # shared this store are overwritten, keeping their compiled functions.
-            key = ("randomised_copies", id(ctx.model))
-            try:
-                kept = ctx.cache.get_model(key)
-                copies = kept[1] if kept is not None and kept[0] is ctx.model else None
-                cascade = randomised_cascade(ctx.model, ctx.rng("randomisation"), copies=copies)
-                ctx.cache.set_model(key, (ctx.model, cascade))
-                ctx.memo["randomised_cascade"] = cascade
-            except NotApplicable as err:
-                ctx.memo["randomised_cascade"] = err
-        cascade = ctx.memo["randomised_cascade"]
+        cascade = ctx.derived(("randomised_cascade",), lambda: _cascade(ctx))
         if isinstance(cascade, NotApplicable):
             raise cascade
         index = ctx.subsample(self.n_sequences, ("randomisation",))
@@ -158,3 +146,19 @@ class ModelRandomisation(Metric):
     def adverse_reason(self, row, value, threshold):
         return (f"randomisation survivor: the map of the fully randomised model still "
                 f"correlates with the original ({self.similarity} {value:.3g} > {threshold:g})")
+
+
+def _cascade(ctx):
+    """The randomisation cascade of the run's model, or the NotApplicable saying why
+    there is none (kept, so the reason is given once per run). Copies made for a model
+    of the same architecture in an earlier run that shared the cache are overwritten,
+    keeping their compiled functions."""
+    key = ("randomised_copies", id(ctx.model))
+    try:
+        kept = ctx.cache.get_model(key)
+        copies = kept[1] if kept is not None and kept[0] is ctx.model else None
+        cascade = randomised_cascade(ctx.model, ctx.rng("randomisation"), copies=copies)
+    except NotApplicable as err:
+        return err
+    ctx.cache.set_model(key, (ctx.model, cascade))
+    return cascade
