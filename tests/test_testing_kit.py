@@ -229,6 +229,44 @@ def test_an_input_kind_whose_adapter_is_wrong_fails_by_name(registered):
         testing.check_input_kind("channels_first_reshaped")
 
 
+class _OffByOneISM:
+    """Broken: the right mutants, each scored 0.5 too high."""
+
+    feature_size = 1
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, x, n, i, b, chunk):
+        mutants = x[n].copy()
+        mutants[np.arange(len(n)), i] = np.eye(4, dtype=np.float32)[b]
+        return self.function(x), self.function(mutants) + 0.5
+
+
+def _off_by_one(function, length, example=None):
+    return _OffByOneISM(function)
+
+
+def _by_tensor_identity(function, length, example=None):
+    """Broken: recognises a chain by tensor identity, which a reloaded model does not keep."""
+    layers = function.model.layers
+    chain = all(b.input is a.output for a, b in zip(layers, layers[1:]))
+    return _OffByOneISM(function) if chain and isinstance(function.model, keras.Sequential) else None
+
+
+@pytest.mark.parametrize("plugin,check", [(_off_by_one, "check_equals_generic"),
+                                          (_by_tensor_identity, "check_taken_after_reload")])
+def test_a_broken_fast_path_fails_by_name(plugin, check):
+    from keras_iml.engine import fast_paths
+
+    fast_paths.register("ism", "broken_toy", priority=-10, example=fast_paths.chain_example)(plugin)
+    try:
+        with pytest.raises(AssertionError, match=f"ism/broken_toy: {check} failed"):
+            testing.check_fast_path("ism", "broken_toy")
+    finally:
+        fast_paths.unregister("ism", "broken_toy")
+
+
 def test_a_control_arm_that_cannot_meet_its_expectation_fails_by_name(registered):
     name = registered(controls.REGISTRY, "claims_positive", ClaimsPositive)
     with pytest.raises(AssertionError, match="claims_positive: check_(made_and_labelled|expectation)"):

@@ -36,8 +36,8 @@ Example:
 import keras
 from keras_iml.registry import Registry
 
-__all__ = ["HOOKS", "REGISTRIES", "register", "unregister", "plugins", "first", "only_layer",
-           "chain_layers"]
+__all__ = ["HOOKS", "REGISTRIES", "register", "unregister", "plugins", "first", "example", "only_layer",
+           "chain_layers", "chain_example"]
 
 HOOKS = ("path_gradients", "ism", "activation_scale")
 
@@ -51,7 +51,7 @@ def _registry(hook):
     return REGISTRIES[hook]
 
 
-def register(hook, name, priority=0):
+def register(hook, name, priority=0, example=None):
     """Decorator registering ``plugin`` for ``hook`` under ``name`` (registering a name
     again, as a reloaded module does, replaces the plugin).
 
@@ -59,8 +59,27 @@ def register(hook, name, priority=0):
         hook: one of :data:`HOOKS`.
         name: a unique name (recorded in the attributions' parameters when used).
         priority: plugins with a higher priority are tried first.
+        example: optional ``example(rng) -> (model, x)``: a small model the plugin
+            applies to and one-hot DNA to run it on.
+            :func:`keras_iml.testing.check_fast_path` saves the model, loads it back
+            and checks that the plugin is taken on both and equals the generic path.
     """
-    return _registry(hook).register(name, priority=priority)
+    add = _registry(hook).register(name, priority=priority)
+
+    def decorator(plugin):
+        plugin.iml_example = example
+        return add(plugin)
+
+    return decorator
+
+
+def example(hook, name):
+    """The ``example`` a plugin declared when it was registered (None when it declared none)."""
+    plugins_ = dict(plugins(hook))
+    if name not in plugins_:
+        raise ValueError(f"No {hook!r} fast path named {name!r}; registered: {sorted(plugins_)}. "
+                         f"Received: name={name!r}")
+    return getattr(plugins_[name], "iml_example", None)
 
 
 def unregister(hook, name):
@@ -145,3 +164,17 @@ def only_layer(model, cls):
     if layers is None or len(layers) != 1 or not isinstance(layers[0], cls):
         return None
     return layers[0]
+
+
+def chain_example(rng, length=40):
+    """``(model, x)``: a small seeded chain CNN (Conv1D, max pooling, Conv1D, global max,
+    Dense) and one-hot DNA, the ``example`` of the built-in plugins for chains."""
+    import numpy as np
+
+    model = keras.Sequential([
+        keras.Input((length, 4)), keras.layers.Conv1D(6, 5, activation="relu"),
+        keras.layers.MaxPooling1D(2), keras.layers.Conv1D(4, 3, activation="relu"),
+        keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1)])
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    x = np.eye(4, dtype="float32")[rng.integers(0, 4, (6, length))]
+    return model, x

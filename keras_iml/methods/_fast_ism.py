@@ -332,7 +332,7 @@ def _overlay(cache, new, n, m, rows, offset, width):
     return tf.where(inside[..., None], fresh, old)
 
 
-@fast_paths.register("ism", "receptive_field", priority=0)
+@fast_paths.register("ism", "receptive_field", priority=0, example=fast_paths.chain_example)
 def _receptive_field_plugin(function, length, example=None):
     """Built-in ISM fast path (TensorFlow backend): chains with a local prefix."""
     if backend_lib.name() != "tensorflow" or function.aux_names:

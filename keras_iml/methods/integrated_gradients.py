@@ -197,7 +197,7 @@ def split_path_function(function, pre_activation, activation, rest):
     return function.compile(path_fn, path_signature(function))
 
 
-@fast_paths.register("path_gradients", "affine_first_layer", priority=0)
+@fast_paths.register("path_gradients", "affine_first_layer", priority=0, example=fast_paths.chain_example)
 def _affine_first_layer_plugin(function):
     """Built-in fast path: models starting with a Conv1D/Dense (~1.5x on a Basset-like CNN)."""
     if function.logit or function.aux_names:

@@ -24,12 +24,15 @@ Each check is also available alone (``method_checks(name)``,
 pairs) to parametrise a test suite with, as do ``surrogate_checks`` and
 ``library_checks`` for distillation's surrogates and query libraries, and
 ``family_checks`` for zoo families (their declared ``example`` loaded where its
-files are at hand) and ``input_kind_checks`` for kinds of model input (their
-declared ``example`` model explained through its one-hot equivalent).
+files are at hand), ``input_kind_checks`` for kinds of model input (their
+declared ``example`` model explained through its one-hot equivalent) and
+``fast_path_checks`` for fast paths (their declared ``example`` model, also saved
+and loaded back).
 """
 
 from keras_iml.testing.control_checks import check_control, control_checks
 from keras_iml.testing.family_checks import check_family, family_checks
+from keras_iml.testing.fast_path_checks import check_fast_path, fast_path_checks
 from keras_iml.testing.input_kind_checks import check_input_kind, input_kind_checks
 from keras_iml.testing.method_checks import check_method, method_checks
 from keras_iml.testing.metric_checks import check_metric, metric_checks, oracle_runs
@@ -53,5 +56,5 @@ from keras_iml.testing.toys import (
 __all__ = ["check_method", "method_checks", "check_metric", "metric_checks", "oracle_runs",
            "check_control", "control_checks", "check_surrogate", "surrogate_checks",
            "check_library", "library_checks", "check_family", "family_checks", "check_input_kind",
-           "input_kind_checks", "toy_cnn", "toy_multi_output", "toy_sequences",
+           "input_kind_checks", "check_fast_path", "fast_path_checks", "toy_cnn", "toy_multi_output", "toy_sequences",
            "oracle_pfm", "planted_sites", "seeded_weights", "ORACLE_SITE", "ORACLE_DECOY"]

@@ -22,6 +22,8 @@ ones return None on other Keras backends (the generic paths run there).
 import numpy as np
 import tensorflow as tf
 
+import keras
+
 from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import fast_paths
 from keras_iml.methods.integrated_gradients import path_signature, reproduces, split_path_function
@@ -32,6 +34,18 @@ from keras_iml.zoo.families.deepbind.scan import DeepBindScan
 __all__ = ["EnvelopePath", "LayerISM"]
 
 
+def _example(rng, length=40):
+    """``(model, x)``: a small DeepBind scan (8 detectors of 6 bp, a hidden layer, both
+    strands) with seeded weights, and one-hot DNA: the ``example`` of every plugin here."""
+    inputs = keras.Input((length, 4), name="seq")
+    layer = DeepBindScan(num_detectors=8, detector_len=6, num_hidden=4, reverse_complement=True,
+                         name="deepbind")
+    model = keras.Model(inputs, layer(inputs), name="deepbind_example")
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    x = np.eye(4, dtype="float32")[rng.integers(0, 4, (6, length))]
+    return model, x
+
+
 def _scan(function):
     """The model's DeepBindScan when the model is only that layer (and no logit/aux)."""
     if function.logit or function.aux_names:
@@ -39,7 +53,7 @@ def _scan(function):
     return fast_paths.only_layer(function.model, DeepBindScan)
 
 
-@fast_paths.register("path_gradients", "deepbind_affine_split", priority=10)
+@fast_paths.register("path_gradients", "deepbind_affine_split", priority=10, example=_example)
 def _affine_split(function):
     layer = _scan(function)
     if layer is None:
@@ -112,7 +126,7 @@ def _envelope_reproduces(model, split):
     return reproduces(model, whole)
 
 
-@fast_paths.register("path_gradients", "deepbind_window_envelope", priority=20)
+@fast_paths.register("path_gradients", "deepbind_window_envelope", priority=20, example=_example)
 def _envelope(function):
     layer = _scan(function)
     if layer is None or backend_lib.name() != "tensorflow":
@@ -158,7 +172,7 @@ class LayerISM:
         return self.function(x), subs[n, i, r]
 
 
-@fast_paths.register("ism", "deepbind_windows", priority=10)
+@fast_paths.register("ism", "deepbind_windows", priority=10, example=_example)
 def _layer_ism(function, length, example=None):  # noqa: ARG001
     layer = _scan(function)
     if layer is None or backend_lib.name() != "tensorflow":
@@ -166,6 +180,6 @@ def _layer_ism(function, length, example=None):  # noqa: ARG001
     return LayerISM(function, layer, length)
 
 
-@fast_paths.register("activation_scale", "deepbind_scale")
+@fast_paths.register("activation_scale", "deepbind_scale", example=_example)
 def _scale(layer):
     return layer.iml_positions_per_base if isinstance(layer, DeepBindScan) else None
