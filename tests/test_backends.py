@@ -60,7 +60,7 @@ def test_attributions_and_validation_equal_the_tensorflow_backend(backend_result
                                        err_msg=f"{name} on {backend}")
     ours = keras_iml.validation.ValidationReport.from_json(out / "report.json")
     ref = keras_iml.validation.ValidationReport.from_json(tensorflow_results / "report.json")
-    merged = ref.summary.merge(ours.summary, on=["metric", "method"], suffixes=("_tf", ""))
+    merged = ref.summary.merge(ours.summary, on=["metric", "method", "partner"], suffixes=("_tf", ""))
     assert len(merged) == len(ref.summary) == len(ours.summary)
     np.testing.assert_allclose(merged["value"].astype(float), merged["value_tf"].astype(float),
                                rtol=1e-4, atol=1e-4, equal_nan=True)
