@@ -226,15 +226,51 @@ def _residual(length):
     return keras.Model(inp, L.Dense(1)(L.GlobalMaxPooling1D()(h)))
 
 
-@pytest.mark.parametrize("kind", ["subclassed", "residual"])
-def test_other_models_use_the_general_path(kind):
+def _two_pools(length):
+    """A Basset-like head: a conv/pool chain, then a global max and a global average concatenated."""
+    inp = keras.Input((length, 4))
+    h = L.Conv1D(6, 5, activation="relu")(inp)
+    h = L.MaxPooling1D(2)(h)
+    h = L.Conv1D(4, 3, activation="relu")(h)
+    h = L.Concatenate()([L.GlobalMaxPooling1D()(h), L.GlobalAveragePooling1D()(h)])
+    return keras.Model(inp, L.Dense(1)(L.Dense(5, activation="relu")(h)))
+
+
+def _two_heads(length):
+    """Two outputs from one trunk (a multi-output model)."""
+    inp = keras.Input((length, 4))
+    h = L.MaxPooling1D(2)(L.Conv1D(6, 5, activation="relu")(inp))
+    return keras.Model(inp, [L.Dense(1, name="a")(L.GlobalMaxPooling1D()(h)),
+                             L.Dense(2, name="b")(L.Flatten()(h))])
+
+
+def test_subclassed_models_use_the_general_path():
     x = with_ambiguous(dna.random_sequences(2, 30, rng=6))
-    model = SubclassedCNN() if kind == "subclassed" else _residual(30)
+    model = SubclassedCNN()
     model(x[:1])
     _seeded_weights(model, 2)
     assert _fast_ism.build(ModelFunction(model), 30) is None
     attr = keras_iml.explain(model, x, "ism", verbose=0)
     np.testing.assert_allclose(attr.values, naive_ism(model, x), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,target", [("residual", None), ("two_pools", None), ("two_heads", ("b", 1)),
+                                         ("two_heads", "a")])
+def test_branching_models_take_the_fast_path_up_to_the_branch(kind, target, tmp_path):
+    """A graph that branches after a local chain recomputes windows up to the branch and
+    runs the rest in full: equal to every mutant through the model, also after a reload."""
+    x = with_ambiguous(dna.random_sequences(3, 30, rng=6))
+    model = {"residual": _residual, "two_pools": _two_pools, "two_heads": _two_heads}[kind](30)
+    _seeded_weights(model, 2)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    select = {None: lambda p: p[:, 0], "a": lambda p: p[0][:, 0], ("b", 1): lambda p: p[1][:, 1]}[target]
+    expected = naive_ism(model, x, select)
+    for m in (model, loaded):
+        plan = _fast_ism.build(ModelFunction(m, target=target), 30, example=x)
+        assert isinstance(plan, _fast_ism.FastISM) and plan.stages
+        np.testing.assert_allclose(keras_iml.explain(m, x, "ism", target=target, verbose=0).values,
+                                   expected, atol=1e-5)
 
 
 def test_chunk_size_does_not_change_values(cnn, onehot):

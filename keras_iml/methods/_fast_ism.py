@@ -32,6 +32,7 @@ import tensorflow as tf
 import keras
 from keras_iml.engine import backend as backend_lib
 from keras_iml.engine import fast_paths
+from keras_iml.engine import graph as graph_lib
 from keras_iml.engine.fast_paths import chain_layers
 from keras_iml.methods._ism_layers import local_spec
 
@@ -134,6 +135,44 @@ def _split(layers, shapes):
     return stages, len(layers)
 
 
+class _GraphTail:
+    """The rest of a functional graph from one tensor on, called like a layer."""
+
+    def __init__(self, graph_slice):
+        self.graph_slice = graph_slice
+
+    def __call__(self, h, training=False):
+        return self.graph_slice([h], training=training)
+
+
+def _chain_then_graph(model):
+    """Layers of a functional model that starts as a chain and then branches: the
+    chain's layers (each the one consumer of the tensor before it), then the rest of
+    the graph from the chain's last tensor as one :class:`_GraphTail`. None when the
+    model is not functional, has several inputs or branches at its input.
+
+    The local stages are then the chain's local prefix (a branch at e.g. two global
+    poolings concatenated, as in a Basset-like head, is all tail), so ISM recomputes
+    only the windows a mutation reaches up to the branch.
+    """
+    graph = graph_lib.model_graph(model)
+    if graph is None or len(graph[0]) != 1:
+        return None
+    inputs, outputs = graph
+    nodes = graph_lib.graph_nodes(inputs, outputs)
+    tensor, chain = inputs[0], []
+    while True:
+        users = [n for n in nodes if any(t is tensor for t in n.input_tensors)]
+        if len(users) != 1 or len(users[0].input_tensors) != 1 or len(users[0].output_tensors) != 1 \
+                or isinstance(users[0].operation, keras.Model) or any(o is tensor for o in outputs):
+            break
+        chain.append(users[0].operation)
+        tensor = users[0].output_tensors[0]
+    if not chain:
+        return None
+    return chain + [_GraphTail(graph_lib.GraphSlice([tensor], model.output, name=f"{model.name}_tail"))]
+
+
 def _final_layer(function, tail):
     """Tail layers to run and the pre-activation of the last one (logit), or None."""
     if not function.logit:
@@ -165,7 +204,7 @@ def build(function, length, example=None):
         example: optional ``(B, L, 4)`` batch; the plan is checked to reproduce
             ``function(example)`` (a safety net; a mismatch warns and returns None).
     """
-    layers = chain_layers(function.model)
+    layers = chain_layers(function.model) or _chain_then_graph(function.model)
     if not layers:
         return None
     try:
