@@ -57,5 +57,5 @@ def test_hints_come_from_the_catalogue_variant():
     hints = architecture_hints(names)
     assert hints["not/in/the/catalogue"] == "not/in/the/catalogue"
     for row in table.head(50).itertuples():
-        assert hints[row.name] == f"DeepBind|{row.variant}"
+        assert hints[row.name] == ("DeepBind", row.variant)
     assert len(set(hints.values())) < 20

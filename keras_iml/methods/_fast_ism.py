@@ -4,7 +4,10 @@ The idea of fastISM (Nair et al. 2022), written natively for Keras 3 (fastISM it
 does not run under Keras 3 and does not handle GlobalMaxPooling heads). A model that
 is a chain of layers is split into a *local* prefix (convolutions, pooling,
 position-wise layers; see :mod:`._ism_layers`) and a *tail* (everything from the first
-other layer on: global pooling, Flatten, Dense, or anything unknown). For a batch:
+other layer on: global pooling, Flatten, Dense, or anything unknown). A functional
+model that branches after a chain (two global poolings concatenated, a residual
+block, several outputs) is that chain followed by the rest of its graph as one tail
+step (:func:`_chain_then_graph`). For a batch:
 
 1. the unmutated feature maps of every local stage are computed once (by the model's
    own layers);
