@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 import keras
 
 from keras_iml.engine import graph as graph_lib
-from keras_iml.engine import input_kinds
+from keras_iml.engine import input_kinds, targets
 from keras_iml.explanations import explain as _explain
 from keras_iml.surrogate import distill as _distill
 from keras_iml.trace_cache import TraceCache
@@ -73,6 +73,18 @@ class IMLMixin:
     #: Column order of the one-hot encoding the model expects.
     alphabet = "ACGT"
 
+    #: Names of the classes along the last axis of a per-position output ``(N, L, C)``
+    #: (e.g. SpliceAI's ``("none", "acceptor", "donor")``), so that ``target=("donor", 5000)``
+    #: reads; None: classes are given as ints.
+    classes = None
+
+    def _iml_named(self, kwargs):
+        """``kwargs`` with a class name in ``target`` replaced by its index."""
+        if self.classes is not None and kwargs.get("target") is not None:
+            names = getattr(self._iml_explained_model(), "output_names", None) or ()
+            kwargs["target"] = targets.name_classes(kwargs["target"], self.classes, names)
+        return kwargs
+
     def _iml_explained_model(self):
         """The model whose outputs are explained (the wrapped one for IMLModel)."""
         return self
@@ -94,6 +106,7 @@ class IMLMixin:
     def explainer(self, target=None, **kwargs):
         """The :class:`keras_iml.Explainer` of this model for ``target`` (kept in :attr:`iml_cache`)."""
         kwargs.setdefault("alphabet", self.alphabet)
+        target = self._iml_named({"target": target})["target"]
         return self.iml_cache.explainer(self._iml_explained_model(), target=target, **kwargs)
 
     @_doc_from(_explain)
@@ -106,7 +119,7 @@ class IMLMixin:
         """
         kwargs.setdefault("alphabet", self.alphabet)
         kwargs.setdefault("cache", self.iml_cache)
-        return _explain(self._iml_explained_model(), x, method, **kwargs)
+        return _explain(self._iml_explained_model(), x, method, **self._iml_named(kwargs))
 
     @_doc_from(_validate)
     def validate(self, x, y=None, **kwargs):
@@ -118,7 +131,7 @@ class IMLMixin:
         """
         kwargs.setdefault("alphabet", self.alphabet)
         kwargs.setdefault("cache", self.iml_cache)
-        return _validate(self._iml_explained_model(), x, y, **kwargs)
+        return _validate(self._iml_explained_model(), x, y, **self._iml_named(kwargs))
 
     @_doc_from(_distill)
     def distill(self, x=None, **kwargs):
@@ -130,7 +143,7 @@ class IMLMixin:
         """
         kwargs.setdefault("alphabet", self.alphabet)
         kwargs.setdefault("cache", self.iml_cache)
-        return _distill(self._iml_explained_model(), x, **kwargs)
+        return _distill(self._iml_explained_model(), x, **self._iml_named(kwargs))
 
 
 @keras.saving.register_keras_serializable(package="keras_iml")
@@ -155,6 +168,12 @@ class IMLModel(IMLMixin, keras.Model):
         self.alphabet = alphabet
         self.metadata = dict(metadata or {})
         self.tokens = None if tokens is None else list(graph_lib.check_tokens(tokens, alphabet))
+
+    @property
+    def classes(self):
+        """The class names of a per-position output: ``metadata["classes"]``, or None."""
+        classes = self.metadata.get("classes")
+        return None if classes is None else tuple(classes)
 
     def _iml_explained_model(self):
         """The wrapped model, or its one-hot equivalent for a token model (built once)."""

@@ -244,3 +244,37 @@ def test_surrogate(name, check_name, check):
                          ids=[f"{n}-{c}" for n, c, _ in LIBRARY_CHECKS])
 def test_library(name, check_name, check):
     check()
+
+
+def test_kmer_counts_pool_a_kmer_with_its_reverse_complement_as_counted_by_hand():
+    from keras_iml.surrogate._features import KmerCounter
+
+    x = keras_iml.dna.one_hot(["ACGTTA"])
+    counter = KmerCounter(2)
+    features = dict(zip(counter.names, counter(x)[0]))
+    # 2-mers AC CG GT TT TA, each an occurrence on one strand of itself and on the
+    # other of its complement; a palindrome occurs on both strands at once
+    assert features["AC"] == 1 + 1  # AC, and GT (AC on the reverse strand)
+    assert features["CG"] == 2 and features["TA"] == 2  # palindromes: both strands
+    assert features["AA"] == 1  # TT is AA on the reverse strand
+    assert features["AG"] == 0
+    assert len(counter.names) == KmerCounter.n_features(2) == 10
+
+
+def test_a_kmer_surrogate_over_the_memory_budget_is_refused_before_any_model_call():
+    models.get("kmer", k=7).check()
+    with pytest.raises(ValueError, match=r"32,896 features.*over the budget of 2,048 MB.*smaller k"):
+        models.get("kmer", k=8).check()
+    with pytest.raises(ValueError, match=r"16,384 features"):
+        models.get("kmer", k=7, both_strands=False).check()
+    calls = []
+
+    class Counting(keras.Model):
+        def call(self, x):
+            calls.append(1)
+            return keras.ops.sum(x[..., 0], axis=1, keepdims=True)
+
+    with pytest.raises(ValueError, match=r"32,896 features"):
+        distill(Counting(), keras_iml.dna.random_sequences(4, 50, rng=0), n_queries=20,
+                surrogates=[models.get("kmer", k=8)])
+    assert not calls

@@ -133,3 +133,18 @@ def write_or_rescue(path, write, what="results"):
         write(rescued)
         raise NotWritten(f"could not write the {what} to {path!r} ({err}); they were saved to "
                          f"{rescued!r} instead", rescued) from err
+
+
+def load_model(path, name="MODEL"):
+    """A ``.keras`` file as a model, keras_iml's own saved classes included: a wrapped
+    model (``IMLModel``, with its metadata, e.g. a zoo model's class names) reads back
+    as itself, because their modules are imported (and so registered with Keras) first.
+
+    Raises:
+        FileNotFoundError, ValueError: see :func:`keras_iml.io.load_model`.
+    """
+    import keras_iml.wrapper  # noqa: F401 - registers IMLModel
+    import keras_iml.zoo.load  # noqa: F401 - registers ZooModel
+    from keras_iml import io
+
+    return io.load_model(path, name=name)

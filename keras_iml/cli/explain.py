@@ -14,36 +14,85 @@ import os
 import numpy as np
 
 from keras_iml import io
-from keras_iml.cli import write_or_rescue
+from keras_iml.cli import load_model, write_or_rescue
 
 __all__ = ["add_parser", "add_input_arguments", "read_inputs", "read_aux_file", "parse_tracks",
-           "parse_target", "parse_options", "interval_columns", "run"]
+           "parse_target", "model_target", "parse_options", "interval_columns", "run"]
 
-TARGET_HELP = ("output to explain: a column index (3), an output name (counts) or a column of a "
-               "named output (profile:3)")
+TARGET_HELP = ("output to explain: a column index (3), an output name (counts), a column of a "
+               "named output (profile:3), or for a per-position output (N, L, C) a class at a "
+               "position (donor@5000, 2@5000), summed over a window (donor@5000:5010) or BPNet's "
+               "profile reduction (0@weighted); OUTPUT:CLASS@POSITION on a multi-output model")
+
+
+def _index(text):
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _position(text, whole):
+    """``"5000"`` -> 5000, ``"5000:5010"`` -> slice(5000, 5010), ``"weighted"``."""
+    import argparse
+
+    from keras_iml.engine.targets import WEIGHTED
+
+    if text.strip() == WEIGHTED:
+        return WEIGHTED
+    parts = text.split(":")
+    bounds = [None if not p.strip() else _index(p) for p in parts]
+    if len(parts) == 1 and bounds[0] is not None:
+        return bounds[0]
+    if len(parts) == 2 and all(b is not None or not p.strip() for b, p in zip(bounds, parts)):
+        return slice(*bounds)
+    raise argparse.ArgumentTypeError(
+        f"--target's position must be an int, START:STOP or {WEIGHTED!r}. Received: {whole!r}")
 
 
 def parse_target(text):
     """``--target`` text -> a target: ``"3"`` -> 3, ``"counts"`` -> ``"counts"``,
-    ``"profile:3"`` -> ``("profile", 3)`` (see :mod:`keras_iml.engine.targets`).
+    ``"profile:3"`` -> ``("profile", 3)``, ``"donor@5000"`` -> ``("donor", 5000)``,
+    ``"2@5000:5010"`` -> ``(2, slice(5000, 5010))``, ``"profile:0@weighted"`` ->
+    ``("profile", 0, "weighted")`` (see :mod:`keras_iml.engine.targets`).
 
     Raises:
-        argparse.ArgumentTypeError: an empty name, or a non-integer index after ``:``.
+        argparse.ArgumentTypeError: an empty name, a non-integer index after ``:`` or a
+            position that is not an int, ``START:STOP`` or ``weighted``.
     """
     import argparse
 
     text = str(text).strip()
     if not text:
         raise argparse.ArgumentTypeError("--target is empty")
-    if text.lstrip("-").isdigit():
+    head, at, where = text.partition("@")
+    if at:
+        output, sep, cls = head.rpartition(":")
+        if not cls.strip() or (sep and not output.strip()):
+            raise argparse.ArgumentTypeError(
+                f"--target must read CLASS@POSITION or OUTPUT:CLASS@POSITION. Received: {text!r}")
+        cls = _index(cls) if _index(cls) is not None else cls.strip()
+        position = _position(where, text)
+        return (output.strip(), cls, position) if sep else (cls, position)
+    if _index(text) is not None:
         return int(text)
     name, sep, index = text.rpartition(":")
     if not sep:
         return text
-    if not name or not index.strip().lstrip("-").isdigit():
+    if not name or _index(index) is None:
         raise argparse.ArgumentTypeError(
-            f"--target must be an index, an output name or NAME:INDEX. Received: {text!r}")
+            f"--target must be an index, an output name, NAME:INDEX or CLASS@POSITION. Received: {text!r}")
     return (name, int(index))
+
+
+def model_target(model, target):
+    """``--target`` on ``model``: a class name replaced by its index when the model
+    names its classes (a zoo model's ``metadata["classes"]``, e.g. SpliceAI's donor)."""
+    from keras_iml.engine.targets import name_classes
+
+    classes = getattr(model, "classes", None)
+    if classes is None or target is None:
+        return target
+    wrapped = getattr(model, "model", model)  # an IMLModel's outputs are its wrapped model's
+    return name_classes(target, classes, getattr(wrapped, "output_names", None) or ())
 
 
 def _option_value(text):
@@ -256,9 +305,9 @@ def run(args):
     from keras_iml.explanations import iter_explain, resolve_methods
 
     resolve_methods(args.method, options)  # unknown methods and options: before any work
-    model = io.load_model(args.model)
+    model = load_model(args.model)
     data = read_inputs(args, model, alphabet=args.alphabet)
-    batches = iter_explain(model, data["x"], args.method, target=args.target,
+    batches = iter_explain(model, data["x"], args.method, target=model_target(model, args.target),
                            batch_size=args.batch_size, seed=args.seed, verbose=1, aux=data["aux"],
                            names=data["names"], dna_input=args.dna_input,
                            attribute_aux=args.attribute_aux, alphabet=args.alphabet, **options)

@@ -14,7 +14,7 @@ The data and a model's auxiliary inputs are read as by ``keras-iml explain``
 import os
 
 from keras_iml import io
-from keras_iml.cli import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, write_or_rescue
+from keras_iml.cli import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, load_model, write_or_rescue
 from keras_iml.cli import explain as cli_explain
 
 __all__ = ["add_parser", "run", "method_specs"]
@@ -105,7 +105,7 @@ def run(args):
 
     names = args.methods.split(",") if args.methods else None
     methods = method_specs(names, args.protocol, options)
-    model = io.load_model(args.model)
+    model = load_model(args.model)
     data = cli_explain.read_inputs(args, model, alphabet=args.alphabet)
     motifs = None
     if args.motifs:
@@ -114,7 +114,7 @@ def run(args):
         model, data["x"], data.get("y"),
         methods=methods,
         ground_truth=data.get("mask"), motifs=motifs, protocol=args.protocol,
-        batch_size=args.batch_size, seed=args.seed, target=args.target,
+        batch_size=args.batch_size, seed=args.seed, target=cli_explain.model_target(model, args.target),
         verbose=0 if args.quiet else 1, aux=data["aux"], names=data["names"],
         dna_input=args.dna_input, alphabet=args.alphabet,
     )

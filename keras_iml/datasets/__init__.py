@@ -1,4 +1,4 @@
-"""Synthetic ground-truth benchmarks with real JASPAR motifs.
+"""Synthetic ground-truth benchmarks: TF binding with real JASPAR motifs, and splicing.
 
 Example:
     >>> from keras_iml import datasets
@@ -10,7 +10,8 @@ Example:
 
 from keras_iml.datasets.motif import Motif, as_motif, load_motif, load_motifs
 from keras_iml.datasets.planting import plant_site, sample_site
+from keras_iml.datasets.splicing import SplicingData, make_splicing
 from keras_iml.datasets.tf_binding import TFBindingData, make_tf_binding
 
-__all__ = ["Motif", "TFBindingData", "as_motif", "load_motif", "load_motifs", "make_tf_binding",
-           "plant_site", "sample_site"]
+__all__ = ["Motif", "SplicingData", "TFBindingData", "as_motif", "load_motif", "load_motifs",
+           "make_splicing", "make_tf_binding", "plant_site", "sample_site"]

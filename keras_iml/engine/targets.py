@@ -8,7 +8,21 @@ Target policy (``target=``):
 * ``slice`` or ``list`` of ints: the **sum** of those columns.
 * ``str``: the output of that name in a multi-output model; ``(name, index)`` also
   selects a column of it.
+* ``(class, position)``, for an output with a value per position and class
+  ``(N, L, C)`` (SpliceAI: ``(N, L - 10000, 3)``; a BPNet profile head): ``class`` is an
+  int (or a class name the model declares, see below) and ``position`` an index along
+  the output's own position axis (an int, negative from the end), a ``slice`` (the
+  **sum** over that window) or ``"weighted"`` (BPNet's profile reduction:
+  ``sum_p w_p z_p`` of the logits ``z`` at every position, with ``w = softmax(z)`` over
+  positions held fixed, i.e. outside the gradient). ``(name, class, position)`` does the
+  same on the output ``name`` of a multi-output model. A per-position output is never
+  summed over every position: an int, a list of columns or None on it raise a
+  ``ValueError`` that asks for a ``(class, position)``.
 * callable: ``target(outputs) -> (N,)`` on the raw model outputs.
+
+Class names: a model wrapped with ``metadata={"classes": [...]}`` (zoo loaders set it:
+SpliceAI's are ``["none", "acceptor", "donor"]``) takes ``("donor", 5000)``;
+:func:`name_classes` turns the name into its index before anything is traced.
 
 Nothing else is read as a target: a float (``1.0``), a bool, a NumPy array or a
 slice with non-int bounds raises ``TypeError`` (a float column index is more often
@@ -27,7 +41,7 @@ import numpy as np
 
 import keras
 
-__all__ = ["check_target", "logit_model", "select", "target_key"]
+__all__ = ["check_target", "logit_model", "name_classes", "select", "target_key"]
 
 _SQUASHING = ("sigmoid", "softmax")
 
@@ -36,8 +50,25 @@ def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-_KINDS = ("None, an int, a slice of ints, a list of ints, an output name, (name, index) "
-          "or a callable")
+_KINDS = ("None, an int, a slice of ints, a list of ints, an output name, (name, index), "
+          "(class, position), (name, class, position) or a callable")
+
+#: The position of BPNet's profile reduction (see the module docstring).
+WEIGHTED = "weighted"
+
+
+def _is_position(value):
+    """An int, a slice of ints or ``"weighted"``: the position part of a per-position target."""
+    if isinstance(value, slice):
+        return all(b is None or _is_int(b) for b in (value.start, value.stop, value.step))
+    return _is_int(value) or value == WEIGHTED
+
+
+def _per_position_form(target):
+    """``(class, position)`` with a str or int class and a position that is not an int
+    column list (``(0, 1)`` stays two columns until the output's rank says otherwise)."""
+    return (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], (str, int, np.integer))
+            and not isinstance(target[0], (bool, np.bool_)) and _is_position(target[1]))
 
 
 def _check_columns(target, original):
@@ -86,11 +117,62 @@ def check_target(target):
     """
     if callable(target) or isinstance(target, str):
         return
+    if isinstance(target, tuple) and len(target) == 3 and isinstance(target[0], str):
+        if _per_position_form(target[1:]):  # (name, class, position)
+            _check_step(target[2], target)
+            return
+    if _per_position_form(target) and not all(_is_int(t) for t in target):  # (class, position)
+        _check_step(target[1], target)
+        return
     if isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], str):
         if target[1] is None or not isinstance(target[1], str):  # (name, index)
             _check_columns(target[1], target)
             return
     _check_columns(target, target)
+
+
+def _check_step(position, original):
+    if isinstance(position, slice) and position.step == 0:
+        raise ValueError(f"A `target` slice step cannot be 0. Received: target={original!r}")
+
+
+def name_classes(target, classes, output_names=()):
+    """``target`` with a class name replaced by its index in ``classes``.
+
+    ``("donor", 5000)`` becomes ``(2, 5000)`` for ``classes=["none", "acceptor", "donor"]``,
+    and ``("splice", "donor", 5000)`` becomes ``("splice", 2, 5000)``; a name that is an
+    output of the model keeps its meaning (``(name, index)``). Anything else is returned
+    as it is.
+
+    Args:
+        target: a target (see the module docstring).
+        classes: the class names along the last axis of the per-position output, or None.
+        output_names: the model's output names.
+
+    Raises:
+        ValueError: a class name that is neither an output nor in ``classes`` (given).
+
+    Example:
+        >>> name_classes(("donor", slice(5000, 5010)), ["none", "acceptor", "donor"])
+        (2, slice(5000, 5010, None))
+    """
+    names = list(output_names or ())
+    if isinstance(target, tuple) and len(target) == 3 and isinstance(target[0], str) \
+            and isinstance(target[1], str):
+        return (target[0], _class_index(target[1], classes, target)) + tuple(target[2:])
+    if _per_position_form(target) and isinstance(target[0], str) and target[0] not in names:
+        return (_class_index(target[0], classes, target), target[1])
+    return target
+
+
+def _class_index(name, classes, target):
+    if classes is None:
+        return name  # select() says that the model names no classes
+    classes = list(classes)
+    if name not in classes:
+        raise ValueError(f"{name!r} is not a class of the model (its classes: {classes}). "
+                         f"Received: target={target!r}")
+    return classes.index(name)
 
 
 def target_key(target):
@@ -198,6 +280,67 @@ def _columns_unknown_width(target, original):
     return cols
 
 
+def _parts(target, outputs, names):
+    """``target`` split into ``(output name or None, what to take from that output)``."""
+    if isinstance(target, str):
+        return target, None
+    if isinstance(target, tuple) and target and isinstance(target[0], str):
+        known = list(outputs) if isinstance(outputs, dict) else names
+        if len(target) == 3:
+            return target[0], tuple(target[1:])
+        if len(target) == 2 and (target[0] in known or not _per_position_form(target)):
+            return target
+    return None, target
+
+
+def _single(outputs, names, original):
+    if not isinstance(outputs, (dict, list, tuple)):
+        return outputs
+    if len(outputs) != 1:
+        names = list(outputs) if isinstance(outputs, dict) else names
+        hint = f" {names}; name one with `target` (e.g. target={names[0]!r})" if names \
+            else "; name one with `target`"
+        raise ValueError(
+            f"The model has several outputs ({len(outputs)}){hint}. Received: target={original!r}"
+        )
+    return list(outputs.values())[0] if isinstance(outputs, dict) else outputs[0]
+
+
+def _per_position(outputs, target, original):
+    """One value per sequence from an ``(N, L, C)`` output: a class at a position, the
+    sum over a window, or the profile reduction."""
+    ops = keras.ops
+    length, k = tuple(outputs.shape)[1:]
+    if not _per_position_form(target):
+        raise ValueError(
+            f"The model output has a value per position and class, shape (N, {length}, {k}); "
+            "choose a class and a position with target=(class, position), e.g. (2, 500), "
+            "(2, slice(500, 510)) for the sum over a window or (2, 'weighted') for the "
+            f"profile reduction. It is never summed over every position. Received: target={original!r}"
+        )
+    cls, position = target
+    if isinstance(cls, str):
+        raise ValueError(
+            f"{cls!r} is not an output of the model, and the model names no classes: give the "
+            "class as an int, or name them with keras_iml.wrap(model, metadata={'classes': "
+            f"[...]}}). Received: target={original!r}")
+    if k is not None and not -k <= cls < k:
+        raise ValueError(f"target={original!r} does not exist: the output has {k} classes.")
+    if position == WEIGHTED:
+        logits = outputs[:, :, cls]
+        weights = ops.stop_gradient(ops.softmax(logits, axis=1))
+        return ops.sum(weights * logits, axis=1)
+    if length is not None:
+        picked = list(range(length))[position] if isinstance(position, slice) else \
+            [position] if -length <= position < length else []
+        if not picked:
+            raise ValueError(f"target={original!r} selects no position: the output has {length} "
+                             "positions (an index along the output, not along the input).")
+    if isinstance(position, slice):
+        return ops.sum(outputs[:, position, cls], axis=1)
+    return outputs[:, position, cls]
+
+
 def select(outputs, target, output_names=()):
     """Reduces raw model outputs to one value per sequence, shape ``(N,)``.
 
@@ -213,23 +356,23 @@ def select(outputs, target, output_names=()):
     original = target
     if callable(target):
         return ops.convert_to_tensor(target(outputs))
-    index = None
-    if isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], str):
-        target, index = target
-    if isinstance(target, str):
-        outputs = _named_output(outputs, target, list(output_names or ()), original)
-        target = index
-    elif isinstance(outputs, (dict, list, tuple)):
-        if len(outputs) != 1:
-            names = list(outputs) if isinstance(outputs, dict) else list(output_names or ())
-            hint = f" {names}; name one with `target` (e.g. target={names[0]!r})" if names \
-                else "; name one with `target`"
-            raise ValueError(
-                f"The model has several outputs ({len(outputs)}){hint}. Received: target={original!r}"
-            )
-        outputs = list(outputs.values())[0] if isinstance(outputs, dict) else outputs[0]
+    names = list(output_names or ())
+    name, target = _parts(target, outputs, names)
+    if name is not None:
+        outputs = _named_output(outputs, name, names, original)
+    else:
+        outputs = _single(outputs, names, original)
     outputs = ops.convert_to_tensor(outputs)
     rank = len(outputs.shape)
+    if rank == 3:
+        return _per_position(outputs, target, original)
+    if _per_position_form(target) and not all(_is_int(t) for t in target):
+        if isinstance(target[0], str):
+            raise ValueError(f"target={original!r}: {target[0]!r} is not an output of the model. "
+                             f"Outputs: {names or 'unnamed'}")
+        raise ValueError(
+            f"target={original!r} names a class and a position, but the output has shape "
+            f"(N, {', '.join(str(d) for d in tuple(outputs.shape)[1:])}), not (N, L, C)")
     if rank == 1:
         if target is not None and _columns(target, 1, original) != [0]:
             raise ValueError(

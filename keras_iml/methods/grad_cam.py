@@ -75,7 +75,7 @@ def _sites(model, outputs=None, prefix=()):
 def _path_outputs(model, target, output_names):
     """The output tensors ``target`` reads, and how to name them in messages."""
     _, outputs = _graph(model)
-    name = target[0] if isinstance(target, tuple) and len(target) == 2 \
+    name = target[0] if isinstance(target, tuple) and len(target) in (2, 3) \
         and isinstance(target[0], str) else target
     if isinstance(name, str) and name in output_names and len(output_names) == len(outputs):
         return [outputs[list(output_names).index(name)]], f"output {name!r}"

@@ -1,6 +1,7 @@
 """Feature maps of the surrogates: k-mer counts and motif-grammar features."""
 
 import numpy as np
+import scipy.sparse
 
 from keras_iml.models.pwm import scan, score_threshold
 from keras_iml.motifs.pfm import log_odds
@@ -17,6 +18,13 @@ class KmerCounter:
     either strand: a palindrome counts twice.
     """
 
+    @staticmethod
+    def n_features(k, both_strands=True):
+        """The number of features: ``4**k``, or with ``both_strands`` the k-mers that are
+        the smaller of themselves and their reverse complement (``(4**k + 4**(k//2)) / 2``
+        for even ``k``: palindromes count once)."""
+        return 4**k if not both_strands else (4**k + (4 ** (k // 2) if k % 2 == 0 else 0)) // 2
+
     def __init__(self, k, both_strands=True):
         self.k = k
         codes = np.arange(4**k)
@@ -26,9 +34,14 @@ class KmerCounter:
             canon = np.minimum(codes, rc)
             keep = np.unique(canon)
             column = np.searchsorted(keep, canon)
-            self.map = np.zeros((4**k, len(keep)))
-            np.add.at(self.map, (codes, column), 1.0)
-            np.add.at(self.map, (rc, column), 1.0)
+            # a k-mer's feature counts it and its reverse complement (each occurrence is
+            # one on either strand); a palindrome is its own complement, so counts twice.
+            # Sparse: a dense 4**k x features map is 17 GB at k=8.
+            palindromes = codes[codes == rc]
+            rows = np.concatenate([codes, palindromes])
+            cols = np.concatenate([column, column[palindromes]])
+            self.map = scipy.sparse.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                                               shape=(4**k, len(keep)))  # duplicates add up
         else:
             keep = codes
             self.map = None
@@ -45,7 +58,7 @@ class KmerCounter:
             index = index * 4 + codes[:, j : length - k + 1 + j]
         index += (np.arange(n) * 4**k)[:, None]
         counts = np.bincount(index.ravel(), minlength=n * 4**k).reshape(n, 4**k).astype(np.float64)
-        return counts if self.map is None else counts @ self.map
+        return counts if self.map is None else np.asarray(counts @ self.map)
 
 
 class MotifGrammar:

@@ -43,6 +43,24 @@ from keras_iml.surrogate._ridge import RidgeStatistics
 __all__ = ["Surrogate", "REGISTRY", "register", "get", "names", "serialize", "fidelity"]
 
 
+#: Memory the ridge statistics of one surrogate may take (MB): the ``d x d`` float64
+#: cross-products, held about three times at once (the running sum, a chunk's, and the
+#: solve's factor). It bounds the features: 2,048 MB allows d <= 9,459 (k-mers up to
+#: k=7 over both strands, k=6 on one; an additive model of sequences up to 2,364 bp).
+STATISTICS_BUDGET_MB = 2048
+
+
+def _check_budget(surrogate, n_features):
+    need = 3 * 8 * n_features**2 / 2**20
+    if need > STATISTICS_BUDGET_MB:
+        limit = int((STATISTICS_BUDGET_MB * 2**20 / 24) ** 0.5)
+        raise ValueError(
+            f"The {type(surrogate).__name__} surrogate ({surrogate.get_config()}) has "
+            f"{n_features:,} features, whose ridge statistics would take {need:,.0f} MB, over "
+            f"the budget of {STATISTICS_BUDGET_MB:,} MB (at most {limit:,} features): choose "
+            "fewer features (a smaller k, shorter sequences).")
+
+
 class Surrogate(Configurable):
     """Base of surrogates: a ridge regression on ``features(x)``.
 
@@ -86,6 +104,7 @@ class Surrogate(Configurable):
         if state is None:
             self.check()
             featurize = self._build(x)
+            _check_budget(self, len(featurize.names))
             state = self.__dict__["_state"] = {
                 "featurize": featurize, "length": x.shape[1], "coef": None, "intercept": None,
                 "stats": RidgeStatistics(len(featurize.names)), "dirty": False, "penalty": None,
@@ -304,7 +323,9 @@ class Kmer(_NamedWeights, Surrogate):
     """Position-free k-mer surrogate: ``f(x) ~ b + sum_kmer w[kmer] count(kmer, x)``.
 
     Args:
-        k: k-mer length (1-8).
+        k: k-mer length, 1-8, within the memory budget of the ridge statistics
+            (:data:`STATISTICS_BUDGET_MB`: up to 7 over both strands, 6 on one; a larger
+            k raises a ``ValueError`` when checked, before any model call).
         both_strands: pool each k-mer with its reverse complement.
         alpha: relative ridge penalty (see :class:`Surrogate`). k-mer counts are
             nearly collinear (overlapping k-mers share bases), so the default
@@ -326,6 +347,7 @@ class Kmer(_NamedWeights, Surrogate):
         seqs.check_int(self.k, "k", low=1, high=8)
         if not isinstance(self.both_strands, bool):
             raise ValueError(f"`both_strands` must be a bool. Received: both_strands={self.both_strands!r}")
+        _check_budget(self, KmerCounter.n_features(int(self.k), self.both_strands))
 
     def _build(self, x):
         return KmerCounter(int(self.k), self.both_strands)

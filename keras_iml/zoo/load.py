@@ -206,6 +206,7 @@ def load(name, *, source=None, input_length=None, cache_dir=None, offline=None, 
     request = Request(name=name, spec=spec, store=store, input_length=input_length,
                       options=dict(options), row=catalogue_row(name))
     aux = family.aux_values(request)  # checked before anything is built or cached
+    use_cache = use_cache and family.cache_converted
     files = family.resolve(request)
     target = _cache_file(store, request, files, family)
     if use_cache and target.is_file():

@@ -66,6 +66,9 @@ class Family:
             (:func:`keras_iml.testing.check_family`).
         needs_files: whether its models need files (weights) from a source; one
             that needs none is checked even without the shared zoo files.
+        cache_converted: whether :func:`keras_iml.zoo.load` keeps the converted model
+            as ``.keras`` in the cache (False where rebuilding is faster than reading it
+            back, e.g. SpliceAI from its package).
         catalogue_models: the Kipoi-described models the family lists in the zoo
             catalogue: zoo name -> ``{"tf": ..., "kind": ..., "note": ...}`` (see
             :meth:`catalogue_rows`).
@@ -76,6 +79,7 @@ class Family:
     options = ()
     example = None
     needs_files = True
+    cache_converted = True
     catalogue_models = {}
 
     def catalogue_rows(self, shared, jaspar_db):

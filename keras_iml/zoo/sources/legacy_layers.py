@@ -250,6 +250,11 @@ def _merge(cfg):
     return getattr(keras.layers, _MERGE_MODES[mode])(name=cfg["name"])
 
 
+def _pair(value):
+    """A Keras 1/2 ``cropping``: one int for both ends, or a pair."""
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
 def _dropout(cfg):
     return keras.layers.Dropout(float(_get(cfg, "rate", "p", default=0.0)), name=cfg["name"])
 
@@ -276,6 +281,8 @@ TRANSLATORS = {
         _activation(c.get("activation"), c["name"]), name=c["name"])),
     "Reshape": _simple(lambda c: keras.layers.Reshape(tuple(c["target_shape"]), name=c["name"])),
     "Permute": _simple(lambda c: keras.layers.Permute(tuple(c["dims"]), name=c["name"])),
+    "Cropping1D": _simple(lambda c: keras.layers.Cropping1D(
+        tuple(int(v) for v in _pair(c.get("cropping", (1, 1)))), name=c["name"])),
     "Merge": _simple(_merge),
     "Concatenate": _simple(lambda c: keras.layers.Concatenate(axis=int(c.get("axis", -1)),
                                                               name=c["name"])),
