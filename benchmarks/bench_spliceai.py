@@ -13,12 +13,11 @@ the forward + backward pass is the figure of merit (target: saliency within 1.2x
 Writes ``benchmarks/spliceai_results.json`` and its section of ``docs/benchmarks.md``
 (between its markers; numbers from the JSON).
 
-Usage: ``python benchmarks/bench_spliceai.py [--n 8] [--length 15000] [--repeats 3]``.
+Usage: ``python benchmarks/bench_spliceai.py [--n 4] [--length 15000] [--repeats 2]``.
 """
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import resource
@@ -138,18 +137,12 @@ def write_doc(results):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--n", type=int, default=4)
     parser.add_argument("--length", type=int, default=15000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--doc-only", action="store_true")
     args = parser.parse_args()
-    if args.doc_only:
-        with open(RESULTS) as fh:
-            return write_doc(json.load(fh))
-    results = run(args.n, args.length, args.repeats)
-    docs_section.write_json(RESULTS, results)
-    write_doc(results)
-    return 0
+    return docs_section.run_or_render(args.doc_only, RESULTS, lambda: run(args.n, args.length, args.repeats), write_doc)
 
 
 if __name__ == "__main__":

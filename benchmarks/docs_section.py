@@ -34,3 +34,16 @@ def write_section(section, begin, end, doc=DOC):
 def write_json(path, results):
     """Writes ``results`` to ``path`` atomically."""
     _replace(path, json.dumps(results, indent=1))
+
+
+def run_or_render(doc_only, results_path, run, write_doc):
+    """A benchmark's ``main``: with ``doc_only``, its section rewritten from its results
+    file; otherwise ``run()``, its results written, then its section. Returns 0."""
+    if doc_only:
+        with open(results_path) as fh:
+            write_doc(json.load(fh))
+        return 0
+    results = run()
+    write_json(results_path, results)
+    write_doc(results)
+    return 0

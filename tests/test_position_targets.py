@@ -206,3 +206,8 @@ def test_the_cli_explains_a_named_class_at_a_position(tmp_path):
     values = np.load(out)["values"]
     expected = iml.explain(x, "saliency", target=(2, slice(10, 12))).values
     np.testing.assert_allclose(values, expected, atol=1e-6)
+
+
+def test_deeplift_refuses_the_profile_reduction_by_name():
+    with pytest.raises(ValueError, match=r"StopGradient.*Use a gradient method"):
+        keras_iml.explain(_splicer(softmax=False), _x(n=2), "deeplift", target=(1, "weighted"))

@@ -51,7 +51,7 @@ def test_additive_surrogate_recovers_the_additive_oracle(linear_run):
     assert np.corrcoef(w.ravel(), matrix.ravel())[0, 1] >= 0.95
     additive = result.fidelity[result.fidelity.surrogate == "additive"].set_index("library")
     assert set(additive.index) == set(keras_iml.surrogate.DEFAULT_LIBRARIES)
-    assert len(keras_iml.surrogate.DEFAULT_LIBRARIES) == 6
+    assert len(keras_iml.surrogate.DEFAULT_LIBRARIES) == 7
     assert (additive["r2"] > 0.99).all(), additive
     assert (additive["n"] > 0).all()
     # the responses hold the design, the model and every surrogate

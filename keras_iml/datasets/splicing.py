@@ -155,7 +155,8 @@ def make_splicing(n=256, length=200, exon_length=80, *, enhancers=2, decoy_fract
         length: the designed region's length; the exon sits in its middle.
         exon_length: bases of the exon (acceptor to donor, inclusive), >= 30.
         enhancers: ``GAAGAA`` hexamers planted in each exon (fewer when it is short).
-        decoy_fraction: share of sequences whose splice dinucleotides are broken.
+        decoy_fraction: share of sequences whose splice dinucleotides are broken
+            (rounded to a whole number of sequences, placed at random).
         flank: random intron-like bases added on each side (SpliceAI: 5000, for the
             10,000 bases of context it consumes; the model's output then covers the
             designed region only, and :meth:`SplicingData.target` says where).
@@ -183,7 +184,8 @@ def make_splicing(n=256, length=200, exon_length=80, *, enhancers=2, decoy_fract
     acceptor = flank + (length - exon_length) // 2
     donor = acceptor + exon_length - 1
     codes[:, acceptor:donor + 1] = _bg.iid_codes(n, exon_length, 0.5, rng)
-    spliced = rng.random(n) >= float(decoy_fraction)
+    spliced = np.zeros(n, dtype=bool)  # exactly the share asked for, at random places
+    spliced[rng.permutation(n)[: n - int(round(n * float(decoy_fraction)))]] = True
     rows = []
     for i in range(n):
         for element, start, end in _design(codes[i], rng, acceptor, donor, bool(spliced[i]), enhancers):

@@ -12,10 +12,10 @@ Example:
     >>> result.surrogates["kmer"].weights_.sort_values().tail()
 """
 
-from keras_iml.surrogate import libraries, models
+from keras_iml.surrogate import family_library, libraries, models  # family_library registers "families"
 from keras_iml.surrogate.distill import DEFAULT_LIBRARIES, Distillation, distill
 from keras_iml.surrogate.libraries import Library, QuerySet
 from keras_iml.surrogate.models import Surrogate
 
 __all__ = ["DEFAULT_LIBRARIES", "Distillation", "Library", "QuerySet", "Surrogate", "distill",
-           "libraries", "models"]
+           "family_library", "libraries", "models"]

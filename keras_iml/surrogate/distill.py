@@ -42,7 +42,8 @@ from keras_iml.types import Options, SequencesLike, TargetLike, Verbose
 
 __all__ = ["distill", "Distillation", "DEFAULT_LIBRARIES"]
 
-DEFAULT_LIBRARIES = ("mutagenesis", "shuffle", "implant", "gc_shift", "kmer_shift", "out_of_distribution")
+DEFAULT_LIBRARIES = ("mutagenesis", "shuffle", "implant", "gc_shift", "kmer_shift", "families",
+                     "out_of_distribution")
 CHUNK = 2048  # sequences generated, queried and fitted at a time (fixed: draws do not depend on batch_size)
 N_GENERATED_REFERENCES = 64
 

@@ -2,13 +2,15 @@
 
 A **confounder** is a feature the model relies on that the ground truth does not
 contain: GC content (``gc``), where a true motif sits (``position:<motif>``), a
-decoy motif (``decoy:<motif>``), a k-mer that no true motif explains
+decoy motif (``decoy:<motif>``), a family of sequences nobody named (``family:<name>``:
+homopolymer runs of each base, di- and trinucleotide repeats, GC- and AT-rich
+stretches, implanted by the ``families`` library), a k-mer that no true motif explains
 (``kmer:<kmer>``). A **blind spot** is where the model departs from the truth or
 from its readable surrogate: a true motif it does not detect (``motif:<motif>``),
-positions where a true motif loses its effect (``motif_position:<motif>``), a kind
-of out-of-distribution sequence it answers unlike a motif-free background
-(``ood:<kind>``), a library where the surrogate's fidelity drops
-(``fidelity:<library>``).
+positions where a true motif loses its effect (``motif_position:<motif>``), a kind of
+out-of-distribution sequence it answers unlike a motif-free background (``ood:<kind>``:
+homopolymers per base, repeats per unit length, extreme GC per level), a library where
+the surrogate's fidelity drops (``fidelity:<library>``).
 
 Effects are in **motif units**: the model's mean response to a true motif at its
 best position bin (implant library) over the motif-free background; without one,
@@ -46,7 +48,7 @@ COLUMNS = ["feature", "kind", "library", "effect", "threshold", "placebo_low", "
 #: Default thresholds per feature family (motif units; ``motif``/``motif_position``:
 #: share of the truth's detection or of the best position's effect that is lost;
 #: ``fidelity``: surrogate error above its median over libraries, in motif units).
-THRESHOLDS = {"gc": 0.5, "position": 0.5, "decoy": 0.5, "kmer": 0.5, "motif": 0.3,
+THRESHOLDS = {"gc": 0.5, "position": 0.5, "decoy": 0.5, "family": 0.5, "kmer": 0.5, "motif": 0.3,
               "motif_position": 0.5, "ood": 1.0, "fidelity": 0.3}
 N_BINS = 5
 
@@ -209,9 +211,22 @@ def confounders(distillation, truth=None, *, thresholds=None, alpha=0.05, n_perm
         rows += _group_rows(run, "decoy", "confounder", "implant", decoys, "motif", run.thresholds["decoy"],
                             lambda m: "response to an implanted decoy over the background, in motif units; "
                                       "the truth has none")
+    families = run.frame("families")
+    if families is not None and "family" in families and run.background is not None:
+        named = [f for f, part in families.groupby("family") if not _family_explained(run, part)]
+        rows += _group_rows(run, "family", "confounder", "families", families[families["family"].isin(named)], "family",
+                            run.thresholds["family"], lambda f: f"response to an implanted {f} member over the "
+                            "motif-free background, in motif units; no true motif explains it")
     if run.truth is not None and "kmer" in run.d.surrogates:
         rows += _kmer_rows(run, run.d.surrogates["kmer"], n_kmers, kmer_bits)
     return _finish(rows, run.alpha)
+
+
+def _family_explained(run, part, core=6, bits=0.5):
+    """Half its members (20 at most) hold a true motif's ``core``-base window: not judged."""
+    units = list(dict.fromkeys(part["unit"].astype(str)))[:20]
+    hit = lambda u: any(_explained(u[i:i + core], run.truth, bits) for i in range(max(len(u) - core, 0) + 1))  # noqa: E731
+    return run.truth is not None and sum(map(hit, units)) >= len(units) / 2
 
 
 def _position_rows(run, implant, name, kind):
@@ -352,13 +367,20 @@ def blind_spots(distillation, truth=None, *, thresholds=None, alpha=0.05, n_perm
             rows += _position_rows(run, implant, name, "blind_spot")
     ood = run.frame("out_of_distribution")
     if ood is not None and run.background is not None:
-        label = np.where(ood["kind"] == "extreme_gc", ood["detail"].astype(str), ood["kind"].astype(str))
+        label = ood.apply(_ood_label, axis=1).to_numpy(object)
         rows += _group_rows(run, "ood", "blind_spot", "out_of_distribution", ood.assign(_label=label), "_label",
                             run.thresholds["ood"],
                             lambda k: f"response to {k} sequences over the motif-free background, in motif "
                                       "units; the truth (no motif) gives none")
     rows += _fidelity_rows(run)
     return _finish(rows, run.alpha)
+
+
+def _ood_label(row):
+    """Extreme GC by level, homopolymers by base, repeats by unit length (pooled, they hid a run)."""
+    kind, detail = row["kind"], str(row["detail"])
+    return {"extreme_gc": detail, "homopolymer": f"homopolymer:{detail[:1]}",
+            "repeat": f"repeat:{len(detail)}bp"}.get(kind, str(kind))
 
 
 def _detection_rows(run, implant, name):

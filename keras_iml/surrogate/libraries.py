@@ -332,8 +332,8 @@ class OutOfDistribution(Library):
     Args:
         kinds: kinds to draw from: ``"repeat"`` (a random 2-6 bp unit tandemly
             repeated over the whole sequence), ``"extreme_gc"`` (i.i.d. at GC 0.05
-            or 0.95), ``"homopolymer"`` (1-3 runs of one base, 10 bp to a quarter
-            of the sequence, in a Markov background).
+            or 0.95), ``"homopolymer"`` (1-3 runs of one base, the same in a
+            sequence, 10 bp to a quarter of the sequence, in a Markov background).
 
     Design: ``kind``, ``detail`` (the unit, the GC or the run bases), ``gc``.
     """
@@ -364,10 +364,10 @@ class OutOfDistribution(Library):
         codes[rows] = seqs.markov_backgrounds(len(rows), length, seqs.GENOME_GC, rng)
         shortest = min(10, length)
         for i in rows:
-            runs = []
+            runs, base = [], int(rng.integers(0, 4))  # one base a sequence: rows per base
             for _ in range(int(rng.integers(1, 4))):
                 run = int(rng.integers(shortest, max(shortest, length // 4) + 1))
-                start, base = int(rng.integers(0, length - run + 1)), int(rng.integers(0, 4))
+                start = int(rng.integers(0, length - run + 1))
                 codes[i, start : start + run] = base
                 runs.append(f"{'ACGT'[base]}{run}")
             detail[i] = ",".join(runs)

@@ -20,7 +20,7 @@ __all__ = ["TIER_DEFAULTS", "check_tier", "tier", "adverse_events"]
 TIER_DEFAULTS = {
     "n_queries": 12000, "holdout": 0.5, "surrogates": ["additive", "kmer"],
     "libraries": ["mutagenesis", "shuffle", {"class_name": "implant", "config": {"copies": [0, 1]}},
-                  "gc_shift", "kmer_shift", "out_of_distribution"],
+                  "gc_shift", "kmer_shift", "families", "out_of_distribution"],
     "thresholds": {}, "fidelity": 0.5, "n_permutations": 1000,
 }
 
