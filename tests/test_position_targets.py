@@ -141,6 +141,7 @@ def test_class_names_survive_a_reload(tmp_path):
     ((2, slice(1, 5, 0)), ValueError, r"slice step cannot be 0"),
     ((2, 1.5), TypeError, r"`target` must be"),
     ((2, "mean"), TypeError, r"`target` must be"),
+    (("donor", np.array([3])), TypeError, r"`target` must be"),
 ])
 def test_bad_position_targets_are_refused(target, error, match):
     iml = keras_iml.wrap(_splicer(), metadata={"classes": CLASSES})

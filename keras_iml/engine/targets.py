@@ -61,7 +61,7 @@ def _is_position(value):
     """An int, a slice of ints or ``"weighted"``: the position part of a per-position target."""
     if isinstance(value, slice):
         return all(b is None or _is_int(b) for b in (value.start, value.stop, value.step))
-    return _is_int(value) or value == WEIGHTED
+    return _is_int(value) or (isinstance(value, str) and value == WEIGHTED)
 
 
 def _per_position_form(target):
