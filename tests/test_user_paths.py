@@ -282,7 +282,7 @@ def test_a_per_position_output_error_shows_the_users_shape():
     inp = keras.Input((64, 4))
     h = keras.layers.MaxPooling1D(16)(keras.layers.Conv1D(8, 5, padding="same")(inp))
     model = keras.Model(inp, keras.layers.Conv1D(3, 1)(h))
-    with pytest.raises(ValueError, match=r"shape \(N, 4, 3\) for N sequences"):
+    with pytest.raises(ValueError, match=r"shape \(N, 4, 3\); choose a class and a position"):
         keras_iml.explain(model, _x(3, 64), "saliency", verbose=0)
 
 
